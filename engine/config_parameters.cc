@@ -1,0 +1,162 @@
+// The table of known parameters. Postfix 3.7's defaults (postconf -d) unless the comment says
+// "ringrelay": those are ours. Keep the table sorted by name; a unit test checks it.
+#include "engine/config_parameters.hh"
+
+#include <algorithm>
+#include <array>
+
+namespace ringrelay::engine {
+namespace {
+
+using T = ParameterType;
+
+constexpr std::string_view kTlsLevels = "none may encrypt dane dane-only fingerprint verify secure";
+
+// clang-format off
+constexpr std::array kParameters = std::to_array<ParameterSpec>({
+  {"debug_peer_level", T::integer, "2", 1},
+  {"debug_peer_list", T::list, ""},
+  {"default_destination_concurrency_failed_cohort_limit", T::integer, "1", 0},
+  {"default_destination_concurrency_limit", T::integer, "20", 0},
+  {"default_destination_concurrency_negative_feedback", T::feedback, "1"},
+  {"default_destination_concurrency_positive_feedback", T::feedback, "1"},
+  {"default_destination_recipient_limit", T::integer, "50", 0},
+  {"delay_logging_resolution_limit", T::integer, "2", 0},
+  {"destination_concurrency_feedback_debug", T::boolean, "no"},
+  {"disable_dns_lookups", T::boolean, "no"},
+  {"disable_mime_output_conversion", T::boolean, "no"},
+  // ringrelay: DNS servers to ask instead of /etc/resolv.conf's, as address or address:port.
+  {"dns_servers", T::list, ""},
+  // ringrelay: how many unread results are kept at most; past this the oldest are dropped and logged.
+  {"feed_result_retention_limit", T::integer, "100000", 1},
+  // ringrelay: how long results a queue manager has not read yet are kept for its reconnection.
+  {"feed_result_retention_time", T::time, "1h", 1},
+  // ringrelay: the UNIX stream socket queue managers connect to.
+  {"feed_socket", T::text, "/run/ringrelay/feed"},
+  // ringrelay: an optional TCP listener for the feed protocol, loopback only (host:port).
+  {"feed_tcp_listen", T::text, ""},
+  {"ignore_mx_lookup_error", T::boolean, "no"},
+  {"inet_interfaces", T::list, "all"},
+  {"inet_protocols", T::choices, "all", 0, 's', "all ipv4 ipv6"},
+  {"initial_destination_concurrency", T::integer, "5", 1},
+  {"lmtp_connect_timeout", T::time, "0s", 0},
+  {"lmtp_data_done_timeout", T::time, "600s", 1},
+  {"lmtp_data_init_timeout", T::time, "120s", 1},
+  {"lmtp_data_xfer_timeout", T::time, "180s", 1},
+  {"lmtp_destination_concurrency_limit", T::integer, "$default_destination_concurrency_limit", 0},
+  {"lmtp_destination_recipient_limit", T::integer, "$default_destination_recipient_limit", 0},
+  {"lmtp_lhlo_name", T::text, "$myhostname"},
+  {"lmtp_lhlo_timeout", T::time, "300s", 1},
+  {"lmtp_mail_timeout", T::time, "300s", 1},
+  {"lmtp_quit_timeout", T::time, "300s", 1},
+  {"lmtp_rcpt_timeout", T::time, "300s", 1},
+  {"lmtp_rset_timeout", T::time, "20s", 1},
+  {"lmtp_skip_quit_response", T::boolean, "no"},
+  {"lmtp_tcp_port", T::text, "24"},
+  // ringrelay: delivery log format, Postfix's one-line form or one JSON object per line.
+  {"log_format", T::choice, "postfix", 0, 's', "postfix json"},
+  {"maillog_file", T::text, ""},
+  {"mime_boundary_length_limit", T::integer, "2048", 1},
+  {"mime_nesting_limit", T::integer, "100", 1},
+  {"mydomain", T::text, ""},
+  {"myhostname", T::text, ""},
+  {"proxy_interfaces", T::list, ""},
+  {"relayhost", T::text, ""},
+  // ringrelay: how many SMTP/LMTP sessions one shard may hold at once; the feed pushes back past it.
+  {"shard_session_limit", T::integer, "10000", 1},
+  // ringrelay: event-loop threads, one per core with "auto".
+  {"shards", T::count_or_auto, "auto", 1},
+  {"smtp_address_preference", T::choice, "any", 0, 's', "any ipv4 ipv6"},
+  {"smtp_always_send_ehlo", T::boolean, "yes"},
+  {"smtp_bind_address", T::text, ""},
+  {"smtp_bind_address6", T::text, ""},
+  {"smtp_bind_address_enforce", T::boolean, "no"},
+  {"smtp_connect_timeout", T::time, "30s", 0},
+  {"smtp_connection_cache_destinations", T::list, ""},
+  {"smtp_connection_cache_on_demand", T::boolean, "yes"},
+  {"smtp_connection_cache_time_limit", T::time, "2s", 1},
+  {"smtp_connection_reuse_count_limit", T::integer, "0", 0},
+  {"smtp_connection_reuse_time_limit", T::time, "300s", 1},
+  {"smtp_data_done_timeout", T::time, "600s", 1},
+  {"smtp_data_init_timeout", T::time, "120s", 1},
+  {"smtp_data_xfer_timeout", T::time, "180s", 1},
+  {"smtp_defer_if_no_mx_address_found", T::boolean, "no"},
+  {"smtp_destination_concurrency_limit", T::integer, "$default_destination_concurrency_limit", 0},
+  {"smtp_destination_recipient_limit", T::integer, "$default_destination_recipient_limit", 0},
+  {"smtp_discard_ehlo_keywords", T::list, ""},
+  {"smtp_dns_support_level", T::choice, "", 0, 's', "enabled disabled dnssec"},
+  {"smtp_fallback_relay", T::list, ""},
+  {"smtp_helo_name", T::text, "$myhostname"},
+  {"smtp_helo_timeout", T::time, "300s", 1},
+  {"smtp_host_lookup", T::choices, "dns", 0, 's', "dns native"},
+  {"smtp_line_length_limit", T::integer, "998", 0},
+  {"smtp_mail_timeout", T::time, "300s", 1},
+  {"smtp_min_data_rate", T::integer, "500", 0},
+  {"smtp_mx_address_limit", T::integer, "5", 0},
+  {"smtp_mx_session_limit", T::integer, "2", 0},
+  {"smtp_never_send_ehlo", T::boolean, "no"},
+  {"smtp_per_record_deadline", T::boolean, "no"},
+  {"smtp_pix_workaround_delay_time", T::time, "10s", 1},
+  {"smtp_pix_workaround_threshold_time", T::time, "500s", 1},
+  {"smtp_quit_timeout", T::time, "300s", 1},
+  {"smtp_quote_rfc821_envelope", T::boolean, "yes"},
+  {"smtp_randomize_addresses", T::boolean, "yes"},
+  {"smtp_rcpt_timeout", T::time, "300s", 1},
+  {"smtp_rset_timeout", T::time, "20s", 1},
+  {"smtp_sasl_auth_enable", T::boolean, "no"},
+  {"smtp_sasl_auth_soft_bounce", T::boolean, "yes"},
+  {"smtp_sasl_mechanism_filter", T::list, ""},
+  {"smtp_sasl_password_maps", T::list, ""},
+  {"smtp_sasl_security_options", T::choices, "noplaintext, noanonymous", 0, 's',
+   "noplaintext noactive nodictionary noanonymous mutual_auth"},
+  {"smtp_sasl_tls_security_options", T::choices, "$smtp_sasl_security_options", 0, 's',
+   "noplaintext noactive nodictionary noanonymous mutual_auth"},
+  {"smtp_send_xforward_command", T::boolean, "no"},
+  {"smtp_sender_dependent_authentication", T::boolean, "no"},
+  {"smtp_skip_5xx_greeting", T::boolean, "yes"},
+  {"smtp_skip_quit_response", T::boolean, "yes"},
+  {"smtp_starttls_timeout", T::time, "300s", 1},
+  {"smtp_tls_CAfile", T::text, ""},
+  {"smtp_tls_CApath", T::text, ""},
+  {"smtp_tls_cert_file", T::text, ""},
+  {"smtp_tls_ciphers", T::choice, "medium", 0, 's', "export low medium high null"},
+  {"smtp_tls_connection_reuse", T::boolean, "no"},
+  {"smtp_tls_exclude_ciphers", T::list, ""},
+  {"smtp_tls_fingerprint_cert_match", T::list, ""},
+  {"smtp_tls_fingerprint_digest", T::choice, "sha256", 0, 's', "md5 sha1 sha256 sha512"},
+  {"smtp_tls_key_file", T::text, "$smtp_tls_cert_file"},
+  {"smtp_tls_loglevel", T::integer, "0", 0},
+  {"smtp_tls_mandatory_ciphers", T::choice, "medium", 0, 's', "export low medium high null"},
+  {"smtp_tls_mandatory_exclude_ciphers", T::list, ""},
+  {"smtp_tls_mandatory_protocols", T::list, ">=TLSv1"},
+  {"smtp_tls_note_starttls_offer", T::boolean, "no"},
+  {"smtp_tls_policy_maps", T::list, ""},
+  {"smtp_tls_protocols", T::list, ">=TLSv1"},
+  {"smtp_tls_scert_verifydepth", T::integer, "9", 1},
+  {"smtp_tls_secure_cert_match", T::list, "nexthop, dot-nexthop"},
+  // Postfix's own default is empty ("none" unless smtp_use_tls); DESIGN.md chose opportunistic TLS.
+  {"smtp_tls_security_level", T::choice, "may", 0, 's', kTlsLevels},
+  {"smtp_tls_servername", T::text, ""},
+  {"smtp_tls_session_cache_timeout", T::time, "3600s", 0},
+  {"smtp_tls_verify_cert_match", T::list, "hostname"},
+  {"smtp_tls_wrappermode", T::boolean, "no"},
+  // ringrelay: use BDAT (RFC 3030) when the server offers CHUNKING.
+  {"smtp_use_chunking", T::boolean, "yes"},
+  {"smtputf8_enable", T::boolean, "yes"},
+  {"transport_maps", T::list, ""},
+});
+// clang-format on
+
+}  // namespace
+
+std::span<const ParameterSpec> known_parameters() {
+  return kParameters;
+}
+
+const ParameterSpec* find_parameter(std::string_view name) {
+  auto it = std::lower_bound(kParameters.begin(), kParameters.end(), name,
+                             [](const ParameterSpec& p, std::string_view n) { return p.name < n; });
+  return it != kParameters.end() && it->name == name ? &*it : nullptr;
+}
+
+}  // namespace ringrelay::engine
