@@ -1,0 +1,5 @@
+# The libFuzzer targets: name and source. One list, read by the fuzz build (tests/fuzz) that builds
+# them and by the test build (tests/) that runs each briefly through CTest.
+set(RINGRELAY_FUZZ_TARGETS
+  reply_parser
+)
