@@ -1,0 +1,46 @@
+// Puts a message body on the wire: bare LF becomes CRLF, lines longer than smtp_line_length_limit
+// are broken with CRLF SPACE (as Postfix does), and for DATA a leading "." is doubled and the body
+// ends with CRLF.CRLF. Unchanged runs are views into the input; the clean case is one memchr scan.
+// For BDAT (RFC 3030) nothing is stuffed; the caller frames the chunks this produces.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include "proto/output_batch.hh"
+
+namespace ringrelay::proto {
+
+class BodyEncoder {
+ public:
+  enum class Mode { data, bdat };
+
+  BodyEncoder(const std::vector<std::string_view>& body, Mode mode, std::size_t line_length_limit);
+
+  // Appends at most about `max_bytes` of encoded output (at least one line's worth) to `out`.
+  // Returns the number of bytes appended. After the last piece (and for DATA, the terminator),
+  // done() is true.
+  std::size_t produce(OutputBatch& out, std::size_t max_bytes);
+  bool done() const { return done_; }
+
+  // Whether the encoder changed anything so far (stuffed, added CRs, broke lines).
+  bool changed_anything() const { return changed_; }
+
+ private:
+  void finish(OutputBatch& out, std::size_t& produced);
+
+  const std::vector<std::string_view>& body_;
+  Mode mode_;
+  std::size_t line_limit_;
+  std::size_t span_ = 0;    // current span
+  std::size_t offset_ = 0;  // position in the current span
+  bool at_line_start_ = true;
+  bool previous_was_cr_ = false;  // the last byte emitted of the input was '\r'
+  bool any_input_ = false;
+  std::size_t line_length_ = 0;  // bytes of the current output line, without its CRLF
+  bool done_ = false;
+  bool changed_ = false;
+};
+
+}  // namespace ringrelay::proto

@@ -1,0 +1,711 @@
+// The client session: handshake (greeting, EHLO/HELO/LHLO, STARTTLS, AUTH), then transactions run
+// as Postfix's smtp_loop does, with two cursors over one command list (what was sent, what was
+// answered). Every failure is judged by proto/trouble; this file only applies the verdicts.
+#include "proto/client_session.hh"
+
+#include "proto/envelope.hh"
+
+#include <algorithm>
+#include <utility>
+
+namespace ringrelay::proto {
+
+std::string timer_parameter(TimerName name, bool lmtp) {
+  static constexpr std::string_view kNames[kTimerCount] = {
+      "helo", "starttls", "mail", "rcpt", "data_init", "data_xfer", "data_done", "rset", "quit"};
+  std::string_view base = kNames[static_cast<std::size_t>(name)];
+  if (lmtp && name == TimerName::helo) return "lmtp_lhlo_timeout";
+  return std::string(lmtp ? "lmtp_" : "smtp_") + std::string(base) + "_timeout";
+}
+
+namespace {
+
+enum class CommandKind { mail, rcpt, data, end_of_data, bdat };
+
+bool positive(const Reply& r) {
+  return r.code >= 200 && r.code < 300;
+}
+
+}  // namespace
+
+struct ClientSession::Transaction {
+  struct Command {
+    CommandKind kind;
+    std::size_t recipient = 0;  // rcpt
+    bool last = false;          // bdat: BDAT ... LAST
+  };
+
+  const Message* message = nullptr;
+  bool final_server = true;
+  bool started = false;
+  bool use_bdat = false;
+  bool binary_mime = false;
+  std::vector<Command> commands;
+  std::size_t sent = 0;      // commands written
+  std::size_t answered = 0;  // commands whose reply was read
+  std::vector<bool> has_result;
+  std::vector<std::size_t> accepted;  // recipients accepted by RCPT, in order (LMTP replies)
+  std::size_t lmtp_replies = 0;       // end-of-data replies read so far (LMTP)
+  std::size_t rcpts_answered = 0;
+  bool mail_rejected = false;
+  bool data_accepted = false;       // DATA got 354: the end of data may (and must) be sent
+  bool nothing_to_deliver = false;  // send only "." after 354
+  bool failed = false;              // DATA/BDAT/end of data failed: abort with RSET
+  bool body_written = false;        // the engine reported the end of data as written
+  bool delivered_any = false;
+  std::optional<BodyEncoder> encoder;
+
+  bool aborting() const {
+    bool all_rcpts_rejected = rcpts_answered == message->recipients.size() && accepted.empty();
+    return mail_rejected || all_rcpts_rejected || failed;
+  }
+};
+
+ClientSession::ClientSession(SessionSettings settings, std::string peer, AuthClient* auth)
+    : settings_(std::move(settings)), peer_(std::move(peer)), auth_client_(auth) {}
+
+ClientSession::~ClientSession() = default;
+
+std::vector<Action> ClientSession::take_actions() {
+  return std::exchange(actions_, {});
+}
+
+// ---- events ---------------------------------------------------------------------------------
+
+void ClientSession::on_connected() {
+  if (phase_ != Phase::connecting) return;
+  phase_ = Phase::greeting;
+  arm(TimerName::helo);
+}
+
+void ClientSession::on_received(std::string_view bytes) {
+  while (!bytes.empty() && phase_ != Phase::closed) {
+    Reply reply;
+    auto status = parser_.parse(bytes, reply);
+    if (status == ReplyParser::Status::need_more) return;
+    if (status == ReplyParser::Status::malformed) {
+      fail_session(io_verdict(IoProblem::malformed_reply, waiting_stage(), peer_,
+                              reply.lines.empty() ? "" : reply.lines.back()),
+                   waiting_stage(), false);
+      return;
+    }
+    handle_reply(reply);
+    // After the 220 to STARTTLS, anything the server sent in plaintext must not be trusted.
+    if (phase_ == Phase::tls_handshake) {
+      parser_.reset();
+      return;
+    }
+  }
+}
+
+void ClientSession::on_written() {
+  Transaction* t = transaction_.get();
+  if (phase_ != Phase::transaction || t == nullptr || t->body_written) return;
+  // Once the whole body has left, the wait is for the end-of-data reply (smtp_data_done_timeout).
+  bool body_sent = std::any_of(t->commands.begin(), t->commands.begin() + t->sent, [](auto& c) {
+    return c.kind == CommandKind::end_of_data || (c.kind == CommandKind::bdat && c.last);
+  });
+  if (body_sent) {
+    t->body_written = true;
+    arm(waiting_timer());
+  }
+}
+
+void ClientSession::on_tls_ready() {
+  if (phase_ != Phase::tls_handshake) return;
+  tls_active_ = true;
+  caps_ = Capabilities{};
+  send_ehlo();
+}
+
+void ClientSession::on_tls_failed(std::string_view reason) {
+  if (phase_ != Phase::tls_handshake) return;
+  fail_session(tls_handshake_verdict(peer_, reason, settings_.tls == TlsMode::required),
+               Stage::tls_handshake, false);
+}
+
+void ClientSession::on_timeout() {
+  if (phase_ == Phase::closed || phase_ == Phase::ready || phase_ == Phase::connecting) return;
+  if (phase_ == Phase::quitting) {
+    close("timed out waiting for the QUIT reply");
+    return;
+  }
+  Stage stage = waiting_stage();
+  fail_session(io_verdict(IoProblem::timed_out, stage, peer_), stage, false);
+}
+
+void ClientSession::on_connection_lost() {
+  if (phase_ == Phase::closed) return;
+  if (phase_ == Phase::ready || phase_ == Phase::quitting || phase_ == Phase::connecting) {
+    close(phase_ == Phase::ready ? "server closed an idle connection" : "connection closed");
+    return;
+  }
+  Stage stage = waiting_stage();
+  fail_session(io_verdict(IoProblem::lost_connection, stage, peer_), stage, false);
+}
+
+// ---- work from the engine -------------------------------------------------------------------
+
+void ClientSession::start_transaction(const Message& message, bool final_server) {
+  if (transaction_ || phase_ == Phase::closed || phase_ == Phase::quitting) return;
+  transaction_ = std::make_unique<Transaction>();
+  transaction_->message = &message;
+  transaction_->final_server = final_server;
+  transaction_->has_result.assign(message.recipients.size(), false);
+  if (phase_ == Phase::ready) begin_transaction();
+}
+
+void ClientSession::quit() {
+  if (phase_ != Phase::ready || transaction_) return;
+  write("QUIT\r\n");
+  if (settings_.skip_quit_response) {
+    close("QUIT sent");
+  } else {
+    phase_ = Phase::quitting;
+    arm(TimerName::quit);
+  }
+}
+
+// ---- handshake ------------------------------------------------------------------------------
+
+void ClientSession::handle_reply(const Reply& reply) {
+  switch (phase_) {
+    case Phase::greeting:
+    case Phase::ehlo:
+    case Phase::helo:
+    case Phase::starttls:
+      handle_handshake_reply(reply);
+      break;
+    case Phase::auth:
+      handle_auth_reply(reply);
+      break;
+    case Phase::transaction:
+      handle_transaction_reply(reply);
+      break;
+    case Phase::rset:
+      if (positive(reply)) {
+        enter_ready();
+      } else {
+        write("QUIT\r\n");
+        close("RSET was refused: " + reply.text());
+      }
+      break;
+    case Phase::quitting:
+      close("QUIT answered");
+      break;
+    case Phase::ready:
+      // Nothing was asked: a cached connection the server is closing (421), or garbage.
+      close(reply.code == 421 ? "server closed an idle connection: " + reply.text()
+                              : "unexpected reply on an idle connection: " + reply.text());
+      break;
+    default:
+      break;
+  }
+}
+
+void ClientSession::send_ehlo() {
+  if (settings_.lmtp) {
+    write("LHLO " + settings_.helo_name + "\r\n");
+    phase_ = Phase::ehlo;
+  } else if (settings_.never_send_ehlo) {
+    write("HELO " + settings_.helo_name + "\r\n");
+    phase_ = Phase::helo;
+  } else {
+    write("EHLO " + settings_.helo_name + "\r\n");
+    phase_ = Phase::ehlo;
+  }
+  arm(TimerName::helo);
+}
+
+void ClientSession::handle_handshake_reply(const Reply& reply) {
+  switch (phase_) {
+    case Phase::greeting: {
+      if (!positive(reply)) {
+        Verdict v = reply_verdict(reply, Stage::greeting, peer_, settings_.skip_5xx_greeting,
+                                  settings_.auth_soft_bounce);
+        fail_session(v, Stage::greeting, reply.code != 421);
+        return;
+      }
+      bool esmtp_greeting = reply.text().find("ESMTP") != std::string::npos;
+      if (!settings_.lmtp && !settings_.never_send_ehlo && !settings_.always_send_ehlo &&
+          !esmtp_greeting) {
+        write("HELO " + settings_.helo_name + "\r\n");
+        phase_ = Phase::helo;
+        arm(TimerName::helo);
+      } else {
+        send_ehlo();
+      }
+      return;
+    }
+    case Phase::ehlo: {
+      if (positive(reply)) {
+        caps_ = parse_capabilities(reply, settings_.discard_ehlo_keywords);
+        after_capabilities();
+        return;
+      }
+      // Postfix falls back to HELO when EHLO is refused, except with 421 (and in LMTP).
+      if (reply.code == 421 || settings_.lmtp) {
+        Stage stage = settings_.lmtp ? Stage::lhlo : Stage::ehlo;
+        fail_session(reply_verdict(reply, stage, peer_, false, false), stage, reply.code != 421);
+        return;
+      }
+      write("HELO " + settings_.helo_name + "\r\n");
+      phase_ = Phase::helo;
+      arm(TimerName::helo);
+      return;
+    }
+    case Phase::helo: {
+      if (!positive(reply)) {
+        fail_session(reply_verdict(reply, Stage::helo, peer_, false, false), Stage::helo,
+                     reply.code != 421);
+        return;
+      }
+      caps_ = Capabilities{};
+      after_capabilities();
+      return;
+    }
+    case Phase::starttls: {
+      if (positive(reply)) {
+        phase_ = Phase::tls_handshake;
+        actions_.emplace_back(StartTlsAction{});
+        return;
+      }
+      if (settings_.tls == TlsMode::required || reply.code == 421) {
+        fail_session(tls_refused_verdict(reply, peer_), Stage::starttls, reply.code != 421);
+        return;
+      }
+      // Opportunistic TLS: carry on in plaintext, as Postfix does.
+      caps_.starttls = false;
+      after_capabilities();
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+void ClientSession::after_capabilities() {
+  if (!tls_active_ && settings_.tls != TlsMode::none) {
+    if (caps_.starttls) {
+      write("STARTTLS\r\n");
+      phase_ = Phase::starttls;
+      arm(TimerName::starttls);
+      return;
+    }
+    if (settings_.tls == TlsMode::required) {
+      fail_session(tls_not_offered_verdict(peer_), Stage::starttls, true);
+      return;
+    }
+  }
+  if (settings_.auth && auth_client_ != nullptr && caps_.auth && !authenticated_) {
+    std::string why;
+    auth_mechanism_ = auth_client_->choose(caps_.auth_mechanisms, why);
+    if (!auth_mechanism_) {
+      fail_session(auth_unavailable_verdict(peer_, why, settings_.auth_soft_bounce), Stage::auth,
+                   true);
+      return;
+    }
+    std::string command = "AUTH " + std::string(auth_mechanism_->name());
+    if (auto initial = auth_mechanism_->initial_response()) {
+      command += " " + (initial->empty() ? std::string("=") : base64_encode(*initial));
+    }
+    write(command + "\r\n");
+    phase_ = Phase::auth;
+    arm(TimerName::mail);
+    return;
+  }
+  enter_ready();
+}
+
+void ClientSession::handle_auth_reply(const Reply& reply) {
+  if (reply.code == 334) {
+    auto challenge = base64_decode(reply.line_text(reply.lines.size() - 1));
+    std::optional<std::string> response;
+    if (challenge) response = auth_mechanism_->respond(*challenge);
+    write(response ? base64_encode(*response) + "\r\n" : "*\r\n");
+    arm(TimerName::mail);
+    return;
+  }
+  if (positive(reply)) {
+    authenticated_ = true;
+    auth_mechanism_.reset();
+    enter_ready();
+    return;
+  }
+  auth_mechanism_.reset();
+  fail_session(reply_verdict(reply, Stage::auth, peer_, false, settings_.auth_soft_bounce),
+               Stage::auth, reply.code != 421);
+}
+
+void ClientSession::enter_ready() {
+  phase_ = Phase::ready;
+  if (transaction_) {
+    begin_transaction();
+    return;
+  }
+  actions_.emplace_back(CancelTimerAction{});
+  actions_.emplace_back(IdleAction{});
+}
+
+// ---- transaction ----------------------------------------------------------------------------
+
+void ClientSession::begin_transaction() {
+  Transaction& t = *transaction_;
+  const Message& m = *t.message;
+  t.started = true;
+  phase_ = Phase::transaction;
+
+  // Limits known before sending anything.
+  if (m.smtputf8 && !caps_.smtputf8) {
+    fail_pending(smtputf8_not_offered_verdict(peer_), Stage::mail);
+    finish_transaction();
+    return;
+  }
+  if (caps_.size_limit > 0 && m.body_size() > caps_.size_limit) {
+    fail_pending(size_exceeded_verdict(m.body_size(), caps_.size_limit, peer_), Stage::mail);
+    finish_transaction();
+    return;
+  }
+  if (m.recipients.empty()) {
+    finish_transaction();
+    return;
+  }
+
+  t.use_bdat = caps_.chunking && settings_.use_chunking;
+  t.binary_mime = t.use_bdat && caps_.binary_mime && m.encoding == BodyEncoding::binary;
+  t.commands.push_back({CommandKind::mail});
+  for (std::size_t i = 0; i < m.recipients.size(); ++i) {
+    t.commands.push_back({CommandKind::rcpt, i});
+  }
+  if (t.use_bdat) {
+    t.commands.push_back({CommandKind::bdat});
+    t.encoder.emplace(m.body, BodyEncoder::Mode::bdat,
+                      t.binary_mime ? 0 : settings_.line_length_limit);
+  } else {
+    t.commands.push_back({CommandKind::data});
+    t.commands.push_back({CommandKind::end_of_data});
+    t.encoder.emplace(m.body, BodyEncoder::Mode::data, settings_.line_length_limit);
+  }
+  pump();
+}
+
+void ClientSession::pump() {
+  Transaction& t = *transaction_;
+  const Message& m = *t.message;
+  OutputBatch batch;
+  while (t.sent < t.commands.size()) {
+    Transaction::Command& command = t.commands[t.sent];
+    std::size_t in_flight = t.sent - t.answered;
+    if (in_flight > 0 && (!caps_.pipelining || in_flight >= settings_.pipeline_command_limit)) {
+      break;
+    }
+    if (command.kind == CommandKind::end_of_data) {
+      // DATA is a synchronisation point: the body goes only after 354.
+      if (!t.data_accepted) break;
+      if (t.nothing_to_deliver) {
+        batch.add_view(".\r\n");
+      } else {
+        t.encoder->produce(batch, static_cast<std::size_t>(-1));
+      }
+      ++t.sent;
+      continue;
+    }
+    if (t.aborting()) break;
+    if (command.kind == CommandKind::bdat) {
+      // The first chunk rides with MAIL/RCPT only when the whole message fits in it (little is
+      // lost if every recipient is refused); otherwise it waits for the RCPT replies.
+      bool first = t.commands[t.sent - 1].kind == CommandKind::rcpt;
+      bool all_rcpts_answered = t.rcpts_answered == m.recipients.size();
+      if (first && !all_rcpts_answered && m.body_size() > settings_.bdat_chunk_size) break;
+      OutputBatch chunk;
+      std::size_t size = t.encoder->produce(chunk, settings_.bdat_chunk_size);
+      command.last = t.encoder->done();
+      bool last = command.last;  // `command` dangles once the list grows
+      batch.add_owned("BDAT " + std::to_string(size) + (last ? " LAST\r\n" : "\r\n"));
+      batch.append(std::move(chunk));
+      ++t.sent;
+      if (!last) t.commands.push_back({CommandKind::bdat});
+      continue;
+    }
+    switch (command.kind) {
+      case CommandKind::mail:
+        batch.add_owned(format_mail_from(m, caps_, settings_.quote_rfc821_envelope,
+                                         {.announce_size = true, .binary_mime = t.binary_mime}));
+        break;
+      case CommandKind::rcpt:
+        batch.add_owned(format_rcpt_to(m.recipients[command.recipient], caps_,
+                                       settings_.quote_rfc821_envelope));
+        break;
+      default:
+        batch.add_owned("DATA\r\n");
+        break;
+    }
+    ++t.sent;
+  }
+  if (!batch.empty()) actions_.emplace_back(WriteAction{std::move(batch)});
+  if (t.sent > t.answered) arm(waiting_timer());
+}
+
+void ClientSession::handle_transaction_reply(const Reply& reply) {
+  Transaction& t = *transaction_;
+  if (t.answered >= t.sent) {
+    fail_session(io_verdict(IoProblem::malformed_reply, waiting_stage(), peer_,
+                            "unexpected reply: " + reply.text()),
+                 waiting_stage(), false);
+    return;
+  }
+  const Transaction::Command command = t.commands[t.answered];
+  Stage stage = waiting_stage();
+  bool advance = true;
+
+  if (reply.code == 421) {
+    fail_session(reply_verdict(reply, stage, peer_, false, false), stage, false);
+    return;
+  }
+  switch (command.kind) {
+    case CommandKind::mail:
+      if (!positive(reply)) {
+        fail_pending(reply_verdict(reply, Stage::mail, peer_, false, false), Stage::mail);
+        t.mail_rejected = true;
+      }
+      break;
+    case CommandKind::rcpt:
+      ++t.rcpts_answered;
+      if (t.mail_rejected) break;  // every recipient already has its result
+      if (positive(reply)) {
+        t.accepted.push_back(command.recipient);
+      } else {
+        Verdict v = reply_verdict(reply, Stage::rcpt, peer_, false, false);
+        result(command.recipient, status_for(v, t.final_server), v.dsn, v.text, Stage::rcpt,
+               reply.code);
+      }
+      break;
+    case CommandKind::data:
+      if (reply.code >= 300 && reply.code < 400) {
+        t.data_accepted = true;
+        t.nothing_to_deliver = t.mail_rejected || t.accepted.empty();
+      } else {
+        if (!t.mail_rejected && !t.accepted.empty()) {
+          fail_pending(reply_verdict(reply, Stage::data, peer_, false, false), Stage::data);
+        }
+        t.failed = true;
+        // The end of data will never be sent: drop it from the list.
+        t.commands.pop_back();
+      }
+      break;
+    case CommandKind::end_of_data:
+    case CommandKind::bdat: {
+      bool final_reply = command.kind == CommandKind::end_of_data || command.last;
+      bool counts = !t.nothing_to_deliver && !t.mail_rejected && !t.accepted.empty() && !t.failed;
+      if (!final_reply) {
+        if (!positive(reply) && counts) {
+          fail_pending(reply_verdict(reply, Stage::body, peer_, false, false), Stage::body);
+          t.failed = true;
+        }
+        break;
+      }
+      if (!counts) break;
+      if (settings_.lmtp) {
+        // LMTP: one reply per accepted recipient, in RCPT order.
+        std::size_t recipient = t.accepted[t.lmtp_replies++];
+        if (positive(reply)) {
+          result(recipient, DeliveryStatus::sent, reply.enhanced, reply.text(), Stage::end_of_data,
+                 reply.code);
+        } else {
+          Verdict v = reply_verdict(reply, Stage::end_of_data, peer_, false, false);
+          result(recipient, status_for(v, t.final_server), v.dsn, v.text, Stage::end_of_data,
+                 reply.code);
+        }
+        advance = t.lmtp_replies == t.accepted.size();
+      } else if (positive(reply)) {
+        for (std::size_t recipient : t.accepted) {
+          if (!t.has_result[recipient]) {
+            result(recipient, DeliveryStatus::sent, reply.enhanced, reply.text(),
+                   Stage::end_of_data, reply.code);
+          }
+        }
+      } else {
+        fail_pending(reply_verdict(reply, Stage::end_of_data, peer_, false, false),
+                     Stage::end_of_data);
+      }
+      break;
+    }
+  }
+  if (advance) ++t.answered;
+  if (phase_ != Phase::transaction) return;
+
+  bool finished = t.answered == t.commands.size() && t.sent == t.commands.size() &&
+                  (t.commands.back().kind == CommandKind::end_of_data ||
+                   (t.commands.back().kind == CommandKind::bdat && t.commands.back().last));
+  if (finished) {
+    if (t.failed || t.nothing_to_deliver || t.mail_rejected || t.accepted.empty()) {
+      maybe_abort();
+    } else {
+      finish_transaction();
+    }
+    return;
+  }
+  if (t.aborting()) {
+    maybe_abort();
+    return;
+  }
+  pump();
+}
+
+void ClientSession::maybe_abort() {
+  Transaction& t = *transaction_;
+  // Replies still due for commands already sent come first; a 354 still needs its ".".
+  if (t.data_accepted && t.sent < t.commands.size() &&
+      t.commands[t.sent].kind == CommandKind::end_of_data) {
+    pump();
+    return;
+  }
+  if (t.answered < t.sent) {
+    arm(waiting_timer());
+    return;
+  }
+  // Course correction, as Postfix: RSET (the connection stays usable), or QUIT when it fails.
+  bool delivered = t.delivered_any;
+  transaction_.reset();
+  ++transactions_done_;
+  actions_.emplace_back(TransactionDone{delivered, false});
+  write("RSET\r\n");
+  phase_ = Phase::rset;
+  arm(TimerName::rset);
+}
+
+void ClientSession::finish_transaction() {
+  Transaction& t = *transaction_;
+  // Every recipient gets exactly one result; none may be left without one.
+  for (std::size_t i = 0; i < t.has_result.size(); ++i) {
+    if (!t.has_result[i]) {
+      result(i, DeliveryStatus::deferred, "4.3.0", "internal error: no result from host " + peer_,
+             Stage::end_of_data, 0);
+    }
+  }
+  bool delivered = t.delivered_any;
+  transaction_.reset();
+  ++transactions_done_;
+  actions_.emplace_back(TransactionDone{delivered, false});
+  enter_ready();
+}
+
+// ---- results and failure --------------------------------------------------------------------
+
+void ClientSession::result(std::size_t recipient, DeliveryStatus status, std::string dsn,
+                           std::string text, Stage stage, int code) {
+  Transaction& t = *transaction_;
+  if (t.has_result[recipient]) return;
+  t.has_result[recipient] = true;
+  if (status == DeliveryStatus::sent) t.delivered_any = true;
+  actions_.emplace_back(
+      RecipientResult{recipient, status, std::move(dsn), std::move(text), stage, code});
+}
+
+void ClientSession::fail_pending(const Verdict& verdict, Stage stage) {
+  Transaction& t = *transaction_;
+  DeliveryStatus status = status_for(verdict, t.final_server);
+  for (std::size_t i = 0; i < t.has_result.size(); ++i) {
+    if (!t.has_result[i]) result(i, status, verdict.dsn, verdict.text, stage, verdict.reply_code);
+  }
+}
+
+void ClientSession::fail_session(const Verdict& verdict, Stage stage, bool send_quit) {
+  if (transaction_) {
+    fail_pending(verdict, stage);
+    transaction_.reset();
+    ++transactions_done_;
+    actions_.emplace_back(TransactionDone{false, verdict.throttle});
+  }
+  if (send_quit) write("QUIT\r\n");
+  close(verdict.text);
+}
+
+Stage ClientSession::waiting_stage() const {
+  switch (phase_) {
+    case Phase::connecting:
+      return Stage::connect;
+    case Phase::greeting:
+      return Stage::greeting;
+    case Phase::ehlo:
+      return settings_.lmtp ? Stage::lhlo : Stage::ehlo;
+    case Phase::helo:
+      return Stage::helo;
+    case Phase::starttls:
+      return Stage::starttls;
+    case Phase::tls_handshake:
+      return Stage::tls_handshake;
+    case Phase::auth:
+      return Stage::auth;
+    case Phase::rset:
+      return Stage::rset;
+    case Phase::quitting:
+      return Stage::quit;
+    case Phase::ready:
+    case Phase::closed:
+      return Stage::quit;
+    case Phase::transaction:
+      break;
+  }
+  const Transaction& t = *transaction_;
+  std::size_t index = std::min(t.answered, t.commands.empty() ? 0 : t.commands.size() - 1);
+  if (t.commands.empty()) return Stage::mail;
+  switch (t.commands[index].kind) {
+    case CommandKind::mail:
+      return Stage::mail;
+    case CommandKind::rcpt:
+      return Stage::rcpt;
+    case CommandKind::data:
+      return Stage::data;
+    case CommandKind::end_of_data:
+      return t.body_written ? Stage::end_of_data : Stage::body;
+    case CommandKind::bdat:
+      return t.commands[index].last && t.body_written ? Stage::end_of_data : Stage::body;
+  }
+  return Stage::mail;
+}
+
+TimerName ClientSession::waiting_timer() const {
+  switch (waiting_stage()) {
+    case Stage::mail:
+      return TimerName::mail;
+    case Stage::rcpt:
+      return TimerName::rcpt;
+    case Stage::data:
+      return TimerName::data_init;
+    case Stage::body:
+      return TimerName::data_xfer;
+    case Stage::end_of_data:
+      return TimerName::data_done;
+    case Stage::rset:
+      return TimerName::rset;
+    case Stage::quit:
+      return TimerName::quit;
+    case Stage::starttls:
+    case Stage::tls_handshake:
+      return TimerName::starttls;
+    case Stage::auth:
+      return TimerName::mail;
+    default:
+      return TimerName::helo;
+  }
+}
+
+void ClientSession::arm(TimerName timer) {
+  actions_.emplace_back(ArmTimerAction{timer, settings_.timeout(timer)});
+}
+
+void ClientSession::write(std::string bytes) {
+  OutputBatch batch;
+  batch.add_owned(std::move(bytes));
+  actions_.emplace_back(WriteAction{std::move(batch)});
+}
+
+void ClientSession::close(std::string reason) {
+  phase_ = Phase::closed;
+  transaction_.reset();
+  actions_.emplace_back(CancelTimerAction{});
+  actions_.emplace_back(CloseAction{std::move(reason)});
+}
+
+}  // namespace ringrelay::proto

@@ -1,0 +1,140 @@
+// The SMTP/LMTP client protocol as a sans-IO state machine: events in (connected, bytes received,
+// bytes written, TLS ready, timer fired, connection lost), actions out (write, start TLS, arm
+// timer, recipient result, transaction done, idle, close). No sockets, no clock, no globals: the
+// engine drives it, and so do the golden-transcript tests and the fuzzers.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "proto/auth.hh"
+#include "proto/body_encoder.hh"
+#include "proto/capabilities.hh"
+#include "proto/message.hh"
+#include "proto/output_batch.hh"
+#include "proto/reply_parser.hh"
+#include "proto/session_settings.hh"
+#include "proto/trouble.hh"
+
+namespace ringrelay::proto {
+
+// Actions, in the order the engine must carry them out.
+struct WriteAction {
+  OutputBatch bytes;
+};
+struct StartTlsAction {};  // plaintext is done: wrap the connection in TLS, then call on_tls_ready
+struct ArmTimerAction {    // replaces any timer armed before
+  TimerName timer;
+  std::int64_t seconds;
+};
+struct CancelTimerAction {};
+struct RecipientResult {
+  std::size_t recipient = 0;  // index into Message::recipients
+  DeliveryStatus status = DeliveryStatus::deferred;
+  std::string dsn;   // "2.0.0", "5.1.1", ...
+  std::string text;  // the server's reply for "sent"; Postfix's words otherwise
+  Stage stage = Stage::connect;
+  int reply_code = 0;
+};
+struct TransactionDone {
+  bool delivered_any = false;  // positive feedback for the destination
+  bool throttle = false;       // negative feedback: the trouble was the server's, not the message's
+};
+struct IdleAction {};  // ready for another transaction: cache it, give it work, or quit()
+struct CloseAction {
+  std::string reason;
+};
+using Action = std::variant<WriteAction, StartTlsAction, ArmTimerAction, CancelTimerAction,
+                            RecipientResult, TransactionDone, IdleAction, CloseAction>;
+
+class ClientSession {
+ public:
+  // `peer` is Postfix's "host[address]" used in every message. `auth` may be null; it must
+  // outlive the session.
+  ClientSession(SessionSettings settings, std::string peer, AuthClient* auth = nullptr);
+  ~ClientSession();
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  // Events from the engine.
+  void on_connected();
+  void on_received(std::string_view bytes);
+  void on_written();  // everything written so far has left for the peer
+  void on_tls_ready();
+  void on_tls_failed(std::string_view reason);
+  void on_timeout();
+  void on_connection_lost();
+
+  // Work from the engine. `message` must outlive the transaction (until TransactionDone).
+  // Allowed before the handshake ends (the transaction starts when it does) or when idle.
+  void start_transaction(const Message& message, bool final_server);
+  // Ends an idle session politely (QUIT).
+  void quit();
+
+  bool idle() const { return phase_ == Phase::ready && !transaction_; }
+  bool closed() const { return phase_ == Phase::closed; }
+  bool tls_active() const { return tls_active_; }
+  const Capabilities& capabilities() const { return caps_; }
+  std::size_t transactions_done() const { return transactions_done_; }
+
+  // The actions produced since the last call.
+  std::vector<Action> take_actions();
+
+ private:
+  enum class Phase {
+    connecting,
+    greeting,
+    ehlo,
+    helo,
+    starttls,
+    tls_handshake,
+    auth,
+    ready,
+    transaction,
+    rset,
+    quitting,
+    closed,
+  };
+  struct Transaction;
+
+  void handle_reply(const Reply& reply);
+  void handle_handshake_reply(const Reply& reply);
+  void handle_auth_reply(const Reply& reply);
+  void handle_transaction_reply(const Reply& reply);
+  void after_capabilities();
+  void send_ehlo();
+  void enter_ready();
+  void begin_transaction();
+  void pump();
+  void finish_transaction();
+  void maybe_abort();
+  void result(std::size_t recipient, DeliveryStatus status, std::string dsn, std::string text,
+              Stage stage, int code);
+  void fail_pending(const Verdict& verdict, Stage stage);
+  void fail_session(const Verdict& verdict, Stage stage, bool send_quit);
+  Stage waiting_stage() const;
+  TimerName waiting_timer() const;
+  void arm(TimerName timer);
+  void write(std::string bytes);
+  void close(std::string reason);
+
+  SessionSettings settings_;
+  std::string peer_;
+  AuthClient* auth_client_;
+  std::unique_ptr<AuthMechanism> auth_mechanism_;
+  ReplyParser parser_;
+  Phase phase_ = Phase::connecting;
+  Capabilities caps_;
+  bool tls_active_ = false;
+  bool authenticated_ = false;
+  std::unique_ptr<Transaction> transaction_;
+  std::size_t transactions_done_ = 0;
+  std::vector<Action> actions_;
+};
+
+}  // namespace ringrelay::proto

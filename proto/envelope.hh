@@ -1,0 +1,32 @@
+// The envelope commands: MAIL FROM and RCPT TO with their ESMTP parameters (SIZE, BODY, SMTPUTF8,
+// RET, ENVID, ORCPT, NOTIFY), RFC 5321 address quoting and RFC 3461 xtext. Pure formatting.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "proto/capabilities.hh"
+#include "proto/message.hh"
+
+namespace ringrelay::proto {
+
+// "<local@domain>" with the local part quoted when it is not a dot-string; "<>" for empty.
+std::string quote_envelope_address(std::string_view address, bool quote);
+
+// RFC 3461 xtext: '+', '=' and bytes outside '!'..'~' become "+HH".
+std::string xtext(std::string_view text);
+
+struct MailOptions {
+  bool announce_size = true;  // false while downgrading 8BIT to 7BIT: the size will change
+  bool binary_mime = false;   // BODY=BINARYMIME (only with BDAT)
+};
+
+// "MAIL FROM:<...> SIZE=... BODY=... ENVID=... RET=... SMTPUTF8\r\n" for this server.
+std::string format_mail_from(const Message& message, const Capabilities& caps, bool quote,
+                             MailOptions options);
+
+// "RCPT TO:<...> ORCPT=... NOTIFY=...\r\n" for this server.
+std::string format_rcpt_to(const Recipient& recipient, const Capabilities& caps, bool quote);
+
+}  // namespace ringrelay::proto

@@ -1,0 +1,61 @@
+// The settings one client session runs with, filled in by the engine from the configuration
+// (smtp_* or lmtp_* parameters) and the destination's policy. Plain data: no defaults are read
+// here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ringrelay::proto {
+
+// What each protocol state waits for, named as the configuration names it.
+enum class TimerName {
+  helo,       // smtp_helo_timeout: the greeting and the EHLO/HELO/LHLO reply
+  starttls,   // smtp_starttls_timeout
+  mail,       // smtp_mail_timeout (also AUTH)
+  rcpt,       // smtp_rcpt_timeout
+  data_init,  // smtp_data_init_timeout: the DATA reply
+  data_xfer,  // smtp_data_xfer_timeout: writing the body, BDAT replies
+  data_done,  // smtp_data_done_timeout: the end-of-data reply
+  rset,       // smtp_rset_timeout
+  quit,       // smtp_quit_timeout
+};
+inline constexpr std::size_t kTimerCount = 9;
+
+// "smtp_rcpt_timeout" or "lmtp_rcpt_timeout".
+std::string timer_parameter(TimerName name, bool lmtp);
+
+// How much TLS this session wants (decided by tls/ policy; the session only acts on it).
+enum class TlsMode {
+  none,      // never send STARTTLS
+  may,       // STARTTLS when offered, plaintext otherwise
+  required,  // STARTTLS must be offered and succeed
+};
+
+struct SessionSettings {
+  bool lmtp = false;
+  std::string helo_name = "localhost";
+  bool always_send_ehlo = true;       // smtp_always_send_ehlo
+  bool never_send_ehlo = false;       // smtp_never_send_ehlo
+  bool skip_5xx_greeting = true;      // smtp_skip_5xx_greeting
+  bool skip_quit_response = true;     // smtp_skip_quit_response
+  bool quote_rfc821_envelope = true;  // smtp_quote_rfc821_envelope
+  bool use_chunking = true;           // smtp_use_chunking (ringrelay)
+  bool disable_mime_output_conversion = false;
+  std::vector<std::string> discard_ehlo_keywords;  // smtp_discard_ehlo_keywords, lower case
+  TlsMode tls = TlsMode::none;
+  bool auth = false;                         // smtp_sasl_auth_enable
+  bool auth_soft_bounce = true;              // smtp_sasl_auth_soft_bounce
+  std::size_t line_length_limit = 998;       // smtp_line_length_limit (0: none)
+  std::size_t pipeline_command_limit = 100;  // commands in flight at once with PIPELINING
+  std::size_t bdat_chunk_size = 1 << 20;     // bytes per BDAT chunk at most
+  std::int64_t timeout_seconds[kTimerCount] = {300, 300, 300, 300, 120, 180, 600, 20, 300};
+
+  std::int64_t timeout(TimerName name) const {
+    return timeout_seconds[static_cast<std::size_t>(name)];
+  }
+};
+
+}  // namespace ringrelay::proto

@@ -1,0 +1,86 @@
+// The one place that turns what went wrong (a server reply, a lost connection, a timeout, a
+// malformed reply, a local limit) into a verdict: its scope, soft or hard, whether another server
+// may do better, whether the connection can be reused, whether the destination should be throttled,
+// and the words Postfix would log. Nothing else in ringrelay turns reply codes into policy.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "proto/reply.hh"
+
+namespace ringrelay::proto {
+
+// Where in the conversation something happened; each has Postfix's phrase for "while ...".
+enum class Stage {
+  connect,
+  greeting,
+  ehlo,
+  helo,
+  lhlo,
+  starttls,
+  tls_handshake,
+  auth,
+  mail,
+  rcpt,
+  data,
+  body,
+  end_of_data,
+  rset,
+  quit,
+};
+
+std::string_view stage_name(Stage stage);  // "rcpt", for results and JSON logs
+
+enum class Scope {
+  session,    // the connection or the server: every recipient of the transaction
+  message,    // this message: every recipient still pending
+  recipient,  // one recipient
+};
+
+enum class DeliveryStatus {
+  sent,
+  deferred,
+  bounced,
+  try_next_server,  // not final: the engine tries the destination's next server
+};
+
+std::string_view status_name(DeliveryStatus status);  // "sent", "deferred", "bounced", ...
+
+struct Verdict {
+  Scope scope = Scope::session;
+  bool soft = true;             // deferred (retried later) rather than bounced
+  bool try_next_server = true;  // another server of the destination may do better
+  bool cacheable = false;       // the connection stays usable for another transaction
+  bool throttle = false;        // negative feedback for the destination's concurrency window
+  std::string dsn;              // enhanced status code, "4.4.2"
+  std::string text;             // Postfix's words, for results and the log
+  int reply_code = 0;           // the server's code, 0 when the verdict is local
+};
+
+// The status one recipient gets from a verdict, on the last server or not.
+DeliveryStatus status_for(const Verdict& verdict, bool final_server);
+
+// A non-positive server reply at `stage`. `peer` is Postfix's "host[address]".
+Verdict reply_verdict(const Reply& reply, Stage stage, std::string_view peer,
+                      bool skip_5xx_greeting, bool auth_soft_bounce);
+
+enum class IoProblem { lost_connection, timed_out, malformed_reply };
+// The connection failed at `stage`; `detail` is the malformed line, when there is one.
+Verdict io_verdict(IoProblem problem, Stage stage, std::string_view peer,
+                   std::string_view detail = {});
+
+// Failing to connect: `reason` as strerror words ("Connection refused").
+Verdict connect_verdict(std::string_view peer_with_port, std::string_view reason);
+
+// Local decisions made before or instead of sending something.
+Verdict size_exceeded_verdict(std::uint64_t size, std::uint64_t limit, std::string_view peer);
+Verdict smtputf8_not_offered_verdict(std::string_view peer);
+Verdict tls_not_offered_verdict(std::string_view peer);
+Verdict tls_refused_verdict(const Reply& reply, std::string_view peer);
+Verdict tls_handshake_verdict(std::string_view peer, std::string_view reason, bool required);
+Verdict auth_unavailable_verdict(std::string_view peer, std::string_view reason,
+                                 bool auth_soft_bounce);
+
+}  // namespace ringrelay::proto
