@@ -33,54 +33,63 @@ std::size_t BodyEncoder::produce(OutputBatch& out, std::size_t max_bytes) {
       continue;
     }
     any_input_ = true;
-    const char* start = span.data() + offset_;
-    std::size_t left = span.size() - offset_;
-    if (at_line_start_ && mode_ == Mode::data && *start == '.') {
-      out.add_view(kDot);
-      ++produced;
-      ++line_length_;
+    const char* const end = span.data() + span.size();
+    const char* cursor = span.data() + offset_;
+    // Unchanged bytes accumulate in [run, cursor) and go out as one view when something must be
+    // inserted or the span ends: the clean case is one memchr per line and nothing else.
+    const char* run = cursor;
+    auto flush = [&](const char* upto) {
+      out.add_view(std::string_view(run, static_cast<std::size_t>(upto - run)));
+      produced += static_cast<std::size_t>(upto - run);
+      run = upto;
+    };
+    auto insert = [&](std::string_view piece) {
+      out.add_view(piece);
+      produced += piece.size();
       changed_ = true;
-    }
-    at_line_start_ = false;
-    const char* newline = static_cast<const char*>(std::memchr(start, '\n', left));
-    std::size_t run = newline ? static_cast<std::size_t>(newline - start) : left;
-    // Line length counts the bytes before CRLF; a trailing CR belongs to the line ending.
-    std::size_t content = run;
-    if (newline && run > 0 && start[run - 1] == '\r') --content;
-    if (line_limit_ > 0 && line_length_ + content > line_limit_) {
-      // Break the line where it reaches the limit, with CRLF SPACE as Postfix does.
-      std::size_t take = line_limit_ > line_length_ ? line_limit_ - line_length_ : 0;
-      out.add_view(std::string_view(start, take));
-      out.add_view(kBreak);
-      produced += take + kBreak.size();
-      offset_ += take;
-      line_length_ = 1;  // the space
+    };
+    while (cursor < end && produced + static_cast<std::size_t>(cursor - run) < max_bytes) {
+      if (at_line_start_ && mode_ == Mode::data && *cursor == '.') {
+        flush(cursor);
+        insert(kDot);
+        ++line_length_;
+      }
+      at_line_start_ = false;
+      const char* newline = static_cast<const char*>(
+          std::memchr(cursor, '\n', static_cast<std::size_t>(end - cursor)));
+      std::size_t length = static_cast<std::size_t>((newline ? newline : end) - cursor);
+      // Line length counts the bytes before CRLF; a CR right before the LF is the line ending.
+      std::size_t content = length;
+      if (newline && length > 0 && cursor[length - 1] == '\r') --content;
+      if (line_limit_ > 0 && line_length_ + content > line_limit_) {
+        // Break where the line reaches the limit, with CRLF SPACE as Postfix does.
+        std::size_t take = line_limit_ > line_length_ ? line_limit_ - line_length_ : 0;
+        cursor += take;
+        flush(cursor);
+        insert(kBreak);
+        line_length_ = 1;  // the space
+        previous_was_cr_ = false;
+        continue;
+      }
+      if (!newline) {
+        line_length_ += length;
+        previous_was_cr_ = end[-1] == '\r';
+        cursor = end;
+        break;
+      }
+      bool has_cr = length > 0 ? cursor[length - 1] == '\r' : previous_was_cr_;
+      if (!has_cr) {
+        flush(newline);
+        insert(kCrLf);
+        run = newline + 1;  // the bare LF is replaced
+      }
+      cursor = newline + 1;
+      at_line_start_ = true;
+      line_length_ = 0;
       previous_was_cr_ = false;
-      changed_ = true;
-      continue;
     }
-    if (!newline) {
-      out.add_view(std::string_view(start, run));
-      produced += run;
-      line_length_ += run;
-      previous_was_cr_ = start[run - 1] == '\r';
-      offset_ = span.size();
-      continue;
-    }
-    bool has_cr = run > 0 ? start[run - 1] == '\r' : previous_was_cr_;
-    if (has_cr) {
-      out.add_view(std::string_view(start, run + 1));  // the line with its CRLF, unchanged
-      produced += run + 1;
-    } else {
-      out.add_view(std::string_view(start, run));
-      out.add_view(kCrLf);
-      produced += run + 2;
-      changed_ = true;
-    }
-    offset_ += run + 1;
-    at_line_start_ = true;
-    line_length_ = 0;
-    previous_was_cr_ = false;
+    flush(cursor);
+    offset_ = static_cast<std::size_t>(cursor - span.data());
   }
   // Input used up exactly at the limit: finish now, so the caller sees done() with this piece.
   if (!done_) {

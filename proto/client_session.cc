@@ -53,6 +53,10 @@ struct ClientSession::Transaction {
   bool failed = false;              // DATA/BDAT/end of data failed: abort with RSET
   bool body_written = false;        // the engine reported the end of data as written
   bool delivered_any = false;
+  bool downgraded = false;                   // the body was converted to 7 bits for this server
+  std::string flattened;                     // a multi-span body, joined for the converter
+  std::optional<DowngradeResult> converted;  // owns the converted pieces
+  std::vector<std::string_view> body;        // what the encoder reads: the message or `converted`
   std::optional<BodyEncoder> encoder;
 
   bool aborting() const {
@@ -307,7 +311,8 @@ void ClientSession::after_capabilities() {
     }
     std::string command = "AUTH " + std::string(auth_mechanism_->name());
     if (auto initial = auth_mechanism_->initial_response()) {
-      command += " " + (initial->empty() ? std::string("=") : base64_encode(*initial));
+      command += ' ';
+      command += initial->empty() ? std::string("=") : base64_encode(*initial);
     }
     write(command + "\r\n");
     phase_ = Phase::auth;
@@ -371,6 +376,29 @@ void ClientSession::begin_transaction() {
     return;
   }
 
+  // 8-bit content for a server without 8BITMIME: convert, unless the operator turned that off
+  // (then it goes as is, as Postfix sends it).
+  t.body = m.body;
+  if (!caps_.eight_bit_mime && !settings_.disable_mime_output_conversion &&
+      std::any_of(m.body.begin(), m.body.end(), [](std::string_view s) { return has_8bit(s); })) {
+    std::string_view whole = m.body.size() == 1 ? m.body[0] : std::string_view{};
+    if (m.body.size() != 1) {
+      for (auto span : m.body) t.flattened += span;
+      whole = t.flattened;
+    }
+    t.converted = downgrade_to_7bit(whole, settings_.mime);
+    for (const auto& note : t.converted->notes) {
+      actions_.emplace_back(NoticeAction{"8BIT to 7BIT conversion for " + peer_ + ": " + note});
+    }
+    if (t.converted->fatal) {
+      fail_pending(mime_verdict(t.converted->error), Stage::mail);
+      finish_transaction();
+      return;
+    }
+    t.downgraded = true;
+    t.body = t.converted->output.segments();
+  }
+
   t.use_bdat = caps_.chunking && settings_.use_chunking;
   t.binary_mime = t.use_bdat && caps_.binary_mime && m.encoding == BodyEncoding::binary;
   t.commands.push_back({CommandKind::mail});
@@ -379,12 +407,12 @@ void ClientSession::begin_transaction() {
   }
   if (t.use_bdat) {
     t.commands.push_back({CommandKind::bdat});
-    t.encoder.emplace(m.body, BodyEncoder::Mode::bdat,
+    t.encoder.emplace(t.body, BodyEncoder::Mode::bdat,
                       t.binary_mime ? 0 : settings_.line_length_limit);
   } else {
     t.commands.push_back({CommandKind::data});
     t.commands.push_back({CommandKind::end_of_data});
-    t.encoder.emplace(m.body, BodyEncoder::Mode::data, settings_.line_length_limit);
+    t.encoder.emplace(t.body, BodyEncoder::Mode::data, settings_.line_length_limit);
   }
   pump();
 }
@@ -429,8 +457,9 @@ void ClientSession::pump() {
     }
     switch (command.kind) {
       case CommandKind::mail:
-        batch.add_owned(format_mail_from(m, caps_, settings_.quote_rfc821_envelope,
-                                         {.announce_size = true, .binary_mime = t.binary_mime}));
+        batch.add_owned(
+            format_mail_from(m, caps_, settings_.quote_rfc821_envelope,
+                             {.announce_size = !t.downgraded, .binary_mime = t.binary_mime}));
         break;
       case CommandKind::rcpt:
         batch.add_owned(format_rcpt_to(m.recipients[command.recipient], caps_,

@@ -45,12 +45,17 @@ struct TransactionDone {
   bool delivered_any = false;  // positive feedback for the destination
   bool throttle = false;       // negative feedback: the trouble was the server's, not the message's
 };
+struct NoticeAction {  // something for the log that changes no result (e.g. 8-bit headers sent as
+                       // is)
+  std::string text;
+};
 struct IdleAction {};  // ready for another transaction: cache it, give it work, or quit()
 struct CloseAction {
   std::string reason;
 };
-using Action = std::variant<WriteAction, StartTlsAction, ArmTimerAction, CancelTimerAction,
-                            RecipientResult, TransactionDone, IdleAction, CloseAction>;
+using Action =
+    std::variant<WriteAction, StartTlsAction, ArmTimerAction, CancelTimerAction, RecipientResult,
+                 TransactionDone, NoticeAction, IdleAction, CloseAction>;
 
 class ClientSession {
  public:

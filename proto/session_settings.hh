@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "proto/mime_downgrade.hh"
+
 namespace ringrelay::proto {
 
 // What each protocol state waits for, named as the configuration names it.
@@ -44,6 +46,7 @@ struct SessionSettings {
   bool quote_rfc821_envelope = true;  // smtp_quote_rfc821_envelope
   bool use_chunking = true;           // smtp_use_chunking (ringrelay)
   bool disable_mime_output_conversion = false;
+  MimeLimits mime;                                 // mime_boundary_length_limit, mime_nesting_limit
   std::vector<std::string> discard_ehlo_keywords;  // smtp_discard_ehlo_keywords, lower case
   TlsMode tls = TlsMode::none;
   bool auth = false;                         // smtp_sasl_auth_enable

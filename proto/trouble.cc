@@ -266,6 +266,17 @@ Verdict tls_handshake_verdict(std::string_view peer, std::string_view reason, bo
   return v;
 }
 
+Verdict mime_verdict(std::string_view error) {
+  Verdict v;
+  v.scope = Scope::message;
+  v.soft = false;
+  v.try_next_server = false;
+  v.cacheable = true;
+  v.dsn = "5.6.0";
+  v.text = std::string(error);
+  return v;
+}
+
 Verdict auth_unavailable_verdict(std::string_view peer, std::string_view reason,
                                  bool auth_soft_bounce) {
   Verdict v = session_trouble(auth_soft_bounce ? "4.7.0" : "5.7.0",

@@ -2,4 +2,7 @@
 # them and by the test build (tests/) that runs each briefly through CTest.
 set(RINGRELAY_FUZZ_TARGETS
   reply_parser
+  client_session
+  body_encoder
+  mime_downgrade
 )

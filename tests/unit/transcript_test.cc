@@ -179,6 +179,10 @@ class TranscriptRunner {
       split_body_at_ = std::stoul(value);
     else if (key == "check_timers")
       check_timers_ = yes;
+    else if (key == "disable_mime_output_conversion")
+      settings_.disable_mime_output_conversion = yes;
+    else if (key == "mime_nesting_limit")
+      settings_.mime.nesting_limit = std::stoul(value);
     else if (key == "peer")
       peer_ = value;
     else if (key == "sender")
@@ -250,6 +254,8 @@ class TranscriptRunner {
       } else if (auto* d = std::get_if<TransactionDone>(&action)) {
         actions_.push_back(std::string("D: delivered=") + (d->delivered_any ? "yes" : "no") +
                            " throttle=" + (d->throttle ? "yes" : "no"));
+      } else if (auto* n = std::get_if<NoticeAction>(&action)) {
+        actions_.push_back("N: " + n->text);
       } else if (std::holds_alternative<IdleAction>(action)) {
         actions_.push_back("I: idle");
       } else if (std::holds_alternative<StartTlsAction>(action)) {
