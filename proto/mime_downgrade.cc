@@ -331,14 +331,6 @@ std::string quoted_printable_encode(std::string_view body) {
   std::string out;
   out.reserve(body.size() + body.size() / 4);
   std::size_t line_length = 0;
-  auto emit = [&](const char* piece, std::size_t size) {
-    if (line_length + size > 75) {  // leave room for the soft break "="
-      out += "=\r\n";
-      line_length = 0;
-    }
-    out.append(piece, size);
-    line_length += size;
-  };
   for (std::size_t i = 0; i < body.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(body[i]);
     if (c == '\n') {
@@ -350,11 +342,19 @@ std::string quoted_printable_encode(std::string_view body) {
     bool at_line_end = i + 1 == body.size() || body[i + 1] == '\n' ||
                        (body[i + 1] == '\r' && i + 2 < body.size() && body[i + 2] == '\n');
     if ((c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !at_line_end)) {
-      char literal = static_cast<char>(c);
-      emit(&literal, 1);
+      out += static_cast<char>(c);
+      line_length += 1;
     } else {
-      char encoded[3] = {'=', kHex[c >> 4], kHex[c & 15]};
-      emit(encoded, 3);
+      out += '=';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      line_length += 3;
+    }
+    // Postfix's rule (mime_state.c): past 72 characters, a soft line break, unless the line ends
+    // here anyway. Lines stay within 76 characters, and match what Postfix sends byte for byte.
+    if (line_length > 72 && !at_line_end) {
+      out += "=\r\n";
+      line_length = 0;
     }
   }
   return out;
