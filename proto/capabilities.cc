@@ -2,28 +2,14 @@
 // after a space (or '=' for the old "AUTH=" form some servers still send).
 #include "proto/capabilities.hh"
 
+#include "proto/ascii.hh"
+
 #include <algorithm>
 #include <charconv>
 #include <string_view>
 
 namespace ringrelay::proto {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return out;
-}
 
 std::vector<std::string_view> words(std::string_view text) {
   std::vector<std::string_view> out;
@@ -59,7 +45,7 @@ Capabilities parse_capabilities(const Reply& reply, const std::vector<std::strin
       if (equals + 1 < first.size()) params.insert(params.begin(), first.substr(equals + 1));
       first = first.substr(0, equals);
     }
-    std::string keyword = lower(first);
+    std::string keyword = ascii_lower(first);
     if (discarded(keyword)) continue;
     if (keyword == "pipelining") {
       caps.pipelining = true;
@@ -80,7 +66,7 @@ Capabilities parse_capabilities(const Reply& reply, const std::vector<std::strin
     } else if (keyword == "auth") {
       caps.auth = true;
       for (auto p : params) {
-        std::string mechanism = upper(p);
+        std::string mechanism = ascii_upper(p);
         if (std::find(caps.auth_mechanisms.begin(), caps.auth_mechanisms.end(), mechanism) ==
             caps.auth_mechanisms.end()) {
           caps.auth_mechanisms.push_back(mechanism);

@@ -2,6 +2,8 @@
 // boundary, message/rfc822), with quoted-printable for leaf parts that hold 8-bit bytes.
 #include "proto/mime_downgrade.hh"
 
+#include "proto/ascii.hh"
+
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -10,26 +12,6 @@ namespace ringrelay::proto {
 namespace {
 
 constexpr char kHex[] = "0123456789ABCDEF";
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() &&
-         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
 
 // One line of `text` at `pos`: its content (without CR LF) and its full extent.
 struct Line {
@@ -75,12 +57,12 @@ Headers parse_headers(std::string_view entity) {
       HeaderField& f = h.fields.back();
       f.raw = std::string_view(f.raw.data(), f.raw.size() + line->full.size());
       f.value += ' ';
-      f.value += trim(line->content);
+      f.value += trim_blanks(line->content);
     } else {
       std::size_t colon = line->content.find(':');
       if (colon == std::string_view::npos || colon == 0) break;  // not a header: the body begins
-      h.fields.push_back({line->full, lower(trim(line->content.substr(0, colon))),
-                          std::string(trim(line->content.substr(colon + 1)))});
+      h.fields.push_back({line->full, ascii_lower(trim_blanks(line->content.substr(0, colon))),
+                          std::string(trim_blanks(line->content.substr(colon + 1)))});
     }
     if (has_8bit(line->full)) h.has_8bit = true;
     pos += line->full.size();
@@ -106,13 +88,13 @@ struct ContentType {
 ContentType parse_content_type(std::string_view value) {
   ContentType ct;
   std::size_t semicolon = value.find(';');
-  std::string_view media = trim(value.substr(0, semicolon));
+  std::string_view media = trim_blanks(value.substr(0, semicolon));
   std::size_t slash = media.find('/');
   if (slash != std::string_view::npos) {
-    ct.type = lower(trim(media.substr(0, slash)));
-    ct.subtype = lower(trim(media.substr(slash + 1)));
+    ct.type = ascii_lower(trim_blanks(media.substr(0, slash)));
+    ct.subtype = ascii_lower(trim_blanks(media.substr(slash + 1)));
   } else if (!media.empty()) {
-    ct.type = lower(media);
+    ct.type = ascii_lower(media);
     ct.subtype.clear();
   }
   // Parameters: name=value or name="quoted value".
@@ -121,7 +103,7 @@ ContentType parse_content_type(std::string_view value) {
     std::string_view rest = value.substr(pos + 1);
     std::size_t eq = rest.find('=');
     if (eq == std::string_view::npos) break;
-    std::string name = lower(trim(rest.substr(0, eq)));
+    std::string name = ascii_lower(trim_blanks(rest.substr(0, eq)));
     std::string_view after = rest.substr(eq + 1);
     while (!after.empty() && (after.front() == ' ' || after.front() == '\t'))
       after.remove_prefix(1);
@@ -136,7 +118,7 @@ ContentType parse_content_type(std::string_view value) {
       consumed = std::min(after.size(), i + 1);
     } else {
       std::size_t end = after.find(';');
-      param = std::string(trim(after.substr(0, end)));
+      param = std::string(trim_blanks(after.substr(0, end)));
       consumed = end == std::string_view::npos ? after.size() : end;
     }
     if (name == "boundary") ct.boundary = param;
@@ -171,7 +153,7 @@ class Converter {
       ct.subtype = "rfc822";
     }
     const HeaderField* cte_field = find_field(headers, "content-transfer-encoding");
-    std::string cte = cte_field ? lower(trim(cte_field->value)) : "";
+    std::string cte = cte_field ? ascii_lower(trim_blanks(cte_field->value)) : "";
     std::string_view body = text.substr(headers.body_offset);
     bool eight_bit_label = cte == "8bit" || cte == "binary";
 
@@ -248,7 +230,7 @@ class Converter {
           close = true;
           rest.remove_prefix(2);
         }
-        delimiter = trim(rest).empty();
+        delimiter = trim_blanks(rest).empty();
       }
       if (!delimiter) {
         pos += line->full.size();

@@ -9,6 +9,7 @@
 
 #include "proto/body_encoder.hh"
 #include "proto/mime_downgrade.hh"
+#include "tests/unit/wire.hh"
 
 namespace ringrelay::proto {
 namespace {
@@ -22,19 +23,9 @@ std::string encode(const std::vector<std::string_view>& spans, BodyEncoder::Mode
 }
 
 // What the receiving server does: strip the terminator and one leading dot per line.
-std::string unstuff(std::string wire) {
+std::string unstuff(const std::string& wire) {
   EXPECT_TRUE(wire.ends_with(".\r\n"));
-  wire.resize(wire.size() - 3);
-  std::string out;
-  std::size_t pos = 0;
-  while (pos < wire.size()) {
-    std::size_t end = wire.find("\r\n", pos);
-    std::string line = wire.substr(pos, end - pos);
-    if (line.starts_with(".")) line.erase(0, 1);
-    out += line + "\r\n";
-    pos = end + 2;
-  }
-  return out;
+  return ringrelay::testing::unstuff(wire);
 }
 
 // The input as the wire must carry it: every line ending CRLF, a final CRLF added.
@@ -258,7 +249,10 @@ std::string random_text(std::mt19937& rng, bool eight_bit) {
 void generate_entity(std::mt19937& rng, int depth, Generated& g, std::string& out) {
   int kind = depth >= 3 ? 0 : static_cast<int>(rng() % 3);
   if (kind == 1) {
-    std::string boundary = "b" + std::to_string(depth) + "-" + std::to_string(rng() % 1000);
+    std::string boundary = "b";
+    boundary += std::to_string(depth);
+    boundary += '-';
+    boundary += std::to_string(rng() % 1000);
     out += "Content-Type: multipart/mixed; boundary=\"" + boundary + "\"\n\n";
     int parts = 1 + static_cast<int>(rng() % 3);
     for (int p = 0; p < parts; ++p) {
