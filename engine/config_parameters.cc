@@ -58,6 +58,7 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"maillog_file", T::text, ""},
   {"mime_boundary_length_limit", T::integer, "2048", 1},
   {"mime_nesting_limit", T::integer, "100", 1},
+  {"minimal_backoff_time", T::time, "300s", 1},
   {"mydomain", T::text, ""},
   {"myhostname", T::text, ""},
   {"proxy_interfaces", T::list, ""},
@@ -173,6 +174,8 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"smtp_use_tls", T::boolean, "no"},
   {"smtp_xforward_timeout", T::time, "300s", 1},
   {"smtputf8_enable", T::boolean, "yes"},
+  // ringrelay: the program name in delivery log lines ("ringrelay/smtp[pid]"); Postfix's is "postfix".
+  {"syslog_name", T::text, "ringrelay"},
   {"transport_maps", T::list, ""},
 });
 // clang-format on

@@ -11,6 +11,8 @@
 #endif
 
 #include "engine/command_config.hh"
+#include "engine/command_serve.hh"
+#include "engine/command_submit.hh"
 #include "engine/version.hh"
 
 namespace {
@@ -58,11 +60,8 @@ int main(int argc, char** argv) {
     return ringrelay::engine::run_config_command(rest, ringrelay::engine::HostFacts::from_system(),
                                                  std::cout, std::cerr);
   }
-  if (command == "serve" || command == "submit") {
-    std::cerr << "ringrelay: " << command
-              << ": the delivery service is not part of this version yet\n";
-    return EX_UNAVAILABLE;
-  }
+  if (command == "serve") return ringrelay::engine::run_serve_command(rest);
+  if (command == "submit") return ringrelay::engine::run_submit_command(rest);
   std::cerr << "ringrelay: unknown command \"" << command << "\"\n" << kUsage;
   return EX_USAGE;
 }

@@ -82,6 +82,11 @@ void ClientSession::on_connected() {
   arm(TimerName::helo);
 }
 
+void ClientSession::on_connect_failed(std::string_view peer_with_port, std::string_view reason) {
+  if (phase_ != Phase::connecting) return;
+  fail_session(connect_verdict(peer_with_port, reason), Stage::connect, false);
+}
+
 void ClientSession::on_received(std::string_view bytes) {
   while (!bytes.empty() && phase_ != Phase::closed) {
     Reply reply;
@@ -344,6 +349,7 @@ void ClientSession::handle_auth_reply(const Reply& reply) {
 
 void ClientSession::enter_ready() {
   phase_ = Phase::ready;
+  handshake_done_ = true;
   if (transaction_) {
     begin_transaction();
     return;
@@ -506,7 +512,7 @@ void ClientSession::handle_transaction_reply(const Reply& reply) {
       } else {
         Verdict v = reply_verdict(reply, Stage::rcpt, peer_, false, false);
         result(command.recipient, status_for(v, t.final_server), v.dsn, v.text, Stage::rcpt,
-               reply.code);
+               reply.code, v.reply);
       }
       break;
     case CommandKind::data:
@@ -539,18 +545,18 @@ void ClientSession::handle_transaction_reply(const Reply& reply) {
         std::size_t recipient = t.accepted[t.lmtp_replies++];
         if (positive(reply)) {
           result(recipient, DeliveryStatus::sent, reply.enhanced, reply.text(), Stage::end_of_data,
-                 reply.code);
+                 reply.code, reply.text());
         } else {
           Verdict v = reply_verdict(reply, Stage::end_of_data, peer_, false, false);
           result(recipient, status_for(v, t.final_server), v.dsn, v.text, Stage::end_of_data,
-                 reply.code);
+                 reply.code, v.reply);
         }
         advance = t.lmtp_replies == t.accepted.size();
       } else if (positive(reply)) {
         for (std::size_t recipient : t.accepted) {
           if (!t.has_result[recipient]) {
             result(recipient, DeliveryStatus::sent, reply.enhanced, reply.text(),
-                   Stage::end_of_data, reply.code);
+                   Stage::end_of_data, reply.code, reply.text());
           }
         }
       } else {
@@ -622,20 +628,22 @@ void ClientSession::finish_transaction() {
 // ---- results and failure --------------------------------------------------------------------
 
 void ClientSession::result(std::size_t recipient, DeliveryStatus status, std::string dsn,
-                           std::string text, Stage stage, int code) {
+                           std::string text, Stage stage, int code, std::string reply) {
   Transaction& t = *transaction_;
   if (t.has_result[recipient]) return;
   t.has_result[recipient] = true;
   if (status == DeliveryStatus::sent) t.delivered_any = true;
-  actions_.emplace_back(
-      RecipientResult{recipient, status, std::move(dsn), std::move(text), stage, code});
+  actions_.emplace_back(RecipientResult{recipient, status, std::move(dsn), std::move(text), stage,
+                                        code, std::move(reply), transactions_done_ + 1});
 }
 
 void ClientSession::fail_pending(const Verdict& verdict, Stage stage) {
   Transaction& t = *transaction_;
   DeliveryStatus status = status_for(verdict, t.final_server);
   for (std::size_t i = 0; i < t.has_result.size(); ++i) {
-    if (!t.has_result[i]) result(i, status, verdict.dsn, verdict.text, stage, verdict.reply_code);
+    if (!t.has_result[i]) {
+      result(i, status, verdict.dsn, verdict.text, stage, verdict.reply_code, verdict.reply);
+    }
   }
 }
 

@@ -40,6 +40,8 @@ struct RecipientResult {
   std::string text;  // the server's reply for "sent"; Postfix's words otherwise
   Stage stage = Stage::connect;
   int reply_code = 0;
+  std::string reply;               // the server's reply, when the result came from one
+  std::size_t connection_use = 1;  // this transaction's number on the connection (Postfix conn_use)
 };
 struct TransactionDone {
   bool delivered_any = false;  // positive feedback for the destination
@@ -68,6 +70,9 @@ class ClientSession {
 
   // Events from the engine.
   void on_connected();
+  // The connection could not be made; `reason` in strerror's words ("Connection refused").
+  // `peer_with_port` is "host[address]:port".
+  void on_connect_failed(std::string_view peer_with_port, std::string_view reason);
   void on_received(std::string_view bytes);
   void on_written();  // everything written so far has left for the peer
   void on_tls_ready();
@@ -84,6 +89,8 @@ class ClientSession {
   bool idle() const { return phase_ == Phase::ready && !transaction_; }
   bool closed() const { return phase_ == Phase::closed; }
   bool tls_active() const { return tls_active_; }
+  // The greeting, EHLO, STARTTLS and AUTH are behind us (Postfix's "connection set-up" time ends).
+  bool handshake_done() const { return handshake_done_; }
   const Capabilities& capabilities() const { return caps_; }
   std::size_t transactions_done() const { return transactions_done_; }
 
@@ -119,7 +126,7 @@ class ClientSession {
   void finish_transaction();
   void maybe_abort();
   void result(std::size_t recipient, DeliveryStatus status, std::string dsn, std::string text,
-              Stage stage, int code);
+              Stage stage, int code, std::string reply = {});
   void fail_pending(const Verdict& verdict, Stage stage);
   void fail_session(const Verdict& verdict, Stage stage, bool send_quit);
   Stage waiting_stage() const;
@@ -137,6 +144,7 @@ class ClientSession {
   Capabilities caps_;
   bool tls_active_ = false;
   bool authenticated_ = false;
+  bool handshake_done_ = false;
   std::unique_ptr<Transaction> transaction_;
   std::size_t transactions_done_ = 0;
   std::vector<Action> actions_;

@@ -185,6 +185,7 @@ Verdict reply_verdict(const Reply& reply, Stage stage, std::string_view peer,
       break;
   }
   v.reply_code = reply.code;
+  v.reply = said;
   // 421: the server is closing the connection, whatever the command was.
   if (reply.code == 421) {
     v.scope = Scope::session;
@@ -254,6 +255,7 @@ Verdict tls_refused_verdict(const Reply& reply, std::string_view peer) {
   Verdict v = session_trouble(reply.enhanced, "TLS is required, but host " + std::string(peer) +
                                                   " refused to start TLS: " + reply.text());
   v.reply_code = reply.code;
+  v.reply = reply.text();
   return v;
 }
 

@@ -57,6 +57,7 @@ struct Verdict {
   std::string dsn;              // enhanced status code, "4.4.2"
   std::string text;             // Postfix's words, for results and the log
   int reply_code = 0;           // the server's code, 0 when the verdict is local
+  std::string reply;            // the server's reply, one line, when there was one
 };
 
 // The status one recipient gets from a verdict, on the last server or not.

@@ -83,7 +83,7 @@ class TranscriptRunner {
 
     session_ = std::make_unique<ClientSession>(settings_, peer_, auth_ ? auth_.get() : nullptr);
     if (start_transaction_) session_->start_transaction(message_, final_server_);
-    session_->on_connected();
+    if (!connect_failure_) session_->on_connected();
     collect();
 
     std::string server;
@@ -177,6 +177,8 @@ class TranscriptRunner {
       start_transaction_ = yes;
     else if (key == "split_body_at")
       split_body_at_ = std::stoul(value);
+    else if (key == "connect")
+      connect_failure_ = value == "fails";
     else if (key == "check_timers")
       check_timers_ = yes;
     else if (key == "disable_mime_output_conversion")
@@ -211,7 +213,9 @@ class TranscriptRunner {
   }
 
   void event(const std::string& line) {
-    if (line == "!timeout")
+    if (line.starts_with("!connect-failed")) {
+      session_->on_connect_failed("mx.example.com[192.0.2.1]:25", line.substr(16));
+    } else if (line == "!timeout")
       session_->on_timeout();
     else if (line == "!lost")
       session_->on_connection_lost();
@@ -282,6 +286,7 @@ class TranscriptRunner {
   bool auto_written_ = true;
   bool start_transaction_ = true;
   bool check_timers_ = false;
+  bool connect_failure_ = false;
   std::unique_ptr<ClientSession> session_;
   std::string client_;
   std::deque<std::string> actions_;

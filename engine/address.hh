@@ -1,0 +1,31 @@
+// A server address to connect to: the socket address plus the names Postfix puts in logs
+// ("mx.example.com[192.0.2.1]:25"). Also parses and prints IP literals for source addresses.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ringrelay::engine {
+
+struct ServerAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  std::string hostname;  // the name it was found under (or the address itself)
+  std::string address;   // printable IP address, or the UNIX socket path
+  std::uint16_t port = 0;
+
+  int family() const { return storage.ss_family; }
+  // "host[address]" and "host[address]:port", as Postfix logs a peer.
+  std::string name_address() const;
+  std::string name_address_port() const;
+};
+
+// An IPv4 or IPv6 literal with a port; nullopt when `text` is not one.
+std::optional<ServerAddress> numeric_address(const std::string& text, std::uint16_t port);
+// A UNIX stream socket path.
+ServerAddress unix_address(const std::string& path);
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,169 @@
+// The serve loop: one shard (the ring, timers, scheduler and feed server in this thread), signals
+// read through a signalfd on the ring, a bounded drain on SIGTERM, and reloads on SIGHUP.
+#include "engine/command_serve.hh"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/config.hh"
+#include "engine/delivery_log.hh"
+#include "engine/engine_settings.hh"
+#include "engine/feed_server.hh"
+#include "engine/resolver.hh"
+#include "engine/ring.hh"
+#include "engine/router.hh"
+#include "engine/scheduler.hh"
+#include "engine/timers.hh"
+#include "engine/version.hh"
+
+namespace ringrelay::engine {
+namespace {
+
+constexpr std::chrono::seconds kShutdownGrace{10};
+
+struct SignalReader : Completion {
+  int fd = -1;
+  signalfd_siginfo info{};
+  int last = 0;
+  bool in_flight = false;
+};
+
+void on_signal(Completion& c, int result, std::uint32_t) {
+  auto& reader = static_cast<SignalReader&>(c);
+  reader.in_flight = false;
+  if (result == static_cast<int>(sizeof(signalfd_siginfo)))
+    reader.last = static_cast<int>(reader.info.ssi_signo);
+}
+
+void arm_signal(Ring& ring, SignalReader& reader) {
+  if (reader.in_flight) return;
+  io_uring_prep_read(ring.prepare(&reader), reader.fd, &reader.info, sizeof reader.info, 0);
+  reader.in_flight = true;
+}
+
+bool load(const std::string& path, bool explicit_path, Config& config, std::string& error) {
+  std::vector<std::string> warnings;
+  try {
+    if (explicit_path || std::filesystem::exists(path)) {
+      config = Config::load(path, HostFacts::from_system(), warnings);
+    }
+  } catch (const ConfigError& e) {
+    error = e.what();
+    return false;
+  }
+  for (const auto& w : warnings) std::cerr << "ringrelay: warning: " << w << '\n';
+  return true;
+}
+
+}  // namespace
+
+int run_serve_command(std::span<const std::string_view> args) {
+  std::string path(kDefaultConfigPath);
+  bool explicit_path = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-c" && i + 1 < args.size()) {
+      path = args[++i];
+      explicit_path = true;
+    } else {
+      std::cerr << "usage: ringrelay serve [-c PATH]\n";
+      return EX_USAGE;
+    }
+  }
+  Config config(HostFacts::from_system());
+  std::string error;
+  if (!load(path, explicit_path, config, error)) {
+    std::cerr << "ringrelay: fatal: " << error << '\n';
+    return EX_CONFIG;
+  }
+  EngineSettings settings = engine_settings(config);
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  try {
+    DeliveryLog log(settings.maillog_file, settings.json_log, settings.syslog_name,
+                    settings.myhostname);
+    Ring ring(4096);
+    Timers timers;
+    auto router = std::make_unique<Router>(settings.relayhost, settings.transport_maps);
+    SystemResolver resolver(settings.mx_address_limit, settings.ipv4, settings.ipv6);
+    FeedServer feed(ring, settings, log);
+    Scheduler scheduler(ring, timers, settings, resolver, feed);
+    scheduler.log_notice = [&log](const std::string& text) { log.notice(text); };
+    feed.attach(scheduler, *router);
+    feed.listen();
+
+    SignalReader signal_reader;
+    signal_reader.handler = &on_signal;
+    signal_reader.fd = ::signalfd(-1, &signals, SFD_CLOEXEC);
+    arm_signal(ring, signal_reader);
+    log.notice("ringrelay " + std::string(kVersion) + " started: feed on " + settings.feed_socket +
+               (settings.feed_tcp_listen.empty() ? "" : " and " + settings.feed_tcp_listen) +
+               ", io_uring " + ring.mode() + ", 1 shard");
+
+    bool stopping = false;
+    Clock::time_point stop_deadline{};
+    for (;;) {
+      ring.run_once(timers.until_next(std::chrono::seconds(1)));
+      timers.fire_due();
+      scheduler.collect_garbage();
+      feed.collect_garbage();
+      if (signal_reader.last == SIGHUP) {
+        signal_reader.last = 0;
+        Config fresh(HostFacts::from_system());
+        if (!load(path, explicit_path, fresh, error)) {
+          log.notice("reload refused, keeping the running configuration: " + error);
+        } else {
+          try {
+            auto fresh_router =
+                std::make_unique<Router>(fresh.value("relayhost"), fresh.list("transport_maps"));
+            settings = engine_settings(fresh);  // new work uses it; sessions keep their copies
+            router = std::move(fresh_router);
+            feed.attach(scheduler, *router);
+            log.notice("configuration reloaded from " + path);
+          } catch (const ConfigError& e) {
+            log.notice(std::string("reload refused, keeping the running configuration: ") +
+                       e.what());
+          }
+        }
+      } else if ((signal_reader.last == SIGTERM || signal_reader.last == SIGINT) && !stopping) {
+        stopping = true;
+        stop_deadline = Clock::now() + kShutdownGrace + std::chrono::seconds(5);
+        log.notice("stopping: no new requests; " + std::to_string(feed.in_flight()) +
+                   " requests in flight get their results");
+        feed.stop_accepting();
+        scheduler.shutdown(kShutdownGrace);
+      }
+      if (!stopping) arm_signal(ring, signal_reader);
+      if (stopping && scheduler.quiet() && feed.flushed()) break;
+      if (stopping && Clock::now() > stop_deadline) {
+        log.notice("stopping: gave up waiting after the grace period");
+        break;
+      }
+    }
+    log.notice("stopped");
+    if (signal_reader.fd >= 0) ::close(signal_reader.fd);
+    // Let the kernel finish with any request still pointing into our objects.
+    ring.run_once(std::chrono::milliseconds(50));
+  } catch (const ConfigError& e) {
+    std::cerr << "ringrelay: fatal: " << e.what() << '\n';
+    return EX_CONFIG;
+  } catch (const std::exception& e) {
+    std::cerr << "ringrelay: fatal: " << e.what() << '\n';
+    return EX_OSERR;
+  }
+  return 0;
+}
+
+}  // namespace ringrelay::engine

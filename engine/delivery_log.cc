@@ -1,0 +1,102 @@
+// Delivery log lines in Postfix's format (or JSON), with a syslog-style prefix.
+#include "engine/delivery_log.hh"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+namespace ringrelay::engine {
+
+DeliveryLog::DeliveryLog(const std::string& path, bool json, std::string syslog_name,
+                         std::string hostname)
+    : json_(json), syslog_name_(std::move(syslog_name)), hostname_(std::move(hostname)) {
+  if (!path.empty() && path != "/dev/stderr") {
+    file_ = std::fopen(path.c_str(), "a");
+    own_file_ = file_ != nullptr;
+  }
+  if (file_ == nullptr) file_ = stderr;
+}
+
+DeliveryLog::~DeliveryLog() {
+  if (own_file_) std::fclose(file_);
+}
+
+std::string DeliveryLog::format_delay(double seconds) {
+  if (seconds < 0) seconds = 0;
+  char text[32];
+  if (seconds >= 10) {
+    std::snprintf(text, sizeof text, "%.0f", std::floor(seconds));
+  } else if (seconds >= 1) {
+    std::snprintf(text, sizeof text, "%.1f", std::floor(seconds * 10) / 10);
+  } else {
+    std::snprintf(text, sizeof text, "%.2f", std::floor(seconds * 100) / 100);
+  }
+  std::string out = text;
+  if (out.find('.') != std::string::npos) {
+    while (out.back() == '0') out.pop_back();
+    if (out.back() == '.') out.pop_back();
+  }
+  return out;
+}
+
+std::string DeliveryLog::postfix_line(const ResultRecord& r) {
+  const auto& recipient = r.request->message.recipients[r.recipient];
+  std::string status = r.result.status == proto::DeliveryStatus::sent      ? "sent"
+                       : r.result.status == proto::DeliveryStatus::bounced ? "bounced"
+                                                                           : "deferred";
+  std::string line = r.request->id + ": to=<" + recipient.address + ">";
+  if (!recipient.orcpt.empty() && recipient.orcpt.starts_with("rfc822;") &&
+      recipient.orcpt.substr(7) != recipient.address) {
+    line += ", orig_to=<" + recipient.orcpt.substr(7) + ">";
+  }
+  line += ", relay=" + r.relay;
+  if (r.connection_use > 1) line += ", conn_use=" + std::to_string(r.connection_use);
+  line += ", delay=" + format_delay(r.delay) + ", delays=" + format_delay(r.delays[0]) + "/" +
+          format_delay(r.delays[1]) + "/" + format_delay(r.delays[2]) + "/" +
+          format_delay(r.delays[3]);
+  line += ", dsn=" + r.result.dsn + ", status=" + status + " (" + r.result.text + ")";
+  return line;
+}
+
+void DeliveryLog::result(const ResultRecord& r) {
+  const std::string program = "smtp";
+  if (!json_) {
+    write(program, postfix_line(r));
+    return;
+  }
+  nlohmann::json j = {
+      {"queue_id", r.request->id}, {"to", r.request->message.recipients[r.recipient].address},
+      {"relay", r.relay},          {"conn_use", r.connection_use},
+      {"delay", r.delay},          {"delays", {r.delays[0], r.delays[1], r.delays[2], r.delays[3]}},
+      {"dsn", r.result.dsn},       {"status", std::string(proto::status_name(r.result.status))},
+      {"text", r.result.text}};
+  std::fprintf(file_, "%s\n",
+               j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  std::fflush(file_);
+}
+
+void DeliveryLog::notice(const std::string& text) {
+  if (!json_) {
+    write("smtp", text);
+    return;
+  }
+  nlohmann::json j = {{"notice", text}};
+  std::fprintf(file_, "%s\n",
+               j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  std::fflush(file_);
+}
+
+void DeliveryLog::write(const std::string& program, const std::string& text) {
+  char stamp[32];
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  std::strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
+  std::fprintf(file_, "%s %s %s/%s[%d]: %s\n", stamp, hostname_.c_str(), syslog_name_.c_str(),
+               program.c_str(), static_cast<int>(::getpid()), text.c_str());
+  std::fflush(file_);
+}
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,109 @@
+// Reading EngineSettings from a validated Config (no parsing errors can happen here).
+#include "engine/engine_settings.hh"
+
+#include <algorithm>
+
+#include "engine/address.hh"
+
+namespace ringrelay::engine {
+namespace {
+
+ProtocolSettings protocol_settings(const Config& c, bool lmtp) {
+  ProtocolSettings p;
+  proto::SessionSettings& s = p.session;
+  std::string prefix = lmtp ? "lmtp_" : "smtp_";
+  s.lmtp = lmtp;
+  s.helo_name = lmtp ? c.value("lmtp_lhlo_name") : c.value("smtp_helo_name");
+  s.always_send_ehlo = c.boolean("smtp_always_send_ehlo");
+  s.never_send_ehlo = c.boolean("smtp_never_send_ehlo");
+  s.skip_5xx_greeting = c.boolean("smtp_skip_5xx_greeting");
+  s.skip_quit_response =
+      lmtp ? c.boolean("lmtp_skip_quit_response") : c.boolean("smtp_skip_quit_response");
+  s.quote_rfc821_envelope = c.boolean("smtp_quote_rfc821_envelope");
+  s.use_chunking = c.boolean("smtp_use_chunking");
+  s.disable_mime_output_conversion = c.boolean("disable_mime_output_conversion");
+  for (auto keyword : c.list("smtp_discard_ehlo_keywords")) {
+    std::transform(keyword.begin(), keyword.end(), keyword.begin(), [](char ch) {
+      return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
+    });
+    s.discard_ehlo_keywords.push_back(keyword);
+  }
+  // TLS is not wired into the engine yet (the TLS issue): sessions run in plaintext.
+  s.tls = proto::TlsMode::none;
+  s.auth = false;
+  s.auth_soft_bounce = c.boolean("smtp_sasl_auth_soft_bounce");
+  s.line_length_limit = static_cast<std::size_t>(c.integer("smtp_line_length_limit"));
+  s.mime.boundary_length_limit = static_cast<std::size_t>(c.integer("mime_boundary_length_limit"));
+  s.mime.nesting_limit = static_cast<std::size_t>(c.integer("mime_nesting_limit"));
+  auto timeout = [&](proto::TimerName name, const char* smtp, const char* lmtp_name) {
+    s.timeout_seconds[static_cast<std::size_t>(name)] = c.seconds(lmtp ? lmtp_name : smtp);
+  };
+  using T = proto::TimerName;
+  timeout(T::helo, "smtp_helo_timeout", "lmtp_lhlo_timeout");
+  timeout(T::starttls, "smtp_starttls_timeout", "smtp_starttls_timeout");
+  timeout(T::mail, "smtp_mail_timeout", "lmtp_mail_timeout");
+  timeout(T::rcpt, "smtp_rcpt_timeout", "lmtp_rcpt_timeout");
+  timeout(T::data_init, "smtp_data_init_timeout", "lmtp_data_init_timeout");
+  timeout(T::data_xfer, "smtp_data_xfer_timeout", "lmtp_data_xfer_timeout");
+  timeout(T::data_done, "smtp_data_done_timeout", "lmtp_data_done_timeout");
+  timeout(T::rset, "smtp_rset_timeout", "lmtp_rset_timeout");
+  timeout(T::quit, "smtp_quit_timeout", "lmtp_quit_timeout");
+
+  p.connect.connect_timeout =
+      std::chrono::seconds(c.seconds(lmtp ? "lmtp_connect_timeout" : "smtp_connect_timeout"));
+  p.concurrency_limit = static_cast<std::size_t>(c.integer(
+      lmtp ? "lmtp_destination_concurrency_limit" : "smtp_destination_concurrency_limit"));
+  p.initial_concurrency =
+      static_cast<std::size_t>(c.integer("smtp_initial_destination_concurrency"));
+  p.recipient_limit = static_cast<std::size_t>(
+      c.integer(lmtp ? "lmtp_destination_recipient_limit" : "smtp_destination_recipient_limit"));
+  if (p.recipient_limit == 0) p.recipient_limit = static_cast<std::size_t>(-1);
+  (void)prefix;
+  return p;
+}
+
+}  // namespace
+
+EngineSettings engine_settings(const Config& c) {
+  EngineSettings e;
+  e.smtp = protocol_settings(c, false);
+  e.lmtp = protocol_settings(c, true);
+  std::string bind4 = c.value("smtp_bind_address"), bind6 = c.value("smtp_bind_address6");
+  if (auto a = numeric_address(bind4, 0)) e.smtp.connect.source = a;
+  if (auto a = numeric_address(bind6, 0); a && bind4.empty()) e.smtp.connect.source = a;
+  e.positive_feedback = c.feedback("smtp_destination_concurrency_positive_feedback");
+  e.negative_feedback = c.feedback("smtp_destination_concurrency_negative_feedback");
+  e.failed_cohort_limit =
+      static_cast<std::size_t>(c.integer("smtp_destination_concurrency_failed_cohort_limit"));
+  e.dead_destination_time = std::chrono::seconds(c.seconds("minimal_backoff_time"));
+  e.mx_address_limit = static_cast<std::size_t>(c.integer("smtp_mx_address_limit"));
+  e.mx_session_limit = static_cast<std::size_t>(c.integer("smtp_mx_session_limit"));
+  auto protocols = c.list("inet_protocols");
+  bool all = std::find(protocols.begin(), protocols.end(), "all") != protocols.end();
+  e.ipv4 = all || std::find(protocols.begin(), protocols.end(), "ipv4") != protocols.end();
+  e.ipv6 = all || std::find(protocols.begin(), protocols.end(), "ipv6") != protocols.end();
+
+  e.cache_on_demand = c.boolean("smtp_connection_cache_on_demand");
+  e.cache_destinations = c.list("smtp_connection_cache_destinations");
+  e.cache_time_limit = std::chrono::seconds(c.seconds("smtp_connection_cache_time_limit"));
+  e.reuse_time_limit = std::chrono::seconds(c.seconds("smtp_connection_reuse_time_limit"));
+  e.reuse_count_limit = static_cast<std::size_t>(c.integer("smtp_connection_reuse_count_limit"));
+
+  e.relayhost = c.value("relayhost");
+  e.transport_maps = c.list("transport_maps");
+
+  e.feed_socket = c.value("feed_socket");
+  e.feed_tcp_listen = c.value("feed_tcp_listen");
+  e.result_retention_time = std::chrono::seconds(c.seconds("feed_result_retention_time"));
+  e.result_retention_limit = static_cast<std::size_t>(c.integer("feed_result_retention_limit"));
+  e.shards = static_cast<std::size_t>(c.count_or_auto("shards"));
+  e.shard_session_limit = static_cast<std::size_t>(c.integer("shard_session_limit"));
+
+  e.maillog_file = c.value("maillog_file");
+  e.json_log = c.value("log_format") == "json";
+  e.syslog_name = c.value("syslog_name");
+  e.myhostname = c.value("myhostname");
+  return e;
+}
+
+}  // namespace ringrelay::engine

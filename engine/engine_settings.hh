@@ -1,0 +1,58 @@
+// Everything the engine runs with, read once from the configuration into typed fields: the
+// per-protocol session settings, connection options, scheduler, cache, feed and log settings.
+// The one place that maps parameter names to engine behaviour.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "engine/config.hh"
+#include "engine/smtp_connection.hh"
+#include "proto/session_settings.hh"
+
+namespace ringrelay::engine {
+
+struct ProtocolSettings {  // smtp_* or lmtp_*
+  proto::SessionSettings session;
+  ConnectOptions connect;
+  std::size_t concurrency_limit = 20;
+  std::size_t initial_concurrency = 5;
+  std::size_t recipient_limit = 50;
+};
+
+struct EngineSettings {
+  ProtocolSettings smtp, lmtp;
+  Feedback positive_feedback, negative_feedback;
+  std::size_t failed_cohort_limit = 1;
+  std::chrono::seconds dead_destination_time{300};  // minimal_backoff_time
+  std::size_t mx_address_limit = 5;
+  std::size_t mx_session_limit = 2;
+  bool ipv4 = true, ipv6 = true;
+
+  bool cache_on_demand = true;
+  std::vector<std::string> cache_destinations;
+  std::chrono::seconds cache_time_limit{2};
+  std::chrono::seconds reuse_time_limit{300};
+  std::size_t reuse_count_limit = 0;
+
+  std::string relayhost;
+  std::vector<std::string> transport_maps;
+
+  std::string feed_socket;
+  std::string feed_tcp_listen;
+  std::chrono::seconds result_retention_time{3600};
+  std::size_t result_retention_limit = 100000;
+  std::size_t shards = 0;  // 0: one per core
+  std::size_t shard_session_limit = 10000;
+
+  std::string maillog_file;
+  bool json_log = false;
+  std::string syslog_name = "ringrelay";
+  std::string myhostname;
+};
+
+EngineSettings engine_settings(const Config& config);
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,45 @@
+// One io_uring per shard, created in the shard's thread (SINGLE_ISSUER | DEFER_TASKRUN). Operations
+// are caller-owned Completion objects embedded in whatever waits for them: the hot path never
+// allocates, and an object must not be destroyed while one of its completions is in flight.
+#pragma once
+
+#include <liburing.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace ringrelay::engine {
+
+struct Completion {
+  using Handler = void (*)(Completion& self, int result, std::uint32_t flags);
+  Handler handler = nullptr;
+};
+
+class Ring {
+ public:
+  // Throws std::system_error naming what the kernel refused.
+  explicit Ring(unsigned entries);
+  ~Ring();
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+
+  // A submission entry for `completion` (submits pending ones first when the queue is full).
+  io_uring_sqe* prepare(Completion* completion);
+  // An entry whose completion nobody waits for (cancellations, linked timeouts).
+  io_uring_sqe* prepare_untracked();
+
+  // Submits what is prepared, waits up to `timeout` for a completion, and dispatches every
+  // completion that is there. Returns the number dispatched.
+  unsigned run_once(std::chrono::nanoseconds timeout);
+
+  int fd() const { return ring_.ring_fd; }
+  // The mode the ring runs in, for the log ("single-issuer, deferred task run").
+  const std::string& mode() const { return mode_; }
+
+ private:
+  io_uring ring_{};
+  std::string mode_;
+};
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,421 @@
+// The scheduler: destinations with their queues, windows and caches; jobs that carry recipient
+// batches over connections; results with Postfix's delay breakdown. Connection callbacks never
+// free a connection in place: closed ones wait in the graveyard until collect_garbage().
+#include "engine/scheduler.hh"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ringrelay::engine {
+namespace {
+
+double seconds_between(Clock::time_point from, Clock::time_point to) {
+  if (from == Clock::time_point{} || to < from) return 0;
+  return std::chrono::duration<double>(to - from).count();
+}
+
+}  // namespace
+
+struct Scheduler::Job {
+  RequestPointer request;
+  std::vector<std::size_t> recipients;  // indices into request->message.recipients
+  std::vector<bool> reported;           // per job recipient: final result given
+  proto::Message message;               // just those recipients; the body spans are shared
+  std::size_t address_index = 0;
+  std::size_t sessions = 0;        // connections that reached a server for these recipients
+  bool fresh_connection = false;   // a retry at the next address: no cached connection
+  std::vector<std::size_t> retry;  // job recipients to try at the next address
+  Clock::time_point started_at{};
+
+  Job(RequestPointer r, std::vector<std::size_t> indices)
+      : request(std::move(r)), recipients(std::move(indices)) {
+    const proto::Message& m = request->message;
+    message.sender = m.sender;
+    message.encoding = m.encoding;
+    message.smtputf8 = m.smtputf8;
+    message.envid = m.envid;
+    message.ret = m.ret;
+    message.body = m.body;
+    for (std::size_t i : recipients) message.recipients.push_back(m.recipients[i]);
+    reported.assign(recipients.size(), false);
+  }
+};
+
+struct Scheduler::Destination {
+  std::string key;
+  dns::Nexthop hop;
+  bool resolved = false;
+  ResolveAnswer answer;
+  std::deque<std::unique_ptr<Job>> pending;
+  std::size_t active = 0;  // connections connecting or carrying a job
+  double window = 1;
+  std::size_t consecutive_failures = 0;
+  std::size_t failed_cohorts = 0;
+  Clock::time_point dead_until{};
+  std::string last_failure_dsn = "4.4.1", last_failure_text;
+  std::vector<Slot*> idle;
+};
+
+struct Scheduler::Slot {
+  std::unique_ptr<SmtpConnection> connection;
+  Destination* destination = nullptr;
+  std::unique_ptr<Job> job;
+  std::size_t address_index = 0;
+  bool active = false;  // counted in destination->active
+  bool idle = false;    // in destination->idle
+  bool fresh = true;    // the current job opened this connection
+  Timer idle_timer;
+};
+
+Scheduler::Scheduler(Ring& ring, Timers& timers, const EngineSettings& settings, Resolver& resolver,
+                     ResultSink& sink)
+    : ring_(ring), timers_(timers), settings_(settings), resolver_(resolver), sink_(sink) {}
+
+Scheduler::~Scheduler() = default;
+
+const ProtocolSettings& Scheduler::protocol(const Destination& d) const {
+  return d.hop.protocol == dns::Protocol::lmtp ? settings_.lmtp : settings_.smtp;
+}
+
+Scheduler::Destination& Scheduler::destination(const dns::Nexthop& hop) {
+  std::string key = hop.key();
+  auto& slot = destinations_[key];
+  if (!slot) {
+    slot = std::make_unique<Destination>();
+    slot->key = key;
+    slot->hop = hop;
+    slot->window = static_cast<double>(protocol(*slot).initial_concurrency);
+  }
+  return *slot;
+}
+
+void Scheduler::submit(const RequestPointer& request, const dns::Nexthop& hop,
+                       const std::vector<std::size_t>& recipients) {
+  Destination& d = destination(hop);
+  std::size_t limit = std::max<std::size_t>(1, protocol(d).recipient_limit);
+  for (std::size_t start = 0; start < recipients.size(); start += limit) {
+    std::size_t end = std::min(recipients.size(), start + limit);
+    d.pending.push_back(std::make_unique<Job>(
+        request, std::vector<std::size_t>(recipients.begin() + static_cast<long>(start),
+                                          recipients.begin() + static_cast<long>(end))));
+  }
+  dispatch(d);
+}
+
+void Scheduler::dispatch(Destination& d) {
+  Clock::time_point now = Clock::now();
+  if (shutting_down_) {
+    while (!d.pending.empty()) {
+      fail_job(d, *d.pending.front(), "4.3.2", "delivery interrupted: ringrelay is shutting down",
+               false);
+      d.pending.pop_front();
+    }
+    return;
+  }
+  if (d.dead_until != Clock::time_point{}) {
+    if (now < d.dead_until) {
+      // A throttled destination: defer at once, with the reason, as Postfix's qmgr does.
+      while (!d.pending.empty()) {
+        fail_job(d, *d.pending.front(), d.last_failure_dsn,
+                 "delivery temporarily suspended: " + d.last_failure_text, false);
+        d.pending.pop_front();
+      }
+      return;
+    }
+    d.dead_until = {};
+    d.failed_cohorts = 0;
+    d.consecutive_failures = 0;
+    d.window = static_cast<double>(protocol(d).initial_concurrency);
+    d.resolved = false;
+  }
+  if (d.pending.empty()) return;
+  if (!d.resolved) {
+    resolver_.resolve(d.hop, [&d](ResolveAnswer answer) {
+      d.answer = std::move(answer);
+      d.resolved = true;
+    });
+  }
+  if (d.answer.addresses.empty()) {
+    while (!d.pending.empty()) {
+      fail_job(d, *d.pending.front(), d.answer.dsn, d.answer.text, d.answer.hard_failure);
+      d.pending.pop_front();
+    }
+    d.resolved = false;  // look again for the next request
+    return;
+  }
+  std::size_t window = std::max<std::size_t>(
+      1, std::min(protocol(d).concurrency_limit, static_cast<std::size_t>(std::floor(d.window))));
+  while (!d.pending.empty()) {
+    Job& next = *d.pending.front();
+    if (!next.fresh_connection && !d.idle.empty()) {
+      Slot* slot = d.idle.back();
+      d.idle.pop_back();
+      auto job = std::move(d.pending.front());
+      d.pending.pop_front();
+      start_job(d, std::move(job), slot);
+      continue;
+    }
+    if (d.active >= window || slots_.size() >= settings_.shard_session_limit) break;
+    auto job = std::move(d.pending.front());
+    d.pending.pop_front();
+    start_job(d, std::move(job), nullptr);
+  }
+}
+
+void Scheduler::start_job(Destination& d, std::unique_ptr<Job> job, Slot* reuse) {
+  if (job->started_at == Clock::time_point{}) job->started_at = Clock::now();
+  std::size_t addresses = d.answer.addresses.size();
+  std::size_t address_limit =
+      settings_.mx_address_limit > 0 ? std::min(addresses, settings_.mx_address_limit) : addresses;
+  Slot* slot = reuse;
+  bool fresh = reuse == nullptr;
+  if (fresh) {
+    auto owned = std::make_unique<Slot>();
+    owned->destination = &d;
+    owned->address_index = std::min(job->address_index, addresses - 1);
+    owned->connection = std::make_unique<SmtpConnection>(ring_, timers_, *this,
+                                                         d.answer.addresses[owned->address_index],
+                                                         protocol(d).session, protocol(d).connect);
+    slot = owned.get();
+    slots_[slot->connection.get()] = std::move(owned);
+    ++stats_.connections_opened;
+  } else {
+    slot->idle = false;
+    slot->idle_timer.cancel();
+    ++stats_.connections_reused;
+  }
+  slot->fresh = fresh;
+  slot->active = true;
+  ++d.active;
+  bool final_server =
+      slot->address_index + 1 >= address_limit ||
+      (settings_.mx_session_limit > 0 && job->sessions + 1 >= settings_.mx_session_limit);
+  slot->job = std::move(job);
+  SmtpConnection& connection = *slot->connection;
+  connection.deliver(slot->job->message, final_server);
+  if (fresh) connection.start();
+}
+
+void Scheduler::report(Job& job, std::size_t job_recipient, const proto::RecipientResult& result,
+                       const Slot* slot) {
+  if (job.reported[job_recipient]) return;
+  job.reported[job_recipient] = true;
+  Clock::time_point now = Clock::now();
+  DeliveryRequest& request = *job.request;
+  ResultRecord record;
+  record.request = job.request;
+  record.recipient = job.recipients[job_recipient];
+  record.result = result;
+  record.delays[0] = request.queued_seconds;
+  record.delays[1] = seconds_between(request.received, job.started_at);
+  if (slot != nullptr) {
+    const SmtpConnection& c = *slot->connection;
+    if (result.stage != proto::Stage::connect) record.relay = c.server().name_address_port();
+    Clock::time_point setup_done =
+        c.handshake_done_at() != Clock::time_point{} ? c.handshake_done_at() : now;
+    record.delays[2] = slot->fresh ? seconds_between(c.created(), setup_done) : 0;
+    record.delays[3] = seconds_between(std::max(job.started_at, setup_done), now);
+    record.connection_use = result.connection_use;
+  }
+  record.delay = request.queued_seconds + seconds_between(request.received, now);
+  switch (result.status) {
+    case proto::DeliveryStatus::sent:
+      ++request.sent;
+      break;
+    case proto::DeliveryStatus::bounced:
+      ++request.bounced;
+      break;
+    default:
+      ++request.deferred;
+      break;
+  }
+  sink_.report(record);
+  if (request.unfinished > 0 && --request.unfinished == 0) sink_.request_done(job.request);
+}
+
+void Scheduler::fail_job(Destination& d, Job& job, const std::string& dsn, const std::string& text,
+                         bool hard) {
+  (void)d;
+  for (std::size_t i = 0; i < job.recipients.size(); ++i) {
+    proto::RecipientResult r;
+    r.recipient = i;
+    r.status = hard ? proto::DeliveryStatus::bounced : proto::DeliveryStatus::deferred;
+    r.dsn = dsn.empty() ? (hard ? "5.0.0" : "4.0.0") : dsn;
+    r.text = text;
+    r.stage = proto::Stage::connect;
+    report(job, i, r, nullptr);
+  }
+}
+
+void Scheduler::on_result(SmtpConnection& c, const proto::RecipientResult& result) {
+  Slot& slot = *slots_.at(&c);
+  if (!slot.job) return;
+  if (result.status == proto::DeliveryStatus::try_next_server) {
+    slot.job->retry.push_back(result.recipient);
+    return;
+  }
+  if (result.status == proto::DeliveryStatus::deferred) {
+    slot.destination->last_failure_dsn = result.dsn;
+    slot.destination->last_failure_text = result.text;
+  }
+  report(*slot.job, result.recipient, result, &slot);
+}
+
+void Scheduler::on_transaction_done(SmtpConnection& c, const proto::TransactionDone& done) {
+  Slot& slot = *slots_.at(&c);
+  Destination& d = *slot.destination;
+  std::unique_ptr<Job> job = std::move(slot.job);
+  feedback(d, done);
+  if (!job) return;
+  if (c.connected_at() != Clock::time_point{}) ++job->sessions;
+  if (!job->retry.empty()) {
+    // Recipients another server may take: the next address, on a connection of its own.
+    std::vector<std::size_t> indices;
+    for (std::size_t i : job->retry) indices.push_back(job->recipients[i]);
+    auto next = std::make_unique<Job>(job->request, std::move(indices));
+    next->address_index = slot.address_index + 1;
+    next->sessions = job->sessions;
+    next->fresh_connection = true;
+    next->started_at = job->started_at;
+    d.pending.push_front(std::move(next));
+  }
+}
+
+void Scheduler::feedback(Destination& d, const proto::TransactionDone& done) {
+  auto step = [&](const Feedback& f) {
+    return f.per_concurrency ? 1.0 / std::max(1.0, d.window) : f.amount;
+  };
+  double limit = static_cast<double>(protocol(d).concurrency_limit);
+  if (done.delivered_any) {
+    d.window = std::min(limit, d.window + step(settings_.positive_feedback));
+    d.consecutive_failures = 0;
+    d.failed_cohorts = 0;
+    return;
+  }
+  if (!done.throttle) return;
+  d.window = std::max(1.0, d.window - step(settings_.negative_feedback));
+  // A failed cohort: as many failures in a row as the window allows connections.
+  if (++d.consecutive_failures >= static_cast<std::size_t>(std::max(1.0, std::floor(d.window)))) {
+    d.consecutive_failures = 0;
+    if (++d.failed_cohorts >= settings_.failed_cohort_limit && settings_.failed_cohort_limit > 0) {
+      d.dead_until = Clock::now() + settings_.dead_destination_time;
+      if (log_notice) {
+        log_notice("destination " + d.key + " throttled for " +
+                   std::to_string(settings_.dead_destination_time.count()) +
+                   "s after failed cohorts: " + d.last_failure_text);
+      }
+    }
+  }
+}
+
+void Scheduler::on_notice(SmtpConnection&, const std::string& text) {
+  if (log_notice) log_notice(text);
+}
+
+bool Scheduler::cacheable(const Destination& d) const {
+  if (settings_.cache_on_demand) return true;
+  return std::find(settings_.cache_destinations.begin(), settings_.cache_destinations.end(),
+                   d.key) != settings_.cache_destinations.end();
+}
+
+void Scheduler::on_idle(SmtpConnection& c) {
+  Slot& slot = *slots_.at(&c);
+  Destination& d = *slot.destination;
+  if (slot.active) {
+    slot.active = false;
+    --d.active;
+  }
+  if (shutting_down_) {
+    c.quit();
+    return;
+  }
+  if (!d.pending.empty() && !d.pending.front()->fresh_connection &&
+      d.dead_until == Clock::time_point{}) {
+    auto job = std::move(d.pending.front());
+    d.pending.pop_front();
+    start_job(d, std::move(job), &slot);  // reuse at once: no RSET, the session is known clean
+    return;
+  }
+  park(slot);
+  dispatch(d);
+}
+
+void Scheduler::park(Slot& slot) {
+  Destination& d = *slot.destination;
+  SmtpConnection& c = *slot.connection;
+  bool too_old = Clock::now() - c.created() >= settings_.reuse_time_limit;
+  bool used_up = settings_.reuse_count_limit > 0 && c.reuse_count() >= settings_.reuse_count_limit;
+  if (!cacheable(d) || too_old || used_up) {
+    c.quit();
+    return;
+  }
+  slot.idle = true;
+  d.idle.push_back(&slot);
+  Slot* parked = &slot;
+  slot.idle_timer.arm(timers_, settings_.cache_time_limit, [this, parked] {
+    Destination& dest = *parked->destination;
+    dest.idle.erase(std::remove(dest.idle.begin(), dest.idle.end(), parked), dest.idle.end());
+    parked->idle = false;
+    parked->connection->quit();
+  });
+}
+
+void Scheduler::on_closed(SmtpConnection& c) {
+  auto it = slots_.find(&c);
+  if (it == slots_.end()) return;
+  Slot& slot = *it->second;
+  Destination& d = *slot.destination;
+  slot.idle_timer.cancel();
+  if (slot.idle) {
+    d.idle.erase(std::remove(d.idle.begin(), d.idle.end(), &slot), d.idle.end());
+    slot.idle = false;
+  }
+  if (slot.active) {
+    slot.active = false;
+    --d.active;
+  }
+  if (slot.job) {
+    // The session always ends a transaction before closing; this is a safety net only.
+    fail_job(d, *slot.job, "4.4.2", "connection closed: " + c.close_reason(), false);
+    slot.job.reset();
+  }
+  graveyard_.push_back(std::move(it->second));
+  slots_.erase(it);
+  dispatch(d);
+}
+
+void Scheduler::collect_garbage() {
+  graveyard_.clear();
+}
+
+void Scheduler::shutdown(std::chrono::seconds grace) {
+  shutting_down_ = true;
+  for (auto& [key, d] : destinations_) dispatch(*d);
+  std::vector<SmtpConnection*> idle, busy;
+  for (auto& [connection, slot] : slots_) (slot->active ? busy : idle).push_back(connection);
+  for (SmtpConnection* c : idle) c->quit();
+  if (busy.empty()) return;
+  shutdown_timer_.arm(timers_, grace, [this] {
+    std::vector<SmtpConnection*> still;
+    for (auto& [connection, slot] : slots_) still.push_back(connection);
+    for (SmtpConnection* c : still) c->abort("ringrelay is shutting down");
+  });
+}
+
+bool Scheduler::quiet() const {
+  if (!slots_.empty()) return false;
+  return std::all_of(destinations_.begin(), destinations_.end(),
+                     [](const auto& d) { return d.second->pending.empty(); });
+}
+
+SchedulerStats Scheduler::stats() const {
+  SchedulerStats s = stats_;
+  for (const auto& [key, d] : destinations_) {
+    s.active_connections += d->active;
+    s.idle_connections += d->idle.size();
+    s.pending_jobs += d->pending.size();
+  }
+  return s;
+}
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,105 @@
+// The per-shard, per-destination scheduler, with Postfix's qmgr semantics: a queue per next hop,
+// a concurrency window that grows with success and shrinks with trouble, recipient batches of at
+// most the recipient limit, dead (throttled) destinations whose new work is deferred at once, the
+// next server for recipients that may do better elsewhere, and the connection cache.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dns/nexthop.hh"
+#include "engine/delivery_request.hh"
+#include "engine/engine_settings.hh"
+#include "engine/resolver.hh"
+#include "engine/smtp_connection.hh"
+
+namespace ringrelay::engine {
+
+// A final result for one recipient, with what the log and the queue manager need.
+struct ResultRecord {
+  RequestPointer request;
+  std::size_t recipient = 0;  // index into request->message.recipients
+  proto::RecipientResult result;
+  std::string relay = "none";       // "host[address]:port"
+  double delay = 0;                 // seconds since the queue manager queued it
+  double delays[4] = {0, 0, 0, 0};  // before us / in our queue / connection set-up / transmission
+  std::size_t connection_use = 0;   // Postfix's conn_use: 1 for a new connection
+};
+
+class ResultSink {
+ public:
+  virtual ~ResultSink() = default;
+  virtual void report(const ResultRecord& record) = 0;
+  // Every recipient of `request` has its final result.
+  virtual void request_done(const RequestPointer& request) = 0;
+};
+
+struct SchedulerStats {
+  std::size_t connections_opened = 0;
+  std::size_t connections_reused = 0;  // transactions started on an already used connection
+  std::size_t active_connections = 0;
+  std::size_t idle_connections = 0;
+  std::size_t pending_jobs = 0;
+};
+
+class Scheduler : public ConnectionListener {
+ public:
+  Scheduler(Ring& ring, Timers& timers, const EngineSettings& settings, Resolver& resolver,
+            ResultSink& sink);
+  ~Scheduler() override;
+
+  // Queues `recipients` (indices) of `request` for `hop`.
+  void submit(const RequestPointer& request, const dns::Nexthop& hop,
+              const std::vector<std::size_t>& recipients);
+  // Stops: pending work is deferred, idle connections QUIT, busy ones get `grace` to finish.
+  void shutdown(std::chrono::seconds grace);
+  bool quiet() const;  // nothing pending, nothing in flight
+  SchedulerStats stats() const;
+  // Frees connections that closed since the last call (never inside their own callbacks).
+  void collect_garbage();
+
+  // ConnectionListener
+  void on_result(SmtpConnection& c, const proto::RecipientResult& result) override;
+  void on_transaction_done(SmtpConnection& c, const proto::TransactionDone& done) override;
+  void on_notice(SmtpConnection& c, const std::string& text) override;
+  void on_idle(SmtpConnection& c) override;
+  void on_closed(SmtpConnection& c) override;
+
+  // Logs a notice (connection events, conversions); set by the shard.
+  std::function<void(const std::string&)> log_notice;
+
+ private:
+  struct Job;
+  struct Destination;
+  struct Slot;
+
+  Destination& destination(const dns::Nexthop& hop);
+  void dispatch(Destination& d);
+  void start_job(Destination& d, std::unique_ptr<Job> job, Slot* reuse);
+  void fail_job(Destination& d, Job& job, const std::string& dsn, const std::string& text,
+                bool hard);
+  void report(Job& job, std::size_t job_recipient, const proto::RecipientResult& result,
+              const Slot* slot);
+  void feedback(Destination& d, const proto::TransactionDone& done);
+  void park(Slot& slot);
+  const ProtocolSettings& protocol(const Destination& d) const;
+  bool cacheable(const Destination& d) const;
+
+  Ring& ring_;
+  Timers& timers_;
+  const EngineSettings& settings_;
+  Resolver& resolver_;
+  ResultSink& sink_;
+  std::unordered_map<std::string, std::unique_ptr<Destination>> destinations_;
+  std::unordered_map<SmtpConnection*, std::unique_ptr<Slot>> slots_;
+  std::vector<std::unique_ptr<Slot>> graveyard_;
+  bool shutting_down_ = false;
+  Timer shutdown_timer_;
+  SchedulerStats stats_;
+};
+
+}  // namespace ringrelay::engine

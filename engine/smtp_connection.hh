@@ -1,0 +1,112 @@
+// One outbound SMTP/LMTP connection on a shard: connects (with smtp_connect_timeout and an optional
+// source address), then pumps bytes between the socket and its proto::ClientSession, carrying out
+// the session's actions. It reports results, idleness and its end to a listener (the scheduler).
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <array>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/address.hh"
+#include "engine/ring.hh"
+#include "engine/timers.hh"
+#include "proto/client_session.hh"
+
+namespace ringrelay::engine {
+
+class SmtpConnection;
+
+class ConnectionListener {
+ public:
+  virtual ~ConnectionListener() = default;
+  virtual void on_result(SmtpConnection& c, const proto::RecipientResult& result) = 0;
+  virtual void on_transaction_done(SmtpConnection& c, const proto::TransactionDone& done) = 0;
+  virtual void on_notice(SmtpConnection& c, const std::string& text) = 0;
+  virtual void on_idle(SmtpConnection& c) = 0;
+  // Nothing is in flight any more: the listener may destroy the connection (after returning).
+  virtual void on_closed(SmtpConnection& c) = 0;
+};
+
+struct ConnectOptions {
+  std::chrono::seconds connect_timeout{30};
+  std::optional<ServerAddress> source;  // smtp_bind_address / smtp_bind_address6
+};
+
+class SmtpConnection {
+ public:
+  SmtpConnection(Ring& ring, Timers& timers, ConnectionListener& listener, ServerAddress server,
+                 proto::SessionSettings settings, ConnectOptions options);
+  ~SmtpConnection();
+  SmtpConnection(const SmtpConnection&) = delete;
+  SmtpConnection& operator=(const SmtpConnection&) = delete;
+
+  void start();
+  // Hands the session a transaction (before or after the handshake).
+  void deliver(const proto::Message& message, bool final_server);
+  // Politely ends an idle connection; forcibly ends any other.
+  void quit();
+  void abort(const std::string& why);
+
+  proto::ClientSession& session() { return session_; }
+  const ServerAddress& server() const { return server_; }
+  bool closed() const { return state_ == State::closed; }
+  // Transactions completed on this connection before the current one (Postfix's conn_use - 1).
+  std::size_t reuse_count() const { return session_.transactions_done(); }
+  Clock::time_point created() const { return created_; }
+  Clock::time_point connected_at() const { return connected_at_; }
+  Clock::time_point handshake_done_at() const { return handshake_done_at_; }
+  std::string close_reason() const { return close_reason_; }
+
+  // Connections put to rest in the cache keep a receive armed: a server that closes one is seen.
+  void set_listener(ConnectionListener& listener) { listener_ = &listener; }
+
+ private:
+  enum class State { created, connecting, open, closing, closed };
+  struct Op : Completion {
+    SmtpConnection* owner = nullptr;
+    bool in_flight = false;
+  };
+
+  static void on_connect_complete(Completion& c, int result, std::uint32_t flags);
+  static void on_recv_complete(Completion& c, int result, std::uint32_t flags);
+  static void on_send_complete(Completion& c, int result, std::uint32_t flags);
+
+  void fail_connect(int error);
+  void arm_recv();
+  void kick_send();
+  void run_actions();
+  void begin_close();
+  void finish_if_quiet();
+
+  Ring& ring_;
+  Timers& timers_;
+  ConnectionListener* listener_;
+  ServerAddress server_;
+  ConnectOptions options_;
+  proto::ClientSession session_;
+  State state_ = State::created;
+  int fd_ = -1;
+  Op connect_op_, recv_op_, send_op_;
+  __kernel_timespec connect_timeout_spec_{};
+  std::array<char, 4096> recv_buffer_{};
+  std::deque<proto::OutputBatch> send_queue_;
+  std::size_t send_offset_ = 0;  // bytes of the front batch already written
+  std::vector<iovec> iov_;
+  msghdr msg_{};
+  bool close_after_send_ = false;
+  bool handshake_seen_ = false;
+  Timer timer_;
+  Clock::time_point created_ = Clock::now();
+  Clock::time_point connected_at_{};
+  Clock::time_point handshake_done_at_{};
+  std::string close_reason_;
+};
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,49 @@
+// Per-shard timers on the monotonic clock, kept in one ordered map: arming and cancelling are
+// O(log n), and the loop sleeps exactly until the earliest deadline. Timer objects are owned by
+// whatever they time (a connection, a cache entry) and cancel themselves when destroyed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+
+namespace ringrelay::engine {
+
+using Clock = std::chrono::steady_clock;
+
+class Timers;
+
+class Timer {
+ public:
+  Timer() = default;
+  ~Timer() { cancel(); }
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+
+  // Replaces any earlier deadline. `fire` runs in the shard's loop.
+  void arm(Timers& timers, Clock::duration after, std::function<void()> fire);
+  void cancel();
+  bool armed() const { return timers_ != nullptr; }
+
+ private:
+  friend class Timers;
+  Timers* timers_ = nullptr;
+  std::multimap<Clock::time_point, Timer*>::iterator position_;
+  std::function<void()> fire_;
+};
+
+class Timers {
+ public:
+  // How long until the earliest deadline (capped by `longest`).
+  Clock::duration until_next(Clock::duration longest) const;
+  // Fires every timer whose deadline has passed. Returns how many fired.
+  std::size_t fire_due();
+  std::size_t size() const { return deadlines_.size(); }
+
+ private:
+  friend class Timer;
+  std::multimap<Clock::time_point, Timer*> deadlines_;
+};
+
+}  // namespace ringrelay::engine

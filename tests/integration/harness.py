@@ -1,0 +1,182 @@
+"""Integration test harness: starts real peers on loopback (Postfix's smtp-sink), a ringrelay
+`serve` with a private configuration, and a queue manager (`ringrelay submit` or a raw feed
+client); everything is stopped at the end. Every wait is bounded."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+SMTP_SINK = "/usr/sbin/smtp-sink"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, seconds, what):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class Sink:
+    """A Postfix smtp-sink on 127.0.0.1 (or all addresses with any_address), with fault options."""
+
+    def __init__(self, world, options=(), any_address=False):
+        self.port = free_port()
+        listen = f":{self.port}" if any_address else f"127.0.0.1:{self.port}"
+        self.counters = os.path.join(world.dir, f"sink-{self.port}.out")
+        self.process = subprocess.Popen(
+            [SMTP_SINK, "-u", "nobody", "-c", *options, listen, "256"],
+            stdout=open(self.counters, "w"), stderr=subprocess.STDOUT)
+        world.cleanups.append(self.stop)
+        wait_for(lambda: port_open(self.port), 10, f"smtp-sink on port {self.port}")
+
+    def counter(self, name):
+        """A counter from smtp-sink -c ("sess=6 quit=5 mesg=2000"), from its latest report."""
+        reports = [line for line in open(self.counters).read().replace("\r", "\n").split("\n")
+                   if "sess=" in line]
+        if not reports:
+            return 0
+        fields = dict(word.split("=", 1) for word in reports[-1].split() if "=" in word)
+        return int(fields.get(name, 0))
+
+    def sessions(self):
+        """Connections the sink saw."""
+        return self.counter("sess")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class World:
+    """A temporary directory, a ringrelay serve, and what it talks to."""
+
+    def __init__(self, ringrelay):
+        self.ringrelay = ringrelay
+        self.dir = tempfile.mkdtemp(prefix="ringrelay-it-")
+        os.chmod(self.dir, 0o755)
+        self.cleanups = []
+        self.serve_process = None
+        self.feed = os.path.join(self.dir, "feed")
+        self.log = os.path.join(self.dir, "maillog")
+        self.config = os.path.join(self.dir, "main.cf")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_serve()
+        for cleanup in reversed(self.cleanups):
+            cleanup()
+        if exc[0] is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            print(f"(kept {self.dir} for inspection)")
+            if os.path.exists(self.log):
+                print(open(self.log).read()[-4000:])
+        return False
+
+    def serve(self, **parameters):
+        settings = {"feed_socket": self.feed, "maillog_file": self.log,
+                    "smtp_helo_name": "relay.test", "smtp_connect_timeout": "5s"}
+        settings.update({k: str(v) for k, v in parameters.items()})
+        with open(self.config, "w") as f:
+            for name, value in settings.items():
+                f.write(f"{name} = {value}\n")
+        self.serve_output = open(os.path.join(self.dir, "serve.out"), "w")
+        self.serve_process = subprocess.Popen([self.ringrelay, "serve", "-c", self.config],
+                                              stdout=self.serve_output, stderr=subprocess.STDOUT)
+        wait_for(lambda: os.path.exists(self.feed) or self.serve_process.poll() is not None, 10,
+                 "the feed socket")
+        assert self.serve_process.poll() is None, open(os.path.join(self.dir, "serve.out")).read()
+
+    def stop_serve(self, expect_clean=True):
+        if self.serve_process is None or self.serve_process.poll() is not None:
+            return
+        self.serve_process.send_signal(signal.SIGTERM)
+        try:
+            code = self.serve_process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.serve_process.kill()
+            raise AssertionError("ringrelay serve did not stop within 30s of SIGTERM")
+        output = open(os.path.join(self.dir, "serve.out")).read()
+        if expect_clean:
+            assert code == 0, f"serve exited {code}:\n{output}"
+            assert "ERROR: AddressSanitizer" not in output and "runtime error" not in output, output
+
+    def message(self, name="msg.eml", body="Subject: test\nFrom: sender@example.org\n\nHello.\n"):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(body)
+        return path
+
+    def submit(self, *args, timeout=60):
+        """Runs `ringrelay submit`; returns (exit code, list of result objects, stderr)."""
+        run = subprocess.run([self.ringrelay, "submit", "--socket", self.feed, *args],
+                             capture_output=True, text=True, timeout=timeout)
+        results = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
+        return run.returncode, results, run.stderr
+
+    def log_lines(self):
+        return open(self.log).read().splitlines() if os.path.exists(self.log) else []
+
+
+class FeedClient:
+    """A raw feed-protocol client, for what `submit` does not do (disconnect, collect, errors)."""
+
+    def __init__(self, world):
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.socket.settimeout(30)
+        self.socket.connect(world.feed)
+        self.buffer = b""
+        hello = self.read()
+        assert hello["type"] == "hello" and hello["protocol"] == 1, hello
+
+    def send(self, obj):
+        data = obj if isinstance(obj, (bytes, str)) else json.dumps(obj)
+        if isinstance(data, str):
+            data = data.encode()
+        self.socket.sendall(data + b"\n")
+
+    def read(self):
+        while b"\n" not in self.buffer:
+            chunk = self.socket.recv(65536)
+            if not chunk:
+                raise AssertionError("feed connection closed")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def read_until_done(self, request_id):
+        records = []
+        while True:
+            record = self.read()
+            records.append(record)
+            if record["type"] in ("done", "error") and record.get("id") == request_id:
+                return records
+
+    def close(self):
+        self.socket.close()

@@ -1,0 +1,311 @@
+"""Delivery scenarios against real peers on loopback. Each scenario is one CTest test:
+    python3 scenarios.py /path/to/ringrelay SCENARIO
+Every scenario checks that each recipient ends with exactly one result."""
+import os
+import signal
+import sys
+import time
+
+from harness import FeedClient, Sink, World, wait_for
+
+
+def one_result_per_recipient(results, expected_ids_recipients):
+    seen = {}
+    for r in results:
+        key = (r["id"], r["recipient"])
+        assert key not in seen, f"two results for {key}"
+        seen[key] = r
+    missing = set(expected_ids_recipients) - set(seen)
+    assert not missing, f"no result for {sorted(missing)[:5]}"
+    return seen
+
+
+def scenario_one_message_many_recipients(ringrelay):
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}")
+        recipients = [f"user{i}@example.com" for i in range(120)]
+        args = ["-f", "sender@example.org"]
+        for r in recipients:
+            args += ["-r", r]
+        code, results, err = w.submit(*args, w.message())
+        assert code == 0, (code, err)
+        assert len(results) == 120
+        assert all(r["status"] == "sent" and r["dsn"] == "2.0.0" for r in results), results[:3]
+        # smtp_destination_recipient_limit (50): 3 transactions.
+        lines = [l for l in w.log_lines() if "status=sent" in l]
+        assert len(lines) == 120
+        assert "relay=127.0.0.1[127.0.0.1]:%d" % sink.port in lines[0], lines[0]
+        assert ", dsn=2.0.0, status=sent (250 2.0.0 Ok)" in lines[0], lines[0]
+
+
+def scenario_connection_reuse_many_messages(ringrelay):
+    """Many messages to one destination: connections (counted at the sink) far below messages."""
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", initial_destination_concurrency=5)
+        message = w.message()
+        batch = os.path.join(w.dir, "batch.jsonl")
+        with open(batch, "w") as f:
+            for i in range(2000):
+                f.write('{"id":"m%d","sender":"s@example.org","recipients":["r%d@example.com"],'
+                        '"body":{"path":"%s","size":%d}}\n' % (i, i, message, os.path.getsize(message)))
+        code, results, err = w.submit("--batch", batch, timeout=120)
+        assert code == 0, (code, err)
+        one_result_per_recipient(results, [(f"m{i}", f"r{i}@example.com") for i in range(2000)])
+        reused = sum(1 for r in results if r["conn_use"] > 1)
+        w.stop_serve()
+        wait_for(lambda: sink.sessions() > 0, 10, "the sink's session counter")
+        sessions = sink.sessions()
+        assert sink.counter("mesg") == 2000, sink.counter("mesg")
+        assert sessions <= 40, f"{sessions} connections for 2000 messages"
+        assert reused >= 1900, f"only {reused} of 2000 messages went over a reused connection"
+
+
+def run_fault(ringrelay, sink_options, expect_status, expect_text, **serve):
+    with World(ringrelay) as w:
+        sink = Sink(w, sink_options)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", **serve)
+        code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com",
+                                      "-r", "b@example.com", w.message())
+        one_result_per_recipient(results, [(results[0]["id"], "a@example.com"),
+                                           (results[0]["id"], "b@example.com")])
+        for r in results:
+            assert r["status"] == expect_status, r
+            assert expect_text in r["text"], (expect_text, r["text"])
+        assert code == {"bounced": 69, "deferred": 75, "sent": 0}[expect_status], (code, err)
+        return results
+
+
+def scenario_greeting_5xx(ringrelay):
+    # smtp_skip_5xx_greeting: a 5xx greeting defers (try later, elsewhere) instead of bouncing.
+    r = run_fault(ringrelay, ["-f", "CONNECT"], "deferred", "refused to talk to me: 5")
+    assert r[0]["dsn"].startswith("4."), r[0]
+
+
+def scenario_greeting_4xx(ringrelay):
+    run_fault(ringrelay, ["-r", "CONNECT"], "deferred", "refused to talk to me: 4")
+
+
+def scenario_mail_5xx(ringrelay):
+    run_fault(ringrelay, ["-f", "MAIL"], "bounced", "(in reply to MAIL FROM command)")
+
+
+def scenario_mail_4xx(ringrelay):
+    run_fault(ringrelay, ["-r", "MAIL"], "deferred", "(in reply to MAIL FROM command)")
+
+
+def scenario_rcpt_5xx(ringrelay):
+    run_fault(ringrelay, ["-f", "RCPT"], "bounced", "(in reply to RCPT TO command)")
+
+
+def scenario_rcpt_4xx(ringrelay):
+    run_fault(ringrelay, ["-r", "RCPT"], "deferred", "(in reply to RCPT TO command)")
+
+
+def scenario_data_5xx(ringrelay):
+    run_fault(ringrelay, ["-f", "DATA"], "bounced", "(in reply to DATA command)")
+
+
+def scenario_data_4xx(ringrelay):
+    run_fault(ringrelay, ["-r", "DATA"], "deferred", "(in reply to DATA command)")
+
+
+def scenario_end_of_data_5xx(ringrelay):
+    run_fault(ringrelay, ["-f", "."], "bounced", "(in reply to end of DATA command)")
+
+
+def scenario_end_of_data_4xx(ringrelay):
+    run_fault(ringrelay, ["-r", "."], "deferred", "(in reply to end of DATA command)")
+
+
+def scenario_disconnect_after_end_of_data(ringrelay):
+    run_fault(ringrelay, ["-q", "."], "deferred",
+              "while sending end of data -- message may be sent more than once")
+
+
+def scenario_disconnect_at_rcpt(ringrelay):
+    run_fault(ringrelay, ["-q", "RCPT"], "deferred", "lost connection with 127.0.0.1[127.0.0.1] while sending RCPT TO")
+
+
+def scenario_421_at_mail(ringrelay):
+    run_fault(ringrelay, ["-Q", "MAIL"], "deferred", "421")
+
+
+def scenario_stall_past_data_init_timeout(ringrelay):
+    # -p: no PIPELINING, so the only reply outstanding is DATA's (smtp-sink -w holds it).
+    run_fault(ringrelay, ["-p", "-w", "4"], "deferred",
+              "conversation with 127.0.0.1[127.0.0.1] timed out while sending DATA command",
+              smtp_data_init_timeout="1s")
+
+
+def scenario_stall_past_end_of_data_timeout(ringrelay):
+    run_fault(ringrelay, ["-p", "-W", ".:4"], "deferred",
+              "conversation with 127.0.0.1[127.0.0.1] timed out while sending end of data -- "
+              "message may be sent more than once",
+              smtp_data_done_timeout="1s")
+
+
+def scenario_stall_past_rcpt_timeout(ringrelay):
+    # Without -p, smtp-sink answers the pipelined DATA before the delayed RCPT (out of order).
+    run_fault(ringrelay, ["-p", "-W", "RCPT:4"], "deferred",
+              "conversation with 127.0.0.1[127.0.0.1] timed out while sending RCPT TO",
+              smtp_rcpt_timeout="1s")
+
+
+def scenario_connection_refused(ringrelay):
+    with World(ringrelay) as w:
+        from harness import free_port
+        port = free_port()  # nothing listens there
+        w.serve(relayhost=f"[127.0.0.1]:{port}")
+        code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com", w.message())
+        assert code == 75, (code, err)
+        assert results[0]["status"] == "deferred" and results[0]["dsn"] == "4.4.1", results
+        assert results[0]["relay"] == "none"
+        assert f"connect to 127.0.0.1[127.0.0.1]:{port}: Connection refused" in results[0]["text"]
+
+
+def scenario_throttled_destination(ringrelay):
+    """After a failed cohort the destination is dead: new work is deferred at once, with the reason."""
+    with World(ringrelay) as w:
+        from harness import free_port
+        port = free_port()
+        w.serve(relayhost=f"[127.0.0.1]:{port}", initial_destination_concurrency=2)
+        for _ in range(3):
+            w.submit("-f", "s@example.org", "-r", "a@example.com", w.message())
+        started = time.time()
+        code, results, err = w.submit("-f", "s@example.org", "-r", "late@example.com", w.message())
+        assert code == 75
+        assert results[0]["text"].startswith("delivery temporarily suspended: connect to"), results
+        assert time.time() - started < 2
+        assert any("throttled" in l for l in w.log_lines()), w.log_lines()
+
+
+def scenario_queue_manager_reconnects_for_results(ringrelay):
+    """A queue manager that disconnects loses nothing: results wait for a later "collect"."""
+    with World(ringrelay) as w:
+        sink = Sink(w, ["-w", "2"])  # slow DATA reply: the client is gone before the result
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}")
+        client = FeedClient(w)
+        client.send({"type": "deliver", "id": "gone-1", "sender": "s@example.org",
+                     "recipients": ["a@example.com", "b@example.com"],
+                     "body_inline": "Subject: x\n\nbody\n"})
+        client.close()
+        time.sleep(3.5)
+        again = FeedClient(w)
+        again.send({"type": "collect"})
+        records = []
+        while True:
+            record = again.read()
+            if record["type"] == "collected":
+                break
+            records.append(record)
+        results = [r for r in records if r["type"] == "result"]
+        assert {r["recipient"] for r in results} == {"a@example.com", "b@example.com"}, records
+        assert all(r["status"] == "sent" and r.get("retained") for r in results), results
+        assert any(r["type"] == "done" and r["id"] == "gone-1" for r in records), records
+
+
+def scenario_malformed_requests_keep_the_connection(ringrelay):
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}")
+        c = FeedClient(w)
+        c.send(b"this is not json")
+        assert c.read() == {"type": "error", "id": None, "field": "", "message": "not a JSON object"}
+        c.send({"type": "deliver", "id": "bad-1", "sender": "s@example.org", "recipients": [],
+                "body_inline": "x"})
+        e = c.read()
+        assert e["field"] == "recipients" and e["id"] == "bad-1", e
+        c.send({"type": "deliver", "id": "bad-2", "sender": "s@example.org",
+                "recipients": [{"address": "a@example.com", "notify": "SOMETIMES"}], "body_inline": "x"})
+        assert c.read()["field"] == "recipients[0].notify"
+        c.send({"type": "deliver", "id": "bad-3", "sender": "s@example.org", "recipients": ["a@example.com"],
+                "body": {"path": "/nonexistent/spool/file", "size": 10}})
+        e = c.read()
+        assert e["field"] == "body" and "cannot open /nonexistent/spool/file" in e["message"], e
+        c.send("x" * (1 << 20 + 1))
+        assert "request longer than" in c.read()["message"]
+        # Still usable: a good request after all that.
+        c.send({"type": "deliver", "id": "good-1", "sender": "s@example.org",
+                "recipients": ["a@example.com"], "body_inline": "Subject: x\n\nbody\n"})
+        records = c.read_until_done("good-1")
+        assert records[0]["status"] == "sent", records
+
+
+def scenario_duplicate_id_in_flight(ringrelay):
+    with World(ringrelay) as w:
+        sink = Sink(w, ["-w", "2"])
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}")
+        c = FeedClient(w)
+        request = {"type": "deliver", "id": "dup-1", "sender": "s@example.org",
+                   "recipients": ["a@example.com"], "body_inline": "Subject: x\n\nbody\n"}
+        c.send(request)
+        c.send(request)
+        first = c.read()
+        assert first == {"type": "error", "id": "dup-1", "field": "id",
+                         "message": "a request with this id is already in flight"}, first
+        records = c.read_until_done("dup-1")
+        assert [r["status"] for r in records if r["type"] == "result"] == ["sent"], records
+
+
+def scenario_sigterm_with_work_in_flight(ringrelay):
+    """SIGTERM: every recipient still gets a result, and serve exits within a bounded time."""
+    with World(ringrelay) as w:
+        sink = Sink(w, ["-w", "30"])  # would hold the DATA reply for 30s
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}")
+        c = FeedClient(w)
+        for i in range(3):
+            c.send({"type": "deliver", "id": f"t{i}", "sender": "s@example.org",
+                    "recipients": [f"a{i}@example.com"], "body_inline": "Subject: x\n\nbody\n"})
+        time.sleep(0.5)
+        started = time.time()
+        w.serve_process.send_signal(signal.SIGTERM)
+        results = []
+        done = set()
+        while len(done) < 3:
+            record = c.read()
+            if record["type"] == "result":
+                results.append(record)
+            if record["type"] == "done":
+                done.add(record["id"])
+        assert len(results) == 3 and all(r["status"] == "deferred" for r in results), results
+        assert w.serve_process.wait(30) == 0
+        assert time.time() - started < 20
+
+
+def scenario_transport_map_routes_domains(ringrelay):
+    with World(ringrelay) as w:
+        a, b = Sink(w), Sink(w)
+        transport = os.path.join(w.dir, "transport")
+        with open(transport, "w") as f:
+            f.write(f"# routes\nexample.com  smtp:[127.0.0.1]:{a.port}\n.example.net smtp:[127.0.0.1]:{b.port}\n")
+        w.serve(transport_maps=f"texthash:{transport}")
+        code, results, err = w.submit("-f", "s@example.org", "-r", "x@example.com",
+                                      "-r", "y@sub.example.net", w.message())
+        assert code == 0, (code, err, results)
+        relays = {r["recipient"]: r["relay"] for r in results}
+        assert relays["x@example.com"].endswith(f":{a.port}"), relays
+        assert relays["y@sub.example.net"].endswith(f":{b.port}"), relays
+
+
+def scenario_lmtp_unix_socket_refused(ringrelay):
+    with World(ringrelay) as w:
+        w.serve()
+        code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com", "--nexthop",
+                                      f"lmtp:unix:{w.dir}/no-such-lmtp", w.message())
+        assert code == 75 and "No such file or directory" in results[0]["text"], results
+
+
+SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
+
+if __name__ == "__main__":
+    ringrelay, name = sys.argv[1], sys.argv[2]
+    if name == "--list":
+        print(";".join(sorted(SCENARIOS)))
+        sys.exit(0)
+    if not os.path.exists("/usr/sbin/smtp-sink"):
+        print("smtp-sink is not installed (deploy/setup-debian.sh installs postfix)")
+        sys.exit(77)
+    SCENARIOS[name](ringrelay)
+    print(f"scenario {name}: passed")
