@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# ringrelay's main job on one machine with no network: starts two Postfix smtp-sink servers on
+# loopback, routes example.com and example.net to them with a transport map, runs `ringrelay serve`,
+# feeds it a batch of spool files through `ringrelay submit --batch`, and prints every recipient's
+# result and the delivery log. Everything it starts, it stops. Usage (after the release build):
+#   bash deploy/run-local-demo.sh [MESSAGES]      (default 200 messages, 3 recipients each)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+ringrelay=${RINGRELAY:-$root/build/release/engine/ringrelay}
+messages=${1:-200}
+[ -x "$ringrelay" ] || { echo "run-local-demo: build first: cmake --preset release && cmake --build --preset release" >&2; exit 69; }
+command -v smtp-sink >/dev/null || [ -x /usr/sbin/smtp-sink ] || { echo "run-local-demo: smtp-sink missing: bash deploy/setup-debian.sh" >&2; exit 69; }
+
+work=$(mktemp -d /tmp/ringrelay-demo.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port_a=$(free_port)
+port_b=$(free_port)
+/usr/sbin/smtp-sink -u nobody -c 127.0.0.1:"$port_a" 100 >"$work/sink-a.out" 2>&1 & pids+=($!)
+/usr/sbin/smtp-sink -u nobody -c 127.0.0.1:"$port_b" 100 >"$work/sink-b.out" 2>&1 & pids+=($!)
+
+cat >"$work/transport" <<TRANSPORT
+example.com   smtp:[127.0.0.1]:$port_a
+example.net   smtp:[127.0.0.1]:$port_b
+TRANSPORT
+cat >"$work/main.cf" <<CONF
+feed_socket = $work/feed
+transport_maps = texthash:$work/transport
+maillog_file = $work/maillog
+smtp_helo_name = relay.demo.test
+CONF
+
+# Spool files as a queue manager would leave them, and one request per message.
+mkdir -p "$work/spool"
+: >"$work/batch.jsonl"
+for i in $(seq 1 "$messages"); do
+  printf 'From: news@example.org\nTo: readers\nSubject: Issue %d\nMessage-ID: <%d@demo.test>\n\nHello, this is message %d.\n.A line that starts with a dot.\n' "$i" "$i" "$i" >"$work/spool/$i"
+  size=$(stat -c %s "$work/spool/$i")
+  printf '{"id":"DEMO%05d","sender":"news@example.org","recipients":["alice%d@example.com","bob%d@example.net","carol%d@example.com"],"body":{"path":"%s","size":%d}}\n' \
+    "$i" "$i" "$i" "$i" "$work/spool/$i" "$size" >>"$work/batch.jsonl"
+done
+
+"$ringrelay" serve -c "$work/main.cf" >"$work/serve.out" 2>&1 & serve=$!
+pids+=($serve)
+for _ in $(seq 1 100); do [ -S "$work/feed" ] && break; sleep 0.05; done
+
+set +e
+"$ringrelay" submit -c "$work/main.cf" --batch "$work/batch.jsonl" >"$work/results.jsonl"
+status=$?
+set -e
+kill -TERM "$serve"; wait "$serve" 2>/dev/null || true
+
+echo "== results (first 5 of $(wc -l <"$work/results.jsonl"), one JSON object per recipient)"
+head -5 "$work/results.jsonl"
+echo "== delivery log (first 5 lines, Postfix format)"
+grep -m5 'status=' "$work/maillog"
+echo "== summary"
+python3 - "$work/results.jsonl" "$work/sink-a.out" "$work/sink-b.out" <<'PY'
+import collections, json, sys
+results = [json.loads(l) for l in open(sys.argv[1])]
+by_status = collections.Counter(r["status"] for r in results)
+reused = sum(1 for r in results if r["conn_use"] > 1)
+sessions = 0
+for path in sys.argv[2:]:
+    reports = [l for l in open(path).read().replace("\r", "\n").split("\n") if "sess=" in l]
+    if reports:
+        sessions += int(dict(w.split("=") for w in reports[-1].split())["sess"])
+print(f"{len(results)} recipient results: " + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())))
+print(f"{reused} results over a reused connection; the sinks saw {sessions} connections in all")
+PY
+exit $status
