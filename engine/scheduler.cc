@@ -352,7 +352,7 @@ void Scheduler::park(Slot& slot) {
   slot.idle = true;
   d.idle.push_back(&slot);
   Slot* parked = &slot;
-  slot.idle_timer.arm(timers_, settings_.cache_time_limit, [this, parked] {
+  slot.idle_timer.arm(timers_, settings_.cache_time_limit, [parked] {
     Destination& dest = *parked->destination;
     dest.idle.erase(std::remove(dest.idle.begin(), dest.idle.end(), parked), dest.idle.end());
     parked->idle = false;

@@ -5,4 +5,5 @@ set(RINGRELAY_FUZZ_TARGETS
   client_session
   body_encoder
   mime_downgrade
+  feed_protocol
 )

@@ -1,0 +1,179 @@
+// The feed protocol: every request field's validation and its error text, and the result records.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/delivery_log.hh"
+#include "engine/feed_protocol.hh"
+
+namespace ringrelay::engine {
+namespace {
+
+FeedError error_of(const std::string& line) {
+  FeedError e;
+  EXPECT_FALSE(parse_feed_line(line, e).has_value()) << line;
+  return e;
+}
+
+const std::string kGood =
+    R"({"type":"deliver","id":"Q1","sender":"s@example.org","recipients":["a@example.com"],"body_inline":"x"})";
+
+std::string with(const std::string& field_json) {
+  std::string line = kGood;
+  line.insert(line.size() - 1, "," + field_json);
+  return line;
+}
+
+TEST(FeedProtocol, ParsesAFullRequest) {
+  FeedError e;
+  auto c = parse_feed_line(
+      R"({"type":"deliver","id":"Q1","sender":"","recipients":[{"address":"a@example.com","orcpt":"rfc822;A@example.com","notify":"success,failure"},"b@example.net"],"nexthop":"[127.0.0.1]:2525","envid":"E1","ret":"hdrs","encoding":"8bit","smtputf8":true,"queued_seconds":2.5,"body_inline":"Subject: x\n\nbody\n"})",
+      e);
+  ASSERT_TRUE(c.has_value()) << e.field << ": " << e.message;
+  const DeliveryRequest& r = *c->request;
+  EXPECT_EQ(r.id, "Q1");
+  EXPECT_EQ(r.message.sender, "");
+  ASSERT_EQ(r.message.recipients.size(), 2u);
+  EXPECT_EQ(r.message.recipients[0].notify, "SUCCESS,FAILURE");
+  EXPECT_EQ(r.message.recipients[0].orcpt, "rfc822;A@example.com");
+  EXPECT_EQ(r.message.recipients[1].address, "b@example.net");
+  EXPECT_EQ(r.nexthop, "[127.0.0.1]:2525");
+  EXPECT_EQ(r.message.ret, proto::DsnReturn::headers);
+  EXPECT_EQ(r.message.encoding, proto::BodyEncoding::eight_bit);
+  EXPECT_TRUE(r.message.smtputf8);
+  EXPECT_EQ(r.queued_seconds, 2.5);
+  EXPECT_EQ(r.unfinished, 2u);
+  ASSERT_EQ(r.message.body.size(), 1u);
+  EXPECT_EQ(r.message.body[0], "Subject: x\n\nbody\n");
+}
+
+TEST(FeedProtocol, BodyByReferenceIsMappedAndChecked) {
+  std::string path = ::testing::TempDir() + "/feed_protocol_spool";
+  std::ofstream(path) << "HEADERSSubject: x\n\nbody\n";
+  FeedError e;
+  std::string line =
+      R"({"type":"deliver","id":"Q2","sender":"s@x","recipients":["a@x"],"body":{"path":")" + path +
+      R"(","offset":7,"size":17}})";
+  auto c = parse_feed_line(line, e);
+  ASSERT_TRUE(c.has_value()) << e.message;
+  EXPECT_EQ(c->request->message.body[0], "Subject: x\n\nbody\n");
+  e = error_of(
+      R"({"type":"deliver","id":"Q3","sender":"s@x","recipients":["a@x"],"body":{"path":")" + path +
+      R"(","offset":7,"size":100}})");
+  EXPECT_EQ(e.field, "body");
+  EXPECT_EQ(e.message,
+            path + " is 24 bytes, but the request says offset 7 size 100 (truncated spool file?)");
+}
+
+TEST(FeedProtocol, EveryFieldIsCheckedAndNamed) {
+  EXPECT_EQ(error_of("nonsense").message, "not a JSON object");
+  EXPECT_EQ(error_of("{}").field, "type");
+  EXPECT_EQ(error_of(R"({"type":"frobnicate"})").message,
+            "unknown type \"frobnicate\": expected hello, deliver or collect");
+  EXPECT_EQ(error_of(R"({"type":"hello","protocol":2})").message, "this server speaks protocol 1");
+  EXPECT_EQ(error_of(R"({"type":"deliver"})").field, "id");
+  EXPECT_EQ(error_of(R"({"type":"deliver","id":"has space"})").field, "id");
+  EXPECT_EQ(error_of(R"({"type":"deliver","id":"Q"})").field, "sender");
+  EXPECT_EQ(error_of(R"({"type":"deliver","id":"Q","sender":"a\r\nRCPT TO:<x>"})").message,
+            "contains forbidden characters");
+  EXPECT_EQ(error_of(R"({"type":"deliver","id":"Q","sender":"s","recipients":[]})").field,
+            "recipients");
+  auto e = error_of(
+      R"({"type":"deliver","id":"Q","sender":"s","recipients":["a@x",{"address":"b>@x"}]})");
+  EXPECT_EQ(e.field, "recipients[1].address");
+  EXPECT_EQ(e.id, "Q");
+  EXPECT_EQ(
+      error_of(
+          R"({"type":"deliver","id":"Q","sender":"s","recipients":[{"address":"a@x","orcpt":"noseparator"}]})")
+          .field,
+      "recipients[0].orcpt");
+  EXPECT_EQ(
+      error_of(
+          R"({"type":"deliver","id":"Q","sender":"s","recipients":[{"address":"a@x","notify":"NEVER,SUCCESS"}]})")
+          .field,
+      "recipients[0].notify");
+  EXPECT_EQ(error_of(R"({"type":"deliver","id":"Q","sender":"s","recipients":[7]})").field,
+            "recipients[0]");
+  EXPECT_EQ(error_of(with(R"("nexthop":"[broken")")).message, "missing ']' in next hop");
+  EXPECT_EQ(error_of(with(R"("ret":"most")")).field, "ret");
+  EXPECT_EQ(error_of(with(R"("encoding":"base64")")).field, "encoding");
+  EXPECT_EQ(error_of(with(R"("smtputf8":"yes")")).field, "smtputf8");
+  EXPECT_EQ(error_of(with(R"("queued_seconds":-1)")).field, "queued_seconds");
+  EXPECT_EQ(error_of(with(R"("body":{"path":"/x","size":1})")).message,
+            "give exactly one of \"body\" {path, offset, size} and \"body_inline\"");
+  EXPECT_EQ(
+      error_of(
+          R"({"type":"deliver","id":"Q","sender":"s","recipients":["a@x"],"body":{"path":"relative","size":1}})")
+          .message,
+      "must be an absolute path");
+  EXPECT_EQ(
+      error_of(
+          R"({"type":"deliver","id":"Q","sender":"s","recipients":["a@x"],"body":{"path":"/nonexistent/x","size":1}})")
+          .message,
+      "cannot open /nonexistent/x: No such file or directory");
+  EXPECT_EQ(
+      error_of(
+          R"({"type":"deliver","id":"Q","sender":"s","recipients":["a@x"],"body":{"path":"/x"}})")
+          .field,
+      "body.size");
+}
+
+TEST(FeedProtocol, RecordsAreOneLineOfJson) {
+  auto request = std::make_shared<DeliveryRequest>();
+  request->id = "Q9";
+  request->message.recipients.push_back({"a@example.com", "", ""});
+  request->sent = 1;
+  ResultRecord r;
+  r.request = request;
+  r.result.status = proto::DeliveryStatus::bounced;
+  r.result.dsn = "5.1.1";
+  r.result.text = "host mx[192.0.2.1] said: 550 5.1.1 no (in reply to RCPT TO command)";
+  r.result.reply = "550 5.1.1 no";
+  r.result.reply_code = 550;
+  r.result.stage = proto::Stage::rcpt;
+  r.relay = "mx[192.0.2.1]:25";
+  r.delays[2] = 0.25;
+  std::string line = format_result(r, false);
+  ASSERT_TRUE(line.ends_with("\n"));
+  auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["status"], "bounced");
+  EXPECT_EQ(j["reply"], "550 5.1.1 no");
+  EXPECT_EQ(j["stage"], "rcpt");
+  EXPECT_EQ(j["delays"], "0/0/0.25/0");
+  EXPECT_EQ(format_done(*request),
+            "{\"bounced\":0,\"deferred\":0,\"id\":\"Q9\",\"sent\":1,\"type\":\"done\"}\n");
+  EXPECT_EQ(format_error({"Q9", "recipients[0].address", "bad"}),
+            "{\"field\":\"recipients[0].address\",\"id\":\"Q9\",\"message\":\"bad\",\"type\":"
+            "\"error\"}\n");
+}
+
+TEST(DeliveryLog, PostfixDelayNotationAndLine) {
+  EXPECT_EQ(DeliveryLog::format_delay(0), "0");
+  EXPECT_EQ(DeliveryLog::format_delay(0.004), "0");
+  EXPECT_EQ(DeliveryLog::format_delay(0.05), "0.05");
+  EXPECT_EQ(DeliveryLog::format_delay(0.1), "0.1");
+  EXPECT_EQ(DeliveryLog::format_delay(1.27), "1.2");
+  EXPECT_EQ(DeliveryLog::format_delay(23.7), "23");
+  auto request = std::make_shared<DeliveryRequest>();
+  request->id = "4XyZ";
+  request->message.recipients.push_back({"a@example.com", "rfc822;alias@example.com", ""});
+  ResultRecord r;
+  r.request = request;
+  r.result.status = proto::DeliveryStatus::sent;
+  r.result.dsn = "2.0.0";
+  r.result.text = "250 2.0.0 Ok: queued as 123";
+  r.relay = "mx.example.com[192.0.2.1]:25";
+  r.connection_use = 3;
+  r.delay = 1.27;
+  r.delays[0] = 1;
+  r.delays[3] = 0.27;
+  EXPECT_EQ(
+      DeliveryLog::postfix_line(r),
+      "4XyZ: to=<a@example.com>, orig_to=<alias@example.com>, relay=mx.example.com[192.0.2.1]:25, "
+      "conn_use=3, delay=1.2, delays=1/0/0/0.27, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as "
+      "123)");
+}
+
+}  // namespace
+}  // namespace ringrelay::engine
