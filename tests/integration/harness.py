@@ -180,3 +180,55 @@ class FeedClient:
 
     def close(self):
         self.socket.close()
+
+
+class PostfixServer:
+    """A private Postfix instance whose smtpd listens on 127.0.0.1:PORT: recipients are accepted or
+    refused through an access map, accepted mail is discarded. The system's Postfix is untouched."""
+
+    def __init__(self, world, access=(), main_cf=()):
+        self.port = free_port()
+        self.dir = os.path.join(world.dir, f"postfix-{self.port}")
+        conf = os.path.join(self.dir, "etc")
+        os.makedirs(conf)
+        for d in ("queue", "data"):
+            os.makedirs(os.path.join(self.dir, d))
+        os.chmod(self.dir, 0o755)
+        subprocess.run(["chown", "postfix", os.path.join(self.dir, "data")], check=True)
+        access_map = os.path.join(conf, "access")
+        with open(access_map, "w") as f:
+            for address, action in access:
+                f.write(f"{address} {action}\n")
+        self.log = os.path.join(self.dir, "maillog")
+        settings = {
+            "compatibility_level": "3.6",
+            "queue_directory": os.path.join(self.dir, "queue"),
+            "data_directory": os.path.join(self.dir, "data"),
+            "mail_owner": "postfix", "setgid_group": "postdrop",
+            "myhostname": "smtpd.test", "mydomain": "test", "mydestination": "",
+            "inet_interfaces": "127.0.0.1", "inet_protocols": "ipv4",
+            "mynetworks": "127.0.0.0/8", "relay_domains": "example.com",
+            "smtpd_recipient_restrictions": f"check_recipient_access texthash:{access_map}, permit_mynetworks, reject",
+            "default_transport": "discard:", "relay_transport": "discard:",
+            "smtpd_tls_security_level": "none", "alias_maps": "", "alias_database": "",
+            "maillog_file": self.log, "maillog_file_prefixes": "/tmp",
+        }
+        settings.update(dict(main_cf))
+        with open(os.path.join(conf, "main.cf"), "w") as f:
+            for name, value in settings.items():
+                f.write(f"{name} = {value}\n")
+        master = open("/etc/postfix/master.cf").read().replace(
+            "\nsmtp      inet", f"\n127.0.0.1:{self.port} inet", 1)
+        with open(os.path.join(conf, "master.cf"), "w") as f:
+            f.write(master)
+        self.conf = conf
+        started = subprocess.run(["postfix", "-c", conf, "start"], capture_output=True, text=True)
+        assert started.returncode == 0, started.stdout + started.stderr
+        world.cleanups.append(self.stop)
+        wait_for(lambda: port_open(self.port), 20, f"Postfix smtpd on port {self.port}")
+
+    def log_text(self):
+        return open(self.log).read() if os.path.exists(self.log) else ""
+
+    def stop(self):
+        subprocess.run(["postfix", "-c", self.conf, "stop"], capture_output=True)

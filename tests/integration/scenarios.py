@@ -6,7 +6,7 @@ import signal
 import sys
 import time
 
-from harness import FeedClient, Sink, World, wait_for
+from harness import FeedClient, PostfixServer, Sink, World, wait_for
 
 
 def one_result_per_recipient(results, expected_ids_recipients):
@@ -295,6 +295,57 @@ def scenario_lmtp_unix_socket_refused(ringrelay):
         code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com", "--nexthop",
                                       f"lmtp:unix:{w.dir}/no-such-lmtp", w.message())
         assert code == 75 and "No such file or directory" in results[0]["text"], results
+
+
+def scenario_partial_rejection_real_smtpd(ringrelay):
+    """A real Postfix smtpd refuses one recipient (5xx) and defers another (4xx): the others still
+    get the message, and each result carries the server's words."""
+    with World(ringrelay) as w:
+        smtpd = PostfixServer(w, access=[("nobody@example.com", "REJECT no such user"),
+                                         ("later@example.com", "DEFER_IF_PERMIT try again later")])
+        w.serve(relayhost=f"[127.0.0.1]:{smtpd.port}")
+        code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com", "-r", "nobody@example.com",
+                                      "-r", "later@example.com", "-r", "b@example.com", w.message())
+        by = {r["recipient"]: r for r in results}
+        assert len(by) == 4, results
+        assert by["a@example.com"]["status"] == "sent" and by["b@example.com"]["status"] == "sent", by
+        reply = by["a@example.com"]["reply"]
+        assert reply.startswith("250 2.0.0 Ok:") and "queued as" in reply, reply
+        nobody = by["nobody@example.com"]
+        assert nobody["status"] == "bounced" and nobody["dsn"] == "5.7.1", nobody
+        assert nobody["text"] == ("host 127.0.0.1[127.0.0.1] said: 554 5.7.1 <nobody@example.com>: "
+                                  "Recipient address rejected: no such user (in reply to RCPT TO command)"), nobody
+        later = by["later@example.com"]
+        assert later["status"] == "deferred" and later["dsn"] == "4.7.1", later
+        assert "Recipient address rejected: try again later" in later["text"], later
+        assert code == 69, (code, err)  # a bounce among the results
+        wait_for(lambda: smtpd.log_text().count("status=sent") >= 2, 20, "Postfix to accept the message")
+
+
+def scenario_real_smtpd_without_pipelining_or_8bitmime(ringrelay):
+    """Features switched off at a real smtpd: lock-step commands, and an 8-bit body converted.
+    Postfix's own header and body checks report what arrived."""
+    with World(ringrelay) as w:
+        checks = os.path.join(w.dir, "checks")
+        with open(checks, "w") as f:
+            f.write("/^Content-Transfer-Encoding: *(.*)/ WARN arrived-cte=$1\n")
+            f.write("/Gr=C3=BC=C3=9Fe/ WARN arrived-quoted-printable\n")
+            f.write("/\\xc3/ WARN arrived-8bit\n")
+        smtpd = PostfixServer(w, main_cf=[
+            # SMTPUTF8 too: a server that offers it gets 8-bit mail even without 8BITMIME (Postfix).
+            ("smtpd_discard_ehlo_keywords", "pipelining, 8bitmime, chunking, smtputf8"),
+            ("header_checks", f"regexp:{checks}"), ("body_checks", f"regexp:{checks}")])
+        w.serve(relayhost=f"[127.0.0.1]:{smtpd.port}")
+        body = ("Subject: 8-bit\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+                "Content-Transfer-Encoding: 8bit\n\nGr\u00fc\u00dfe\n")
+        code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com", "--8bit",
+                                      w.message("8bit.eml", body))
+        assert code == 0 and results[0]["status"] == "sent", (code, results, err)
+        wait_for(lambda: "status=sent" in smtpd.log_text(), 20, "Postfix to accept the message")
+        log = smtpd.log_text()
+        assert "arrived-cte=quoted-printable" in log, log
+        assert "arrived-quoted-printable" in log, log
+        assert "arrived-8bit" not in log, log
 
 
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
