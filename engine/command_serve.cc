@@ -7,10 +7,12 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/config.hh"
@@ -21,6 +23,7 @@
 #include "engine/ring.hh"
 #include "engine/router.hh"
 #include "engine/scheduler.hh"
+#include "engine/shards.hh"
 #include "engine/timers.hh"
 #include "engine/version.hh"
 
@@ -101,7 +104,26 @@ int run_serve_command(std::span<const std::string_view> args) {
     FeedServer feed(ring, settings, log);
     Scheduler scheduler(ring, timers, settings, resolver, feed);
     scheduler.log_notice = [&log](const std::string& text) { log.notice(text); };
-    feed.attach(scheduler, *router);
+    std::size_t shard_count =
+        settings.shards > 0 ? settings.shards : std::max(1u, std::thread::hardware_concurrency());
+    ShardSet shards(shard_count, settings, ring, log);
+    // Each destination belongs to one shard; shard 0 (this thread) also runs the feed.
+    auto dispatch = [&](const RequestPointer& request, const dns::Nexthop& hop,
+                        std::vector<std::size_t> recipients) {
+      std::size_t owner = shards.owner(hop);
+      if (owner == 0) {
+        scheduler.submit(request, hop, recipients);
+        return;
+      }
+      WorkItem item;
+      item.kind = WorkItem::Kind::deliver;
+      item.request = request;
+      item.hop = hop;
+      item.recipients = std::move(recipients);
+      shards.submit(owner, std::move(item));
+    };
+    feed.attach(dispatch, *router);
+    feed.backlogged = [&shards] { return shards.backlogged(); };
     feed.listen();
 
     SignalReader signal_reader;
@@ -110,13 +132,16 @@ int run_serve_command(std::span<const std::string_view> args) {
     arm_signal(ring, signal_reader);
     log.notice("ringrelay " + std::string(kVersion) + " started: feed on " + settings.feed_socket +
                (settings.feed_tcp_listen.empty() ? "" : " and " + settings.feed_tcp_listen) +
-               ", io_uring " + ring.mode() + ", 1 shard");
+               ", io_uring " + ring.mode() + ", " + std::to_string(shard_count) +
+               (shard_count == 1 ? " shard" : " shards"));
 
     bool stopping = false;
     Clock::time_point stop_deadline{};
     for (;;) {
       ring.run_once(timers.until_next(std::chrono::seconds(1)));
       timers.fire_due();
+      shards.pump(feed);
+      if (!shards.backlogged()) feed.resume_reading();
       scheduler.collect_garbage();
       feed.collect_garbage();
       if (signal_reader.last == SIGHUP) {
@@ -130,7 +155,8 @@ int run_serve_command(std::span<const std::string_view> args) {
                 std::make_unique<Router>(fresh.value("relayhost"), fresh.list("transport_maps"));
             settings = engine_settings(fresh);  // new work uses it; sessions keep their copies
             router = std::move(fresh_router);
-            feed.attach(scheduler, *router);
+            feed.attach(dispatch, *router);
+            shards.broadcast(WorkItem::Kind::reload, std::make_shared<EngineSettings>(settings));
             log.notice("configuration reloaded from " + path);
           } catch (const ConfigError& e) {
             log.notice(std::string("reload refused, keeping the running configuration: ") +
@@ -144,9 +170,13 @@ int run_serve_command(std::span<const std::string_view> args) {
                    " requests in flight get their results");
         feed.stop_accepting();
         scheduler.shutdown(kShutdownGrace);
+        shards.broadcast(WorkItem::Kind::shutdown);
       }
       if (!stopping) arm_signal(ring, signal_reader);
-      if (stopping && scheduler.quiet() && feed.flushed()) break;
+      if (stopping && scheduler.quiet() && shards.all_finished()) {
+        shards.pump(feed);  // the last results of the other shards
+        if (feed.flushed()) break;
+      }
       if (stopping && Clock::now() > stop_deadline) {
         log.notice("stopping: gave up waiting after the grace period");
         break;

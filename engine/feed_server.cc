@@ -43,7 +43,8 @@ struct FeedServer::Client {
   std::size_t outbox_bytes = 0;
   std::size_t sent_offset = 0;
   bool closing = false;
-  bool paused = false;
+  bool paused = false;     // it does not read its results
+  bool held_back = false;  // the engine is backlogged
 };
 
 FeedServer::FeedServer(Ring& ring, const EngineSettings& settings, DeliveryLog& log)
@@ -166,6 +167,10 @@ void FeedServer::stop_accepting() {
 
 void FeedServer::arm_recv(Client& client) {
   if (client.recv_op.in_flight || client.closing || client.paused || !accepting_) return;
+  if (backlogged && backlogged()) {
+    client.held_back = true;
+    return;
+  }
   io_uring_sqe* sqe = ring_.prepare(&client.recv_op);
   io_uring_prep_recv(sqe, client.fd, client.buffer.data(), client.buffer.size(), 0);
   client.recv_op.in_flight = true;
@@ -266,17 +271,37 @@ void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
   request->feed_client = client.id;
   request->received = Clock::now();
   in_flight_[request->id] = request;
-  for (auto& [key, route] : routes) scheduler_->submit(request, route.first, route.second);
+  for (auto& [key, route] : routes) dispatch_(request, route.first, std::move(route.second));
 }
 
-void FeedServer::report(const ResultRecord& record) {
+void FeedServer::resume_reading() {
+  for (auto& [id, client] : clients_) {
+    if (client->held_back) {
+      client->held_back = false;
+      arm_recv(*client);
+    }
+  }
+}
+
+void FeedServer::report(ResultRecord record) {
   log_.result(record);
-  deliver_or_retain(record.request->feed_client, format_result(record, false));
-}
-
-void FeedServer::request_done(const RequestPointer& request) {
-  deliver_or_retain(request->feed_client, format_done(*request));
-  in_flight_.erase(request->id);
+  DeliveryRequest& request = *record.request;
+  switch (record.result.status) {
+    case proto::DeliveryStatus::sent:
+      ++request.sent;
+      break;
+    case proto::DeliveryStatus::bounced:
+      ++request.bounced;
+      break;
+    default:
+      ++request.deferred;
+      break;
+  }
+  deliver_or_retain(request.feed_client, format_result(record, false));
+  if (request.unfinished > 0 && --request.unfinished == 0) {
+    deliver_or_retain(request.feed_client, format_done(request));
+    in_flight_.erase(request.id);
+  }
 }
 
 void FeedServer::deliver_or_retain(std::uint64_t client_id, std::string line) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -24,10 +25,17 @@ class FeedServer : public ResultSink {
   FeedServer(Ring& ring, const EngineSettings& settings, DeliveryLog& log);
   ~FeedServer() override;
 
-  void attach(Scheduler& scheduler, Router& router) {
-    scheduler_ = &scheduler;
+  // Where routed work goes (the owner shard's scheduler), and how requests are routed.
+  using Dispatch =
+      std::function<void(const RequestPointer&, const dns::Nexthop&, std::vector<std::size_t>)>;
+  void attach(Dispatch dispatch, Router& router) {
+    dispatch_ = std::move(dispatch);
     router_ = &router;
   }
+  // While this says yes (a shard's mailbox is full), no request is read.
+  std::function<bool()> backlogged;
+  // Reading resumes once the backlog has cleared.
+  void resume_reading();
   // Starts listening; throws std::runtime_error naming the socket and the reason.
   void listen();
   // No new connections or requests (SIGTERM); results still flow to connected clients.
@@ -36,8 +44,7 @@ class FeedServer : public ResultSink {
   void collect_garbage();
   std::size_t in_flight() const { return in_flight_.size(); }
 
-  void report(const ResultRecord& record) override;
-  void request_done(const RequestPointer& request) override;
+  void report(ResultRecord record) override;
 
  private:
   struct Client;
@@ -65,7 +72,7 @@ class FeedServer : public ResultSink {
   Ring& ring_;
   const EngineSettings& settings_;
   DeliveryLog& log_;
-  Scheduler* scheduler_ = nullptr;
+  Dispatch dispatch_;
   Router* router_ = nullptr;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Client>> clients_;

@@ -218,19 +218,7 @@ void Scheduler::report(Job& job, std::size_t job_recipient, const proto::Recipie
     record.connection_use = result.connection_use;
   }
   record.delay = request.queued_seconds + seconds_between(request.received, now);
-  switch (result.status) {
-    case proto::DeliveryStatus::sent:
-      ++request.sent;
-      break;
-    case proto::DeliveryStatus::bounced:
-      ++request.bounced;
-      break;
-    default:
-      ++request.deferred;
-      break;
-  }
-  sink_.report(record);
-  if (request.unfinished > 0 && --request.unfinished == 0) sink_.request_done(job.request);
+  sink_.report(std::move(record));
 }
 
 void Scheduler::fail_job(Destination& d, Job& job, const std::string& dsn, const std::string& text,

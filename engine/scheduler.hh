@@ -30,12 +30,12 @@ struct ResultRecord {
   std::size_t connection_use = 0;   // Postfix's conn_use: 1 for a new connection
 };
 
+// Where final results go. It runs on the shard that owns the request (the feed's shard): the
+// request's counters are touched there only, even when its recipients went to several shards.
 class ResultSink {
  public:
   virtual ~ResultSink() = default;
-  virtual void report(const ResultRecord& record) = 0;
-  // Every recipient of `request` has its final result.
-  virtual void request_done(const RequestPointer& request) = 0;
+  virtual void report(ResultRecord record) = 0;
 };
 
 struct SchedulerStats {

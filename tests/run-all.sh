@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every ringrelay test on this machine: installs what is missing (deploy/setup-debian.sh),
-# builds the libFuzzer targets (clang), the release build (mimalloc) and the ASan+UBSan build, then
-# runs CTest: unit tests, command-line checks, lint (module boundaries, formatting), brief fuzz runs.
+# builds the libFuzzer targets (clang), the release build (mimalloc), a ThreadSanitizer build for what
+# crosses threads, and the ASan+UBSan build, then runs CTest: unit tests, golden transcripts,
+# integration scenarios against real peers, command-line checks, lint, brief fuzz runs.
 # The ASan+UBSan run comes last, so its CTest summary is the final line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,11 @@ fi
 cmake --preset release >/dev/null
 cmake --build --preset release
 ctest --preset release -R '^cli\.'
+
+# ThreadSanitizer over what crosses threads: the shard mailboxes, and deliveries spread over shards.
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan --target ringrelay ringrelay_unit_tests
+ctest --preset tsan -R 'SpscQueue|integration\.(many_destinations_across_shards|sigterm_with_work_in_flight)'
 
 cmake --preset asan >/dev/null
 cmake --build --preset asan

@@ -125,7 +125,8 @@ class World:
         output = open(os.path.join(self.dir, "serve.out")).read()
         if expect_clean:
             assert code == 0, f"serve exited {code}:\n{output}"
-            assert "ERROR: AddressSanitizer" not in output and "runtime error" not in output, output
+            for report in ("ERROR: AddressSanitizer", "runtime error", "WARNING: ThreadSanitizer"):
+                assert report not in output, output
 
     def message(self, name="msg.eml", body="Subject: test\nFrom: sender@example.org\n\nHello.\n"):
         path = os.path.join(self.dir, name)

@@ -348,6 +348,31 @@ def scenario_real_smtpd_without_pipelining_or_8bitmime(ringrelay):
         assert "arrived-8bit" not in log, log
 
 
+def scenario_many_destinations_across_shards(ringrelay):
+    """Four shards, four destinations, requests whose recipients span all of them: every recipient
+    gets one result, each request one "done", whichever shards carried it."""
+    with World(ringrelay) as w:
+        sinks = [Sink(w) for _ in range(4)]
+        transport = os.path.join(w.dir, "transport")
+        with open(transport, "w") as f:
+            for i, sink in enumerate(sinks):
+                f.write(f"d{i}.test smtp:[127.0.0.1]:{sink.port}\n")
+        w.serve(transport_maps=f"texthash:{transport}", shards=4)
+        assert any("4 shards" in l for l in w.log_lines()), w.log_lines()
+        message = w.message()
+        batch = os.path.join(w.dir, "batch.jsonl")
+        with open(batch, "w") as f:
+            for n in range(300):
+                rcpts = ",".join(f'"u{n}@d{i}.test"' for i in range(4))
+                f.write('{"id":"x%d","sender":"s@example.org","recipients":[%s],"body":{"path":"%s","size":%d}}\n'
+                        % (n, rcpts, message, os.path.getsize(message)))
+        code, results, err = w.submit("--batch", batch, timeout=120)
+        assert code == 0, (code, err)
+        one_result_per_recipient(results, [(f"x{n}", f"u{n}@d{i}.test") for n in range(300) for i in range(4)])
+        w.stop_serve()
+        assert sum(s.counter("mesg") for s in sinks) == 1200
+
+
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
 
 if __name__ == "__main__":

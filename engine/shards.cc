@@ -1,0 +1,158 @@
+// Worker shard threads and shard 0's side of the mailboxes.
+#include "engine/shards.hh"
+
+#include "engine/resolver.hh"
+#include "engine/ring.hh"
+#include "engine/timers.hh"
+
+namespace ringrelay::engine {
+
+// The worker's result sink: results wait in a local list until the outbox has room.
+class WorkerShard::ForwardingSink : public ResultSink {
+ public:
+  void report(ResultRecord record) override { pending.push_back(std::move(record)); }
+  std::deque<ResultRecord> pending;
+};
+
+WorkerShard::WorkerShard(std::size_t index, EngineSettings settings, DeliveryLog& log)
+    : index_(index), settings_(std::move(settings)), log_(log) {
+  inbox_bell_.handler = [](Completion&, int, std::uint32_t) {};
+  outbox_bell_.handler = [](Completion&, int, std::uint32_t) {};
+}
+
+WorkerShard::~WorkerShard() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void WorkerShard::start() {
+  thread_ = std::thread([this] { run(); });
+  while (!ready_.load(std::memory_order_acquire)) std::this_thread::yield();
+}
+
+bool WorkerShard::send(Ring& home_ring, WorkItem&& item) {
+  if (!inbox_.try_push(std::move(item))) return false;
+  ring_doorbell(home_ring, inbox_bell_);
+  return true;
+}
+
+std::size_t WorkerShard::receive(ResultSink& sink) {
+  answer_doorbell(outbox_bell_);
+  std::size_t n = 0;
+  while (auto record = outbox_.try_pop()) {
+    sink.report(std::move(*record));
+    ++n;
+  }
+  return n;
+}
+
+void WorkerShard::run() {
+  Ring ring(4096);
+  inbox_bell_.ring_fd = ring.fd();
+  Timers timers;
+  auto settings = std::make_shared<EngineSettings>(settings_);
+  SystemResolver resolver(settings->mx_address_limit, settings->ipv4, settings->ipv6);
+  ForwardingSink sink;
+  Scheduler scheduler(ring, timers, *settings, resolver, sink);
+  scheduler.log_notice = [this](const std::string& text) { log_.notice(text); };
+  ready_.store(true, std::memory_order_release);
+  bool stopping = false;
+  for (;;) {
+    ring.run_once(timers.until_next(std::chrono::milliseconds(200)));
+    timers.fire_due();
+    answer_doorbell(inbox_bell_);
+    while (auto item = inbox_.try_pop()) {
+      switch (item->kind) {
+        case WorkItem::Kind::deliver:
+          scheduler.submit(item->request, item->hop, item->recipients);
+          break;
+        case WorkItem::Kind::reload:
+          // Sessions keep their copies; new work uses the new settings.
+          *settings = *item->settings;
+          break;
+        case WorkItem::Kind::shutdown:
+          stopping = true;
+          scheduler.shutdown(std::chrono::seconds(10));
+          break;
+        case WorkItem::Kind::none:
+          break;
+      }
+    }
+    scheduler.collect_garbage();
+    bool sent_any = false;
+    while (!sink.pending.empty()) {
+      if (!outbox_.try_push(std::move(sink.pending.front()))) break;  // shard 0 is behind: later
+      sink.pending.pop_front();
+      sent_any = true;
+    }
+    if (sent_any) ring_doorbell(ring, outbox_bell_);
+    if (stopping && scheduler.quiet() && sink.pending.empty()) break;
+  }
+  ring.run_once(std::chrono::milliseconds(10));  // submit the last doorbell
+  finished_.store(true, std::memory_order_release);
+  ring_doorbell(ring, outbox_bell_);
+  ring.run_once(std::chrono::milliseconds(10));
+}
+
+ShardSet::ShardSet(std::size_t count, const EngineSettings& settings, Ring& home_ring,
+                   DeliveryLog& log)
+    : home_ring_(home_ring) {
+  for (std::size_t i = 1; i < count; ++i) {
+    auto worker = std::make_unique<WorkerShard>(i, settings, log);
+    worker->home_doorbell().ring_fd = home_ring.fd();
+    worker->start();
+    workers_.push_back(std::move(worker));
+  }
+  waiting_.resize(workers_.size());
+}
+
+ShardSet::~ShardSet() {
+  broadcast(WorkItem::Kind::shutdown);
+  home_ring_.run_once(std::chrono::milliseconds(0));
+  workers_.clear();  // joins
+}
+
+std::size_t ShardSet::owner(const dns::Nexthop& hop) const {
+  return std::hash<std::string>{}(hop.key()) % count();
+}
+
+void ShardSet::submit(std::size_t owner, WorkItem item) {
+  std::size_t w = owner - 1;
+  if (!waiting_[w].empty() || !workers_[w]->send(home_ring_, std::move(item))) {
+    waiting_[w].push_back(std::move(item));
+  }
+}
+
+void ShardSet::pump(ResultSink& sink) {
+  for (std::size_t w = 0; w < workers_.size(); ++w) {
+    workers_[w]->receive(sink);
+    while (!waiting_[w].empty() && workers_[w]->send(home_ring_, std::move(waiting_[w].front()))) {
+      waiting_[w].pop_front();
+    }
+  }
+}
+
+bool ShardSet::backlogged() const {
+  for (const auto& w : waiting_) {
+    if (!w.empty()) return true;
+  }
+  return false;
+}
+
+void ShardSet::broadcast(WorkItem::Kind kind, std::shared_ptr<const EngineSettings> settings) {
+  for (std::size_t w = 0; w < workers_.size(); ++w) {
+    if (workers_[w]->finished()) continue;
+    WorkItem item;
+    item.kind = kind;
+    item.settings = settings;
+    submit(w + 1, std::move(item));
+  }
+}
+
+bool ShardSet::all_finished() const {
+  for (const auto& w : workers_) {
+    if (!w->finished()) return false;
+  }
+  return true;
+}
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,81 @@
+// Shards beyond the first: each a thread with its own ring, timers, resolver and scheduler, owning
+// the destinations whose key hashes to it. Shard 0 (the feed's thread) hands them work and gets
+// results back through bounded SPSC mailboxes woken with MSG_RING; no mutex on the message path.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "engine/delivery_log.hh"
+#include "engine/engine_settings.hh"
+#include "engine/mailbox.hh"
+#include "engine/scheduler.hh"
+
+namespace ringrelay::engine {
+
+struct WorkItem {
+  enum class Kind { none, deliver, reload, shutdown } kind = Kind::none;
+  RequestPointer request;
+  dns::Nexthop hop;
+  std::vector<std::size_t> recipients;
+  std::shared_ptr<const EngineSettings> settings;  // reload
+};
+
+class WorkerShard {
+ public:
+  // `log` is shared by every shard: each line is one locked stdio write.
+  WorkerShard(std::size_t index, EngineSettings settings, DeliveryLog& log);
+  ~WorkerShard();
+
+  void start();  // returns once the shard's ring exists
+  std::size_t index() const { return index_; }
+
+  // Shard 0's side. False when the inbox is full (shard 0 keeps the item and stops reading).
+  bool send(Ring& home_ring, WorkItem&& item);
+  // Drains results into `sink`. Returns how many.
+  std::size_t receive(ResultSink& sink);
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
+  Doorbell& home_doorbell() { return outbox_bell_; }
+
+ private:
+  class ForwardingSink;
+  void run();
+
+  std::size_t index_;
+  EngineSettings settings_;
+  DeliveryLog& log_;
+  SpscQueue<WorkItem> inbox_{4096};
+  SpscQueue<ResultRecord> outbox_{8192};
+  Doorbell inbox_bell_;   // rung by shard 0, answered by this shard
+  Doorbell outbox_bell_;  // rung by this shard, answered by shard 0 (ring_fd set by shard 0)
+  std::thread thread_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> finished_{false};
+};
+
+// Shard 0's view: which shard owns a destination, and the handing over of work.
+class ShardSet {
+ public:
+  ShardSet(std::size_t count, const EngineSettings& settings, Ring& home_ring, DeliveryLog& log);
+  ~ShardSet();
+
+  std::size_t count() const { return workers_.size() + 1; }
+  std::size_t owner(const dns::Nexthop& hop) const;
+  // Queues work for shard `owner` (>= 1).
+  void submit(std::size_t owner, WorkItem item);
+  // Moves results from every worker to `sink`, and retries work that found an inbox full.
+  void pump(ResultSink& sink);
+  bool backlogged() const;  // some inbox was full: stop reading the feed for now
+  void broadcast(WorkItem::Kind kind, std::shared_ptr<const EngineSettings> settings = nullptr);
+  bool all_finished() const;
+
+ private:
+  Ring& home_ring_;
+  std::vector<std::unique_ptr<WorkerShard>> workers_;
+  std::vector<std::deque<WorkItem>> waiting_;  // per worker: items its full inbox refused
+};
+
+}  // namespace ringrelay::engine
