@@ -8,7 +8,7 @@
 
 namespace ringrelay::engine {
 
-Ring::Ring(unsigned entries) {
+Ring::Ring(unsigned entries, unsigned receive_buffers, unsigned buffer_bytes) {
   io_uring_params params{};
   params.flags =
       IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN;
@@ -24,6 +24,7 @@ Ring::Ring(unsigned entries) {
     throw std::system_error(-rc, std::generic_category(),
                             "io_uring_queue_init(" + std::to_string(entries) + " entries)");
   }
+  buffers_ = std::make_unique<ProvidedBuffers>(ring_, 1, receive_buffers, buffer_bytes);
 }
 
 Ring::~Ring() {

@@ -7,7 +7,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "engine/provided_buffers.hh"
 
 namespace ringrelay::engine {
 
@@ -18,8 +21,9 @@ struct Completion {
 
 class Ring {
  public:
-  // Throws std::system_error naming what the kernel refused.
-  explicit Ring(unsigned entries);
+  // Throws std::system_error naming what the kernel refused. `receive_buffers` buffers of
+  // `buffer_bytes` each make the shard's receive pool.
+  explicit Ring(unsigned entries, unsigned receive_buffers = 1024, unsigned buffer_bytes = 4096);
   ~Ring();
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;
@@ -34,12 +38,15 @@ class Ring {
   unsigned run_once(std::chrono::nanoseconds timeout);
 
   int fd() const { return ring_.ring_fd; }
+  // The shard's receive-buffer pool (multishot receives select from it).
+  ProvidedBuffers& receive_buffers() { return *buffers_; }
   // The mode the ring runs in, for the log ("single-issuer, deferred task run").
   const std::string& mode() const { return mode_; }
 
  private:
   io_uring ring_{};
   std::string mode_;
+  std::unique_ptr<ProvidedBuffers> buffers_;
 };
 
 }  // namespace ringrelay::engine

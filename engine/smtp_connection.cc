@@ -125,20 +125,42 @@ void SmtpConnection::on_connect_complete(Completion& c, int result, std::uint32_
 
 void SmtpConnection::arm_recv() {
   if (recv_op_.in_flight || state_ != State::open) return;
+  // One multishot receive stays armed for the connection's life; the kernel picks a buffer from
+  // the shard's pool only when data arrives, so an idle connection holds none.
   io_uring_sqe* sqe = ring_.prepare(&recv_op_);
-  io_uring_prep_recv(sqe, fd_, recv_buffer_.data(), recv_buffer_.size(), 0);
+  io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = ring_.receive_buffers().group();
   recv_op_.in_flight = true;
 }
 
-void SmtpConnection::on_recv_complete(Completion& c, int result, std::uint32_t) {
+void SmtpConnection::on_recv_complete(Completion& c, int result, std::uint32_t flags) {
   auto& self = *static_cast<Op&>(c).owner;
-  self.recv_op_.in_flight = false;
+  bool more = flags & IORING_CQE_F_MORE;
+  if (!more) self.recv_op_.in_flight = false;
+  std::string_view bytes;
+  unsigned buffer = 0;
+  bool has_buffer = flags & IORING_CQE_F_BUFFER;
+  if (has_buffer) {
+    buffer = flags >> IORING_CQE_BUFFER_SHIFT;
+    if (result > 0)
+      bytes = self.ring_.receive_buffers().data(buffer, static_cast<std::size_t>(result));
+  }
+  // The session copies what it keeps (the reply parser's line buffer): the buffer goes back first
+  // thing after, whatever happens next.
+  auto give_back = [&] {
+    if (has_buffer) self.ring_.receive_buffers().recycle(buffer);
+    has_buffer = false;
+  };
   if (self.state_ != State::open) {
+    give_back();
     self.finish_if_quiet();
     return;
   }
   if (result <= 0) {
-    if (result == -EINTR || result == -EAGAIN) {
+    give_back();
+    // The pool ran dry (the kernel ended the multishot) or a passing error: arm again.
+    if (result == -ENOBUFS || result == -EINTR || result == -EAGAIN) {
       self.arm_recv();
       return;
     }
@@ -147,9 +169,9 @@ void SmtpConnection::on_recv_complete(Completion& c, int result, std::uint32_t) 
     self.begin_close();
     return;
   }
-  self.session_.on_received(
-      std::string_view(self.recv_buffer_.data(), static_cast<std::size_t>(result)));
-  self.arm_recv();
+  self.session_.on_received(bytes);
+  give_back();
+  self.arm_recv();  // only when the multishot ended
   self.run_actions();
 }
 

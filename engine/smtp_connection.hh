@@ -95,7 +95,6 @@ class SmtpConnection {
   int fd_ = -1;
   Op connect_op_, recv_op_, send_op_;
   __kernel_timespec connect_timeout_spec_{};
-  std::array<char, 4096> recv_buffer_{};
   std::deque<proto::OutputBatch> send_queue_;
   std::size_t send_offset_ = 0;  // bytes of the front batch already written
   std::vector<iovec> iov_;
