@@ -86,6 +86,9 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"smtp_defer_if_no_mx_address_found", T::boolean, "no"},
   {"smtp_destination_concurrency_failed_cohort_limit", T::integer, "$default_destination_concurrency_failed_cohort_limit", 0},
   {"smtp_destination_concurrency_limit", T::integer, "$default_destination_concurrency_limit", 0},
+  // ringrelay: per-destination concurrency limits, "destination limit" lines (texthash files),
+  // the destination written as in the log (example.com, [mx.example.com]:2525).
+  {"smtp_destination_concurrency_maps", T::list, ""},
   {"smtp_destination_concurrency_negative_feedback", T::feedback, "$default_destination_concurrency_negative_feedback"},
   {"smtp_destination_concurrency_positive_feedback", T::feedback, "$default_destination_concurrency_positive_feedback"},
   {"smtp_destination_recipient_limit", T::integer, "$default_destination_recipient_limit", 0},

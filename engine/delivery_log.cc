@@ -1,6 +1,7 @@
 // Delivery log lines in Postfix's format (or JSON), with a syslog-style prefix.
 #include "engine/delivery_log.hh"
 
+#include <syslog.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -12,15 +13,29 @@ namespace ringrelay::engine {
 DeliveryLog::DeliveryLog(const std::string& path, bool json, std::string syslog_name,
                          std::string hostname)
     : json_(json), syslog_name_(std::move(syslog_name)), hostname_(std::move(hostname)) {
-  if (!path.empty() && path != "/dev/stderr") {
+  if (path.empty()) {
+    syslog_ = true;
+    static std::string tag;  // openlog keeps the pointer
+    tag = syslog_name_ + "/smtp";
+    ::openlog(tag.c_str(), LOG_PID | LOG_NDELAY, LOG_MAIL);
+  } else if (path == "/dev/stdout") {
+    file_ = stdout;
+  } else if (path == "/dev/stderr") {
+    file_ = stderr;
+  } else {
     file_ = std::fopen(path.c_str(), "a");
     own_file_ = file_ != nullptr;
+    if (file_ == nullptr) {
+      std::fprintf(stderr, "ringrelay: warning: maillog_file %s: cannot open, logging to stderr\n",
+                   path.c_str());
+      file_ = stderr;
+    }
   }
-  if (file_ == nullptr) file_ = stderr;
 }
 
 DeliveryLog::~DeliveryLog() {
   if (own_file_) std::fclose(file_);
+  if (syslog_) ::closelog();
 }
 
 std::string DeliveryLog::format_delay(double seconds) {
@@ -72,9 +87,7 @@ void DeliveryLog::result(const ResultRecord& r) {
       {"delay", r.delay},          {"delays", {r.delays[0], r.delays[1], r.delays[2], r.delays[3]}},
       {"dsn", r.result.dsn},       {"status", std::string(proto::status_name(r.result.status))},
       {"text", r.result.text}};
-  std::fprintf(file_, "%s\n",
-               j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-  std::fflush(file_);
+  emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 void DeliveryLog::notice(const std::string& text) {
@@ -83,12 +96,23 @@ void DeliveryLog::notice(const std::string& text) {
     return;
   }
   nlohmann::json j = {{"notice", text}};
-  std::fprintf(file_, "%s\n",
-               j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+void DeliveryLog::emit(const std::string& line) {
+  if (syslog_) {
+    ::syslog(LOG_INFO, "%s", line.c_str());
+    return;
+  }
+  std::fprintf(file_, "%s\n", line.c_str());
   std::fflush(file_);
 }
 
 void DeliveryLog::write(const std::string& program, const std::string& text) {
+  if (syslog_) {
+    ::syslog(LOG_INFO, "%s", text.c_str());  // syslog adds the time, host and program
+    return;
+  }
   char stamp[32];
   std::time_t now = std::time(nullptr);
   std::tm tm{};

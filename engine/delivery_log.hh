@@ -1,6 +1,7 @@
 // The delivery log: one line per recipient in Postfix's format, so pflogsumm and log exporters read
 // it unchanged ("QUEUEID: to=<...>, relay=..., delay=..., delays=a/b/c/d, dsn=..., status=..."), or
-// one JSON object per line. To maillog_file, or to standard error when that is empty.
+// one JSON object per line. As Postfix 3.4+: to maillog_file, to syslog (mail facility) when it is
+// empty, to standard output or error with "/dev/stdout" or "/dev/stderr".
 #pragma once
 
 #include <cstdio>
@@ -25,8 +26,10 @@ class DeliveryLog {
 
  private:
   void write(const std::string& program, const std::string& text);
+  void emit(const std::string& line);  // one JSON line
   std::FILE* file_ = nullptr;
   bool own_file_ = false;
+  bool syslog_ = false;
   bool json_;
   std::string syslog_name_, hostname_;
 };

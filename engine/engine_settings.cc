@@ -2,6 +2,8 @@
 #include "engine/engine_settings.hh"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 #include "engine/address.hh"
 
@@ -76,6 +78,24 @@ EngineSettings engine_settings(const Config& c) {
   e.failed_cohort_limit =
       static_cast<std::size_t>(c.integer("smtp_destination_concurrency_failed_cohort_limit"));
   e.dead_destination_time = std::chrono::seconds(c.seconds("minimal_backoff_time"));
+  for (std::string map : c.list("smtp_destination_concurrency_maps")) {
+    if (map.starts_with("texthash:")) map = map.substr(9);
+    std::ifstream file(map);
+    if (!file) throw ConfigError(map + ": cannot open concurrency map");
+    std::string line;
+    for (int number = 1; std::getline(file, line); ++number) {
+      std::istringstream words(line);
+      std::string destination, limit, extra;
+      if (!(words >> destination) || destination.starts_with("#")) continue;
+      auto value = parse_integer(words >> limit ? limit : "");
+      if (!value || *value < 1 || (words >> extra)) {
+        throw ConfigError(map + ", line " + std::to_string(number) +
+                          ": expected \"destination limit\" with a limit of at least 1");
+      }
+      e.concurrency_overrides[destination] = static_cast<std::size_t>(*value);
+    }
+  }
+  e.debug_peers = c.list("debug_peer_list");
   e.mx_address_limit = static_cast<std::size_t>(c.integer("smtp_mx_address_limit"));
   e.mx_session_limit = static_cast<std::size_t>(c.integer("smtp_mx_session_limit"));
   auto protocols = c.list("inet_protocols");

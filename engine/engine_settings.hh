@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct EngineSettings {
   Feedback positive_feedback, negative_feedback;
   std::size_t failed_cohort_limit = 1;
   std::chrono::seconds dead_destination_time{300};  // minimal_backoff_time
+  // smtp_destination_concurrency_maps: destination key → concurrency limit.
+  std::map<std::string, std::size_t, std::less<>> concurrency_overrides;
+  std::vector<std::string> debug_peers;  // debug_peer_list
   std::size_t mx_address_limit = 5;
   std::size_t mx_session_limit = 2;
   bool ipv4 = true, ipv6 = true;
@@ -53,6 +57,7 @@ struct EngineSettings {
   std::string myhostname;
 };
 
+// Throws ConfigError (file, line) for a malformed concurrency map.
 EngineSettings engine_settings(const Config& config);
 
 }  // namespace ringrelay::engine

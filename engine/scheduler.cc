@@ -77,6 +77,25 @@ const ProtocolSettings& Scheduler::protocol(const Destination& d) const {
   return d.hop.protocol == dns::Protocol::lmtp ? settings_.lmtp : settings_.smtp;
 }
 
+std::size_t Scheduler::concurrency_limit(const Destination& d) const {
+  auto it = settings_.concurrency_overrides.find(d.key);
+  return it != settings_.concurrency_overrides.end() ? it->second : protocol(d).concurrency_limit;
+}
+
+void Scheduler::debug(const ServerAddress& peer, const std::string& text) const {
+  if (!log_notice || settings_.debug_peers.empty()) return;
+  for (const std::string& pattern : settings_.debug_peers) {
+    // An address, a host name, or a domain whose subdomains match too (Postfix's default).
+    std::string bare = pattern.starts_with(".") ? pattern.substr(1) : pattern;
+    bool match = pattern == peer.address || bare == peer.hostname ||
+                 (peer.hostname.size() > bare.size() && peer.hostname.ends_with("." + bare));
+    if (match) {
+      log_notice("debug: " + peer.name_address_port() + ": " + text);
+      return;
+    }
+  }
+}
+
 Scheduler::Destination& Scheduler::destination(const dns::Nexthop& hop) {
   std::string key = hop.key();
   auto& slot = destinations_[key];
@@ -144,7 +163,7 @@ void Scheduler::dispatch(Destination& d) {
     return;
   }
   std::size_t window = std::max<std::size_t>(
-      1, std::min(protocol(d).concurrency_limit, static_cast<std::size_t>(std::floor(d.window))));
+      1, std::min(concurrency_limit(d), static_cast<std::size_t>(std::floor(d.window))));
   while (!d.pending.empty()) {
     Job& next = *d.pending.front();
     if (!next.fresh_connection && !d.idle.empty()) {
@@ -179,10 +198,16 @@ void Scheduler::start_job(Destination& d, std::unique_ptr<Job> job, Slot* reuse)
     slot = owned.get();
     slots_[slot->connection.get()] = std::move(owned);
     ++stats_.connections_opened;
+    debug(slot->connection->server(), "connecting for " + d.key + " (window " +
+                                          std::to_string(static_cast<int>(d.window)) + ", active " +
+                                          std::to_string(d.active) + ")");
   } else {
     slot->idle = false;
     slot->idle_timer.cancel();
     ++stats_.connections_reused;
+    debug(slot->connection->server(), "reusing the connection for " + d.key + " (transaction " +
+                                          std::to_string(slot->connection->reuse_count() + 1) +
+                                          ")");
   }
   slot->fresh = fresh;
   slot->active = true;
@@ -273,7 +298,7 @@ void Scheduler::feedback(Destination& d, const proto::TransactionDone& done) {
   auto step = [&](const Feedback& f) {
     return f.per_concurrency ? 1.0 / std::max(1.0, d.window) : f.amount;
   };
-  double limit = static_cast<double>(protocol(d).concurrency_limit);
+  double limit = static_cast<double>(concurrency_limit(d));
   if (done.delivered_any) {
     d.window = std::min(limit, d.window + step(settings_.positive_feedback));
     d.consecutive_failures = 0;
@@ -339,6 +364,8 @@ void Scheduler::park(Slot& slot) {
   }
   slot.idle = true;
   d.idle.push_back(&slot);
+  debug(c.server(), "cached for " + d.key + ", idle for at most " +
+                        std::to_string(settings_.cache_time_limit.count()) + "s");
   Slot* parked = &slot;
   slot.idle_timer.arm(timers_, settings_.cache_time_limit, [parked] {
     Destination& dest = *parked->destination;
@@ -353,6 +380,7 @@ void Scheduler::on_closed(SmtpConnection& c) {
   if (it == slots_.end()) return;
   Slot& slot = *it->second;
   Destination& d = *slot.destination;
+  debug(c.server(), "closed: " + c.close_reason());
   slot.idle_timer.cancel();
   if (slot.idle) {
     d.idle.erase(std::remove(d.idle.begin(), d.idle.end(), &slot), d.idle.end());

@@ -87,6 +87,9 @@ class Scheduler : public ConnectionListener {
   void feedback(Destination& d, const proto::TransactionDone& done);
   void park(Slot& slot);
   const ProtocolSettings& protocol(const Destination& d) const;
+  std::size_t concurrency_limit(const Destination& d) const;
+  // Connection and cache events for peers in debug_peer_list.
+  void debug(const ServerAddress& peer, const std::string& text) const;
   bool cacheable(const Destination& d) const;
 
   Ring& ring_;

@@ -377,6 +377,33 @@ def scenario_many_destinations_across_shards(ringrelay):
         assert sum(s.counter("mesg") for s in sinks) == 1200
 
 
+def scenario_concurrency_map_and_debug_peer_list(ringrelay):
+    """A per-destination limit of 1 from smtp_destination_concurrency_maps: 30 messages over one
+    connection; debug_peer_list logs its connection and cache events."""
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        limits = os.path.join(w.dir, "limits")
+        with open(limits, "w") as f:
+            f.write(f"# destination limit\n[127.0.0.1]:{sink.port} 1\n")
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", smtp_destination_concurrency_maps=f"texthash:{limits}",
+                debug_peer_list="127.0.0.1")
+        message = w.message()
+        batch = os.path.join(w.dir, "batch.jsonl")
+        with open(batch, "w") as f:
+            for i in range(30):
+                f.write('{"id":"c%d","sender":"s@example.org","recipients":["r%d@example.com"],'
+                        '"body":{"path":"%s","size":%d}}\n' % (i, i, message, os.path.getsize(message)))
+        code, results, err = w.submit("--batch", batch)
+        assert code == 0 and len(results) == 30, (code, err)
+        assert max(r["conn_use"] for r in results) == 30, sorted(r["conn_use"] for r in results)
+        log = "\n".join(w.log_lines())
+        assert log.count(": connecting for [127.0.0.1]:%d" % sink.port) == 1, log
+        assert "reusing the connection for" in log and "cached for" in log, log
+        w.stop_serve()
+        assert sink.counter("mesg") == 30
+        assert sink.sessions() <= 2, sink.sessions()  # ours, and the harness's readiness probe
+
+
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
 
 if __name__ == "__main__":
