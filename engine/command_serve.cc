@@ -123,7 +123,11 @@ int run_serve_command(std::span<const std::string_view> args) {
       shards.submit(owner, std::move(item));
     };
     feed.attach(dispatch, *router);
-    feed.backlogged = [&shards] { return shards.backlogged(); };
+    // Push-back: no request is read while a shard's mailbox is full or too many are in flight.
+    auto backlogged = [&] {
+      return shards.backlogged() || feed.in_flight() >= settings.feed_request_limit;
+    };
+    feed.backlogged = backlogged;
     feed.listen();
 
     SignalReader signal_reader;
@@ -141,7 +145,7 @@ int run_serve_command(std::span<const std::string_view> args) {
       ring.run_once(timers.until_next(std::chrono::seconds(1)));
       timers.fire_due();
       shards.pump(feed);
-      if (!shards.backlogged()) feed.resume_reading();
+      if (!backlogged()) feed.resume_reading();
       scheduler.collect_garbage();
       feed.collect_garbage();
       if (signal_reader.last == SIGHUP) {

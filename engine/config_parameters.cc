@@ -27,6 +27,8 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"disable_mime_output_conversion", T::boolean, "no"},
   // ringrelay: DNS servers to ask instead of /etc/resolv.conf's, as address or address:port.
   {"dns_servers", T::list, ""},
+  // ringrelay: requests in flight at most; at the limit the feed stops reading (push-back).
+  {"feed_request_limit", T::integer, "50000", 1},
   // ringrelay: how many unread results are kept at most; past this the oldest are dropped and logged.
   {"feed_result_retention_limit", T::integer, "100000", 1},
   // ringrelay: how long results a queue manager has not read yet are kept for its reconnection.

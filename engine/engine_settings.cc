@@ -116,6 +116,7 @@ EngineSettings engine_settings(const Config& c) {
   e.feed_tcp_listen = c.value("feed_tcp_listen");
   e.result_retention_time = std::chrono::seconds(c.seconds("feed_result_retention_time"));
   e.result_retention_limit = static_cast<std::size_t>(c.integer("feed_result_retention_limit"));
+  e.feed_request_limit = static_cast<std::size_t>(c.integer("feed_request_limit"));
   e.shards = static_cast<std::size_t>(c.count_or_auto("shards"));
   e.shard_session_limit = static_cast<std::size_t>(c.integer("shard_session_limit"));
 

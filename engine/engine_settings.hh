@@ -48,6 +48,7 @@ struct EngineSettings {
   std::string feed_tcp_listen;
   std::chrono::seconds result_retention_time{3600};
   std::size_t result_retention_limit = 100000;
+  std::size_t feed_request_limit = 50000;
   std::size_t shards = 0;  // 0: one per core
   std::size_t shard_session_limit = 10000;
 

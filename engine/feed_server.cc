@@ -38,6 +38,7 @@ struct FeedServer::Client {
   Op recv_op, send_op;
   std::vector<char> buffer = std::vector<char>(kRecvBytes);
   std::string inbox;        // bytes of an unfinished line
+  std::string unread;       // received bytes not looked at yet (held while backlogged)
   bool discarding = false;  // the current line is over the limit: skip to its end
   std::deque<std::string> outbox;
   std::size_t outbox_bytes = 0;
@@ -194,18 +195,31 @@ void FeedServer::on_recv(Completion& c, int result, std::uint32_t) {
     self.close_client(client);
     return;
   }
-  std::string_view data(client.buffer.data(), static_cast<std::size_t>(result));
-  while (!data.empty()) {
+  client.unread.append(client.buffer.data(), static_cast<std::size_t>(result));
+  self.consume(client);
+}
+
+void FeedServer::consume(Client& client) {
+  // One line at a time, and not one more while the engine is backlogged: the rest of the read
+  // waits here (at most one receive buffer), and no new receive is armed until it is used up.
+  std::size_t used = 0;
+  while (used < client.unread.size()) {
+    if (backlogged && backlogged()) {
+      client.unread.erase(0, used);
+      client.held_back = true;
+      return;
+    }
+    std::string_view data = std::string_view(client.unread).substr(used);
     auto newline = data.find('\n');
     std::string_view piece = data.substr(0, newline);
-    data = newline == std::string_view::npos ? std::string_view{} : data.substr(newline + 1);
+    used += newline == std::string_view::npos ? data.size() : newline + 1;
     if (!client.discarding) {
       if (client.inbox.size() + piece.size() > kMaxFeedLineBytes) {
         client.discarding = true;
         client.inbox.clear();
-        self.queue(client, format_error({"", "",
-                                         "request longer than " +
-                                             std::to_string(kMaxFeedLineBytes) + " bytes"}));
+        queue(client,
+              format_error(
+                  {"", "", "request longer than " + std::to_string(kMaxFeedLineBytes) + " bytes"}));
       } else {
         client.inbox.append(piece);
       }
@@ -218,9 +232,11 @@ void FeedServer::on_recv(Completion& c, int result, std::uint32_t) {
     std::string line = std::move(client.inbox);
     client.inbox.clear();
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) self.handle_line(client, line);
+    if (!line.empty()) handle_line(client, line);
+    if (client.closing) return;
   }
-  self.arm_recv(client);
+  client.unread.clear();
+  arm_recv(client);
 }
 
 void FeedServer::handle_line(Client& client, std::string_view line) {
@@ -276,9 +292,9 @@ void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
 
 void FeedServer::resume_reading() {
   for (auto& [id, client] : clients_) {
-    if (client->held_back) {
+    if (client->held_back && !client->closing) {
       client->held_back = false;
-      arm_recv(*client);
+      consume(*client);
     }
   }
 }

@@ -62,6 +62,7 @@ class FeedServer : public ResultSink {
   void arm_accept(Listener& listener);
   void arm_recv(Client& client);
   void kick_send(Client& client);
+  void consume(Client& client);  // handles the complete lines received so far
   void handle_line(Client& client, std::string_view line);
   void handle_deliver(Client& client, const RequestPointer& request);
   void queue(Client& client, std::string line);

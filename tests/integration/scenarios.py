@@ -404,6 +404,26 @@ def scenario_concurrency_map_and_debug_peer_list(ringrelay):
         assert sink.sessions() <= 2, sink.sessions()  # ours, and the harness's readiness probe
 
 
+def scenario_feed_pushes_back_at_the_request_limit(ringrelay):
+    """With feed_request_limit = 3 and a slow server, the feed stops reading at three requests in
+    flight and resumes as they finish: all nine complete, none is lost."""
+    with World(ringrelay) as w:
+        sink = Sink(w, ["-w", "1"])
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", feed_request_limit=3)
+        message = w.message()
+        batch = os.path.join(w.dir, "batch.jsonl")
+        with open(batch, "w") as f:
+            for i in range(9):
+                f.write('{"id":"p%d","sender":"s@example.org","recipients":["r%d@example.com"],'
+                        '"body":{"path":"%s","size":%d}}\n' % (i, i, message, os.path.getsize(message)))
+        started = time.time()
+        code, results, err = w.submit("--batch", batch, timeout=120)
+        assert code == 0, (code, err)
+        one_result_per_recipient(results, [(f"p{i}", f"r{i}@example.com") for i in range(9)])
+        # Three at a time, each held 1s by the sink: at least three rounds.
+        assert time.time() - started >= 3, time.time() - started
+
+
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
 
 if __name__ == "__main__":
