@@ -39,15 +39,16 @@ def port_open(port, host="127.0.0.1"):
 class Sink:
     """A Postfix smtp-sink on 127.0.0.1 (or all addresses with any_address), with fault options."""
 
-    def __init__(self, world, options=(), any_address=False):
+    def __init__(self, world, options=(), any_address=False, address="127.0.0.1"):
         self.port = free_port()
-        listen = f":{self.port}" if any_address else f"127.0.0.1:{self.port}"
+        listen = f":{self.port}" if any_address else f"{address}:{self.port}"
         self.counters = os.path.join(world.dir, f"sink-{self.port}.out")
         self.process = subprocess.Popen(
             [SMTP_SINK, "-u", "nobody", "-c", *options, listen, "256"],
             stdout=open(self.counters, "w"), stderr=subprocess.STDOUT)
         world.cleanups.append(self.stop)
-        wait_for(lambda: port_open(self.port), 10, f"smtp-sink on port {self.port}")
+        wait_for(lambda: port_open(self.port, "127.0.0.1" if any_address else address), 10,
+                 f"smtp-sink on port {self.port}")
 
     def counter(self, name):
         """A counter from smtp-sink -c ("sess=6 quit=5 mesg=2000"), from its latest report."""
@@ -99,7 +100,9 @@ class World:
                 print(open(self.log).read()[-4000:])
         return False
 
-    def serve(self, **parameters):
+    def serve(self, hosts=None, **parameters):
+        """Starts ringrelay serve. `hosts`: /etc/hosts lines it sees instead of the machine's (in a
+        private mount namespace; the machine's file is untouched)."""
         settings = {"feed_socket": self.feed, "maillog_file": self.log,
                     "smtp_helo_name": "relay.test", "smtp_connect_timeout": "5s"}
         settings.update({k: str(v) for k, v in parameters.items()})
@@ -107,8 +110,14 @@ class World:
             for name, value in settings.items():
                 f.write(f"{name} = {value}\n")
         self.serve_output = open(os.path.join(self.dir, "serve.out"), "w")
-        self.serve_process = subprocess.Popen([self.ringrelay, "serve", "-c", self.config],
-                                              stdout=self.serve_output, stderr=subprocess.STDOUT)
+        command = [self.ringrelay, "serve", "-c", self.config]
+        if hosts is not None:
+            hosts_file = os.path.join(self.dir, "hosts")
+            with open(hosts_file, "w") as f:
+                f.write(hosts)
+            command = ["unshare", "-m", "sh", "-c",
+                       f"mount --bind {hosts_file} /etc/hosts && exec {' '.join(command)}"]
+        self.serve_process = subprocess.Popen(command, stdout=self.serve_output, stderr=subprocess.STDOUT)
         wait_for(lambda: os.path.exists(self.feed) or self.serve_process.poll() is not None, 10,
                  "the feed socket")
         assert self.serve_process.poll() is None, open(os.path.join(self.dir, "serve.out")).read()

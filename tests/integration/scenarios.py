@@ -3,6 +3,7 @@
 Every scenario checks that each recipient ends with exactly one result."""
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -422,6 +423,54 @@ def scenario_feed_pushes_back_at_the_request_limit(ringrelay):
         one_result_per_recipient(results, [(f"p{i}", f"r{i}@example.com") for i in range(9)])
         # Three at a time, each held 1s by the sink: at least three rounds.
         assert time.time() - started >= 3, time.time() - started
+
+
+def scenario_dead_address_then_live_one(ringrelay):
+    """A host with two addresses, the first dead: the recipient is delivered at the second, and
+    only that final result is reported (the first attempt is not a result of its own)."""
+    if os.geteuid() != 0 or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
+        print("needs root and mount namespaces for a private /etc/hosts")
+        sys.exit(77)
+    with World(ringrelay) as w:
+        sink = Sink(w, address="127.0.0.9")  # nothing listens on 127.0.0.1 at this port
+        w.serve(hosts="127.0.0.1 multi.test\n127.0.0.9 multi.test\n127.0.0.1 localhost\n",
+                relayhost=f"[multi.test]:{sink.port}", debug_peer_list="multi.test")
+        code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com", w.message())
+        assert code == 0, (code, results, err)
+        assert len(results) == 1 and results[0]["relay"] == f"multi.test[127.0.0.9]:{sink.port}", results
+        lines = [l for l in w.log_lines() if "to=<a@example.com>" in l]
+        assert len(lines) == 1 and "status=sent" in lines[0], lines
+        log = "\n".join(w.log_lines())
+        dead = log.find(f"multi.test[127.0.0.1]:{sink.port}: connecting")
+        live = log.find(f"multi.test[127.0.0.9]:{sink.port}: connecting")
+        assert 0 <= dead < live, log
+        assert "Connection refused" in log, log
+
+
+def scenario_sighup_reloads_without_dropping_work(ringrelay):
+    """SIGHUP: new requests follow the new relayhost; a bad file is refused and the running
+    configuration kept; nothing in flight is lost."""
+    with World(ringrelay) as w:
+        first, second = Sink(w), Sink(w, ["-w", "2"])
+        w.serve(relayhost=f"[127.0.0.1]:{first.port}")
+        code, results, _ = w.submit("-f", "s@example.org", "-r", "a@example.com", w.message())
+        assert results[0]["relay"].endswith(f":{first.port}"), results
+        with open(w.config, "a") as f:
+            f.write(f"relayhost = [127.0.0.1]:{second.port}\n")
+        w.serve_process.send_signal(signal.SIGHUP)
+        wait_for(lambda: any("configuration reloaded" in l for l in w.log_lines()), 10, "the reload")
+        client = FeedClient(w)
+        client.send({"type": "deliver", "id": "during", "sender": "s@example.org",
+                     "recipients": ["b@example.com"], "body_inline": "Subject: x\n\nbody\n"})
+        time.sleep(0.5)  # in flight at the slow second sink while we reload a broken file
+        with open(w.config, "a") as f:
+            f.write("smtp_connect_timeout = soon\n")
+        w.serve_process.send_signal(signal.SIGHUP)
+        wait_for(lambda: any("reload refused" in l for l in w.log_lines()), 10, "the refusal")
+        records = client.read_until_done("during")
+        assert records[0]["status"] == "sent" and records[0]["relay"].endswith(f":{second.port}"), records
+        refused = [l for l in w.log_lines() if "reload refused" in l][0]
+        assert "bad value: smtp_connect_timeout = soon" in refused, refused
 
 
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
