@@ -53,7 +53,6 @@ struct Scheduler::Destination {
   std::size_t failed_cohorts = 0;
   Clock::time_point dead_until{};
   std::string last_failure_dsn = "4.4.1", last_failure_text;
-  std::vector<Slot*> idle;
 };
 
 struct Scheduler::Slot {
@@ -62,8 +61,9 @@ struct Scheduler::Slot {
   std::unique_ptr<Job> job;
   std::size_t address_index = 0;
   bool active = false;  // counted in destination->active
-  bool idle = false;    // in destination->idle
+  bool idle = false;    // in the cache
   bool fresh = true;    // the current job opened this connection
+  cache::EndpointKey endpoint;
   Timer idle_timer;
 };
 
@@ -75,6 +75,17 @@ Scheduler::~Scheduler() = default;
 
 const ProtocolSettings& Scheduler::protocol(const Destination& d) const {
   return d.hop.protocol == dns::Protocol::lmtp ? settings_.lmtp : settings_.smtp;
+}
+
+cache::EndpointKey Scheduler::endpoint_of(const Destination& d, const ServerAddress& server) const {
+  const ProtocolSettings& p = protocol(d);
+  // TLS and SASL are not in the engine yet: every connection is plaintext and unauthenticated.
+  return cache::EndpointKey{server.address,
+                            server.port,
+                            p.connect.source ? p.connect.source->address : std::string(),
+                            p.session.helo_name,
+                            "none",
+                            ""};
 }
 
 std::size_t Scheduler::concurrency_limit(const Destination& d) const {
@@ -166,13 +177,21 @@ void Scheduler::dispatch(Destination& d) {
       1, std::min(concurrency_limit(d), static_cast<std::size_t>(std::floor(d.window))));
   while (!d.pending.empty()) {
     Job& next = *d.pending.front();
-    if (!next.fresh_connection && !d.idle.empty()) {
-      Slot* slot = d.idle.back();
-      d.idle.pop_back();
-      auto job = std::move(d.pending.front());
-      d.pending.pop_front();
-      start_job(d, std::move(job), slot);
-      continue;
+    if (!next.fresh_connection) {
+      // A cached connection of this next hop, or to this very server under another next hop.
+      std::optional<Slot*> cached = cache_.take_by_nexthop(d.key);
+      if (!cached) cached = cache_.take_by_endpoint(endpoint_of(d, d.answer.addresses.front()));
+      if (cached) {
+        Slot* slot = *cached;
+        if (slot->destination != &d) {
+          slot->destination = &d;
+          slot->address_index = 0;
+        }
+        auto job = std::move(d.pending.front());
+        d.pending.pop_front();
+        start_job(d, std::move(job), slot);
+        continue;
+      }
     }
     if (d.active >= window || slots_.size() >= settings_.shard_session_limit) break;
     auto job = std::move(d.pending.front());
@@ -195,6 +214,7 @@ void Scheduler::start_job(Destination& d, std::unique_ptr<Job> job, Slot* reuse)
     owned->connection = std::make_unique<SmtpConnection>(ring_, timers_, *this,
                                                          d.answer.addresses[owned->address_index],
                                                          protocol(d).session, protocol(d).connect);
+    owned->endpoint = endpoint_of(d, d.answer.addresses[owned->address_index]);
     slot = owned.get();
     slots_[slot->connection.get()] = std::move(owned);
     ++stats_.connections_opened;
@@ -202,6 +222,7 @@ void Scheduler::start_job(Destination& d, std::unique_ptr<Job> job, Slot* reuse)
                                           std::to_string(static_cast<int>(d.window)) + ", active " +
                                           std::to_string(d.active) + ")");
   } else {
+    cache_.remove(slot);
     slot->idle = false;
     slot->idle_timer.cancel();
     ++stats_.connections_reused;
@@ -363,13 +384,12 @@ void Scheduler::park(Slot& slot) {
     return;
   }
   slot.idle = true;
-  d.idle.push_back(&slot);
+  cache_.put(&slot, d.key, slot.endpoint);
   debug(c.server(), "cached for " + d.key + ", idle for at most " +
                         std::to_string(settings_.cache_time_limit.count()) + "s");
   Slot* parked = &slot;
-  slot.idle_timer.arm(timers_, settings_.cache_time_limit, [parked] {
-    Destination& dest = *parked->destination;
-    dest.idle.erase(std::remove(dest.idle.begin(), dest.idle.end(), parked), dest.idle.end());
+  slot.idle_timer.arm(timers_, settings_.cache_time_limit, [this, parked] {
+    cache_.remove(parked);
     parked->idle = false;
     parked->connection->quit();
   });
@@ -383,7 +403,7 @@ void Scheduler::on_closed(SmtpConnection& c) {
   debug(c.server(), "closed: " + c.close_reason());
   slot.idle_timer.cancel();
   if (slot.idle) {
-    d.idle.erase(std::remove(d.idle.begin(), d.idle.end(), &slot), d.idle.end());
+    cache_.remove(&slot);
     slot.idle = false;
   }
   if (slot.active) {
@@ -428,9 +448,9 @@ SchedulerStats Scheduler::stats() const {
   SchedulerStats s = stats_;
   for (const auto& [key, d] : destinations_) {
     s.active_connections += d->active;
-    s.idle_connections += d->idle.size();
     s.pending_jobs += d->pending.size();
   }
+  s.idle_connections = cache_.size();
   return s;
 }
 

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cache/idle_connections.hh"
 #include "dns/nexthop.hh"
 #include "engine/delivery_request.hh"
 #include "engine/engine_settings.hh"
@@ -86,6 +87,8 @@ class Scheduler : public ConnectionListener {
               const Slot* slot);
   void feedback(Destination& d, const proto::TransactionDone& done);
   void park(Slot& slot);
+  // What makes two connections interchangeable (cache/endpoint_key.hh).
+  cache::EndpointKey endpoint_of(const Destination& d, const ServerAddress& server) const;
   const ProtocolSettings& protocol(const Destination& d) const;
   std::size_t concurrency_limit(const Destination& d) const;
   // Connection and cache events for peers in debug_peer_list.
@@ -99,6 +102,7 @@ class Scheduler : public ConnectionListener {
   ResultSink& sink_;
   std::unordered_map<std::string, std::unique_ptr<Destination>> destinations_;
   std::unordered_map<SmtpConnection*, std::unique_ptr<Slot>> slots_;
+  cache::IdleConnections<Slot*> cache_;  // this shard's idle connections
   std::vector<std::unique_ptr<Slot>> graveyard_;
   bool shutting_down_ = false;
   Timer shutdown_timer_;

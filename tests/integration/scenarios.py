@@ -137,6 +137,23 @@ def scenario_421_at_mail(ringrelay):
     run_fault(ringrelay, ["-Q", "MAIL"], "deferred", "421")
 
 
+def scenario_stall_past_greeting_timeout(ringrelay):
+    run_fault(ringrelay, ["-W", "CONNECT:4"], "deferred",
+              "conversation with 127.0.0.1[127.0.0.1] timed out while receiving the initial server greeting",
+              smtp_helo_timeout="1s")
+
+
+def scenario_stall_past_mail_timeout(ringrelay):
+    run_fault(ringrelay, ["-p", "-W", "MAIL:4"], "deferred",
+              "conversation with 127.0.0.1[127.0.0.1] timed out while sending MAIL FROM",
+              smtp_mail_timeout="1s")
+
+
+def scenario_disconnect_at_data(ringrelay):
+    run_fault(ringrelay, ["-q", "DATA"], "deferred",
+              "lost connection with 127.0.0.1[127.0.0.1] while sending DATA command")
+
+
 def scenario_stall_past_data_init_timeout(ringrelay):
     # -p: no PIPELINING, so the only reply outstanding is DATA's (smtp-sink -w holds it).
     run_fault(ringrelay, ["-p", "-w", "4"], "deferred",
@@ -471,6 +488,23 @@ def scenario_sighup_reloads_without_dropping_work(ringrelay):
         assert records[0]["status"] == "sent" and records[0]["relay"].endswith(f":{second.port}"), records
         refused = [l for l in w.log_lines() if "reload refused" in l][0]
         assert "bad value: smtp_connect_timeout = soon" in refused, refused
+
+
+def scenario_cache_reuse_by_endpoint(ringrelay):
+    """Two next hops, one server: [127.0.0.1]:P and [localhost]:P. The second request reuses the
+    connection the first one left in the cache (found by endpoint, not by next hop)."""
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        w.serve(shards=1, smtp_connection_cache_time_limit="10s", debug_peer_list="127.0.0.1")
+        first = w.submit("-f", "s@example.org", "-r", "a@example.com", "--nexthop",
+                         f"[127.0.0.1]:{sink.port}", w.message())
+        second = w.submit("-f", "s@example.org", "-r", "b@example.com", "--nexthop",
+                          f"[localhost]:{sink.port}", w.message())
+        assert first[0] == 0 and second[0] == 0, (first, second)
+        assert first[1][0]["conn_use"] == 1
+        assert second[1][0]["conn_use"] == 2, second[1]
+        w.stop_serve()
+        assert sink.counter("mesg") == 2 and sink.sessions() <= 2, sink.sessions()
 
 
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}

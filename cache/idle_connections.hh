@@ -1,0 +1,89 @@
+// The connection cache container: idle connections waiting for reuse, found by next hop (any
+// server of that destination will do) or by endpoint (this very server, whatever next hop led to
+// it). A container only: no sockets, no clocks. The engine arms the idle timers and checks the
+// reuse limits; each shard has its own cache, and no lock is needed (see docs/configuration.md).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/endpoint_key.hh"
+
+namespace ringrelay::cache {
+
+template <typename Handle>
+class IdleConnections {
+ public:
+  // Adds an idle connection. A handle is in the cache at most once.
+  void put(Handle handle, const std::string& nexthop, const EndpointKey& endpoint) {
+    remove(handle);
+    entries_.push_back({handle, nexthop, endpoint});
+    by_nexthop_[nexthop].push_back(handle);
+    by_endpoint_[endpoint].push_back(handle);
+  }
+
+  // The most recently cached connection for `nexthop` (the warmest), removed from the cache.
+  std::optional<Handle> take_by_nexthop(const std::string& nexthop) {
+    return take(by_nexthop_, nexthop);
+  }
+  std::optional<Handle> take_by_endpoint(const EndpointKey& endpoint) {
+    return take(by_endpoint_, endpoint);
+  }
+
+  // Forgets `handle` (taken, expired, or closed by the server). False if it was not cached.
+  bool remove(Handle handle) {
+    auto it = std::find_if(entries_.begin(), entries_.end(),
+                           [&](const Entry& e) { return e.handle == handle; });
+    if (it == entries_.end()) return false;
+    erase_from(by_nexthop_, it->nexthop, handle);
+    erase_from(by_endpoint_, it->endpoint, handle);
+    *it = std::move(entries_.back());
+    entries_.pop_back();
+    return true;
+  }
+
+  bool contains(Handle handle) const {
+    return std::any_of(entries_.begin(), entries_.end(),
+                       [&](const Entry& e) { return e.handle == handle; });
+  }
+  std::size_t size() const { return entries_.size(); }
+  std::size_t count_for(const std::string& nexthop) const {
+    auto it = by_nexthop_.find(nexthop);
+    return it == by_nexthop_.end() ? 0 : it->second.size();
+  }
+
+ private:
+  struct Entry {
+    Handle handle;
+    std::string nexthop;
+    EndpointKey endpoint;
+  };
+
+  template <typename Map, typename Key>
+  std::optional<Handle> take(Map& map, const Key& key) {
+    auto it = map.find(key);
+    if (it == map.end() || it->second.empty()) return std::nullopt;
+    Handle handle = it->second.back();
+    remove(handle);
+    return handle;
+  }
+
+  template <typename Map, typename Key>
+  static void erase_from(Map& map, const Key& key, Handle handle) {
+    auto it = map.find(key);
+    if (it == map.end()) return;
+    auto& list = it->second;
+    list.erase(std::remove(list.begin(), list.end(), handle), list.end());
+    if (list.empty()) map.erase(it);
+  }
+
+  std::vector<Entry> entries_;
+  std::unordered_map<std::string, std::vector<Handle>> by_nexthop_;
+  std::unordered_map<EndpointKey, std::vector<Handle>, EndpointKeyHash> by_endpoint_;
+};
+
+}  // namespace ringrelay::cache
