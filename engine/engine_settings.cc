@@ -1,6 +1,8 @@
 // Reading EngineSettings from a validated Config (no parsing errors can happen here).
 #include "engine/engine_settings.hh"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -71,8 +73,8 @@ EngineSettings engine_settings(const Config& c) {
   e.smtp = protocol_settings(c, false);
   e.lmtp = protocol_settings(c, true);
   std::string bind4 = c.value("smtp_bind_address"), bind6 = c.value("smtp_bind_address6");
-  if (auto a = numeric_address(bind4, 0)) e.smtp.connect.source = a;
-  if (auto a = numeric_address(bind6, 0); a && bind4.empty()) e.smtp.connect.source = a;
+  if (auto a = numeric_address(bind4, 0); a && a->family() == AF_INET) e.smtp.connect.source = a;
+  if (auto a = numeric_address(bind6, 0); a && a->family() == AF_INET6) e.smtp.connect.source6 = a;
   e.positive_feedback = c.feedback("smtp_destination_concurrency_positive_feedback");
   e.negative_feedback = c.feedback("smtp_destination_concurrency_negative_feedback");
   e.failed_cohort_limit =

@@ -82,7 +82,9 @@ cache::EndpointKey Scheduler::endpoint_of(const Destination& d, const ServerAddr
   // TLS and SASL are not in the engine yet: every connection is plaintext and unauthenticated.
   return cache::EndpointKey{server.address,
                             server.port,
-                            p.connect.source ? p.connect.source->address : std::string(),
+                            server.family() == AF_INET6
+                                ? (p.connect.source6 ? p.connect.source6->address : std::string())
+                                : (p.connect.source ? p.connect.source->address : std::string()),
                             p.session.helo_name,
                             "none",
                             ""};

@@ -53,9 +53,10 @@ void SmtpConnection::start() {
   if (server_.family() != AF_UNIX) {
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (options_.source && options_.source->family() == server_.family() &&
-        ::bind(fd_, reinterpret_cast<const sockaddr*>(&options_.source->storage),
-               options_.source->length) != 0) {
+    const std::optional<ServerAddress>& source =
+        server_.family() == AF_INET6 ? options_.source6 : options_.source;
+    if (source && source->family() == server_.family() &&
+        ::bind(fd_, reinterpret_cast<const sockaddr*>(&source->storage), source->length) != 0) {
       fail_connect(errno);
       return;
     }

@@ -36,7 +36,8 @@ class ConnectionListener {
 
 struct ConnectOptions {
   std::chrono::seconds connect_timeout{30};
-  std::optional<ServerAddress> source;  // smtp_bind_address / smtp_bind_address6
+  std::optional<ServerAddress> source;   // smtp_bind_address (IPv4 connections)
+  std::optional<ServerAddress> source6;  // smtp_bind_address6 (IPv6 connections)
 };
 
 class SmtpConnection {

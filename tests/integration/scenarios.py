@@ -507,6 +507,21 @@ def scenario_cache_reuse_by_endpoint(ringrelay):
         assert sink.counter("mesg") == 2 and sink.sessions() <= 2, sink.sessions()
 
 
+def scenario_bind_address(ringrelay):
+    """smtp_bind_address: connections leave from 127.0.0.5; the sink records the client address."""
+    with World(ringrelay) as w:
+        dumps = os.path.join(w.dir, "dumps")
+        os.makedirs(dumps)
+        os.chmod(dumps, 0o777)
+        sink = Sink(w, ["-d", os.path.join(dumps, "%M.")])
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", smtp_bind_address="127.0.0.5")
+        code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com", w.message())
+        assert code == 0, (code, err)
+        wait_for(lambda: os.listdir(dumps), 10, "the sink's dump")
+        dump = open(os.path.join(dumps, os.listdir(dumps)[0])).read()
+        assert "X-Client-Addr: 127.0.0.5" in dump, dump[:300]
+
+
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
 
 if __name__ == "__main__":
