@@ -143,6 +143,18 @@ class World:
             f.write(body)
         return path
 
+    def batch(self, requests, message):
+        """Writes a JSONL batch for `submit --batch`: each request (a dict with id, recipients and
+        optionally nexthop) gets the sender s@example.org and `message` by reference."""
+        path = os.path.join(self.dir, "batch.jsonl")
+        size = os.path.getsize(message)
+        with open(path, "w") as f:
+            for request in requests:
+                line = {"sender": "s@example.org", "body": {"path": message, "size": size}}
+                line.update(request)
+                f.write(json.dumps(line) + "\n")
+        return path
+
     def submit(self, *args, timeout=60):
         """Runs `ringrelay submit`; returns (exit code, list of result objects, stderr)."""
         run = subprocess.run([self.ringrelay, "submit", "--socket", self.feed, *args],

@@ -47,13 +47,8 @@ def scenario_connection_reuse_many_messages(ringrelay):
         sinks = [Sink(w, any_address=True) for _ in range(5)]
         hops = [f"[127.0.0.{a}]:{sink.port}" for sink in sinks for a in range(1, 11)]
         w.serve()
-        message = w.message()
-        size = os.path.getsize(message)
-        batch = os.path.join(w.dir, "batch.jsonl")
-        with open(batch, "w") as f:
-            for i in range(10000):
-                f.write('{"id":"m%d","sender":"s@example.org","recipients":["r%d@example.com"],'
-                        '"nexthop":"%s","body":{"path":"%s","size":%d}}\n' % (i, i, hops[i % 50], message, size))
+        batch = w.batch(({"id": f"m{i}", "recipients": [f"r{i}@example.com"], "nexthop": hops[i % 50]}
+                         for i in range(10000)), w.message())
         code, results, err = w.submit("--batch", batch, timeout=150)
         assert code == 0, (code, err)
         one_result_per_recipient(results, [(f"m{i}", f"r{i}@example.com") for i in range(10000)])
@@ -381,13 +376,8 @@ def scenario_many_destinations_across_shards(ringrelay):
                 f.write(f"d{i}.test smtp:[127.0.0.1]:{sink.port}\n")
         w.serve(transport_maps=f"texthash:{transport}", shards=4)
         assert any("4 shards" in l for l in w.log_lines()), w.log_lines()
-        message = w.message()
-        batch = os.path.join(w.dir, "batch.jsonl")
-        with open(batch, "w") as f:
-            for n in range(300):
-                rcpts = ",".join(f'"u{n}@d{i}.test"' for i in range(4))
-                f.write('{"id":"x%d","sender":"s@example.org","recipients":[%s],"body":{"path":"%s","size":%d}}\n'
-                        % (n, rcpts, message, os.path.getsize(message)))
+        batch = w.batch(({"id": f"x{n}", "recipients": [f"u{n}@d{i}.test" for i in range(4)]}
+                         for n in range(300)), w.message())
         code, results, err = w.submit("--batch", batch, timeout=120)
         assert code == 0, (code, err)
         one_result_per_recipient(results, [(f"x{n}", f"u{n}@d{i}.test") for n in range(300) for i in range(4)])
@@ -405,12 +395,8 @@ def scenario_concurrency_map_and_debug_peer_list(ringrelay):
             f.write(f"# destination limit\n[127.0.0.1]:{sink.port} 1\n")
         w.serve(relayhost=f"[127.0.0.1]:{sink.port}", smtp_destination_concurrency_maps=f"texthash:{limits}",
                 debug_peer_list="127.0.0.1")
-        message = w.message()
-        batch = os.path.join(w.dir, "batch.jsonl")
-        with open(batch, "w") as f:
-            for i in range(30):
-                f.write('{"id":"c%d","sender":"s@example.org","recipients":["r%d@example.com"],'
-                        '"body":{"path":"%s","size":%d}}\n' % (i, i, message, os.path.getsize(message)))
+        batch = w.batch(({"id": f"c{i}", "recipients": [f"r{i}@example.com"]} for i in range(30)),
+                        w.message())
         code, results, err = w.submit("--batch", batch)
         assert code == 0 and len(results) == 30, (code, err)
         assert max(r["conn_use"] for r in results) == 30, sorted(r["conn_use"] for r in results)
@@ -428,12 +414,8 @@ def scenario_feed_pushes_back_at_the_request_limit(ringrelay):
     with World(ringrelay) as w:
         sink = Sink(w, ["-w", "1"])
         w.serve(relayhost=f"[127.0.0.1]:{sink.port}", feed_request_limit=3)
-        message = w.message()
-        batch = os.path.join(w.dir, "batch.jsonl")
-        with open(batch, "w") as f:
-            for i in range(9):
-                f.write('{"id":"p%d","sender":"s@example.org","recipients":["r%d@example.com"],'
-                        '"body":{"path":"%s","size":%d}}\n' % (i, i, message, os.path.getsize(message)))
+        batch = w.batch(({"id": f"p{i}", "recipients": [f"r{i}@example.com"]} for i in range(9)),
+                        w.message())
         started = time.time()
         code, results, err = w.submit("--batch", batch, timeout=120)
         assert code == 0, (code, err)
