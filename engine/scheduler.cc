@@ -220,17 +220,19 @@ void Scheduler::start_job(Destination& d, std::unique_ptr<Job> job, Slot* reuse)
     slot = owned.get();
     slots_[slot->connection.get()] = std::move(owned);
     ++stats_.connections_opened;
-    debug(slot->connection->server(), "connecting for " + d.key + " (window " +
-                                          std::to_string(static_cast<int>(d.window)) + ", active " +
-                                          std::to_string(d.active) + ")");
+    if (debugging())
+      debug(slot->connection->server(), "connecting for " + d.key + " (window " +
+                                            std::to_string(static_cast<int>(d.window)) +
+                                            ", active " + std::to_string(d.active) + ")");
   } else {
     cache_.remove(slot);
     slot->idle = false;
     slot->idle_timer.cancel();
     ++stats_.connections_reused;
-    debug(slot->connection->server(), "reusing the connection for " + d.key + " (transaction " +
-                                          std::to_string(slot->connection->reuse_count() + 1) +
-                                          ")");
+    if (debugging())
+      debug(slot->connection->server(), "reusing the connection for " + d.key + " (transaction " +
+                                            std::to_string(slot->connection->reuse_count() + 1) +
+                                            ")");
   }
   slot->fresh = fresh;
   slot->active = true;
@@ -387,8 +389,9 @@ void Scheduler::park(Slot& slot) {
   }
   slot.idle = true;
   cache_.put(&slot, d.key, slot.endpoint);
-  debug(c.server(), "cached for " + d.key + ", idle for at most " +
-                        std::to_string(settings_.cache_time_limit.count()) + "s");
+  if (debugging())
+    debug(c.server(), "cached for " + d.key + ", idle for at most " +
+                          std::to_string(settings_.cache_time_limit.count()) + "s");
   Slot* parked = &slot;
   slot.idle_timer.arm(timers_, settings_.cache_time_limit, [this, parked] {
     cache_.remove(parked);
@@ -402,7 +405,7 @@ void Scheduler::on_closed(SmtpConnection& c) {
   if (it == slots_.end()) return;
   Slot& slot = *it->second;
   Destination& d = *slot.destination;
-  debug(c.server(), "closed: " + c.close_reason());
+  if (debugging()) debug(c.server(), "closed: " + c.close_reason());
   slot.idle_timer.cancel();
   if (slot.idle) {
     cache_.remove(&slot);

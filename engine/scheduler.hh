@@ -91,7 +91,9 @@ class Scheduler : public ConnectionListener {
   cache::EndpointKey endpoint_of(const Destination& d, const ServerAddress& server) const;
   const ProtocolSettings& protocol(const Destination& d) const;
   std::size_t concurrency_limit(const Destination& d) const;
-  // Connection and cache events for peers in debug_peer_list.
+  // Connection and cache events for peers in debug_peer_list. Callers check debugging() first, so
+  // the text is not even built on the per-message path when nobody is being debugged.
+  bool debugging() const { return log_notice && !settings_.debug_peers.empty(); }
   void debug(const ServerAddress& peer, const std::string& text) const;
   bool cacheable(const Destination& d) const;
 
