@@ -24,8 +24,11 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port_a=$(free_port)
 port_b=$(free_port)
-/usr/sbin/smtp-sink -u nobody -c 127.0.0.1:"$port_a" 100 >"$work/sink-a.out" 2>&1 & pids+=($!)
-/usr/sbin/smtp-sink -u nobody -c 127.0.0.1:"$port_b" 100 >"$work/sink-b.out" 2>&1 & pids+=($!)
+# smtp-sink drops to "nobody" when started as root, and needs no privileges otherwise.
+sink_user=()
+[ "$(id -u)" -eq 0 ] && sink_user=(-u nobody)
+/usr/sbin/smtp-sink "${sink_user[@]}" -c 127.0.0.1:"$port_a" 100 >"$work/sink-a.out" 2>&1 & pids+=($!)
+/usr/sbin/smtp-sink "${sink_user[@]}" -c 127.0.0.1:"$port_b" 100 >"$work/sink-b.out" 2>&1 & pids+=($!)
 
 cat >"$work/transport" <<TRANSPORT
 example.com   smtp:[127.0.0.1]:$port_a
