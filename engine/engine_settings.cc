@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "engine/address.hh"
+#include "proto/ascii.hh"
 
 namespace ringrelay::engine {
 namespace {
@@ -15,7 +16,6 @@ namespace {
 ProtocolSettings protocol_settings(const Config& c, bool lmtp) {
   ProtocolSettings p;
   proto::SessionSettings& s = p.session;
-  std::string prefix = lmtp ? "lmtp_" : "smtp_";
   s.lmtp = lmtp;
   s.helo_name = lmtp ? c.value("lmtp_lhlo_name") : c.value("smtp_helo_name");
   s.always_send_ehlo = c.boolean("smtp_always_send_ehlo");
@@ -27,10 +27,7 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp) {
   s.use_chunking = c.boolean("smtp_use_chunking");
   s.disable_mime_output_conversion = c.boolean("disable_mime_output_conversion");
   for (auto keyword : c.list("smtp_discard_ehlo_keywords")) {
-    std::transform(keyword.begin(), keyword.end(), keyword.begin(), [](char ch) {
-      return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
-    });
-    s.discard_ehlo_keywords.push_back(keyword);
+    s.discard_ehlo_keywords.push_back(proto::ascii_lower(keyword));
   }
   // TLS is not wired into the engine yet (the TLS issue): sessions run in plaintext.
   s.tls = proto::TlsMode::none;
@@ -62,7 +59,6 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp) {
   p.recipient_limit = static_cast<std::size_t>(
       c.integer(lmtp ? "lmtp_destination_recipient_limit" : "smtp_destination_recipient_limit"));
   if (p.recipient_limit == 0) p.recipient_limit = static_cast<std::size_t>(-1);
-  (void)prefix;
   return p;
 }
 

@@ -405,13 +405,11 @@ void FeedServer::close_client(Client& client) {
     if (!unsent.empty() && client.sent_offset > 0) unsent.pop_front();  // half-written: it was seen
     client.outbox.clear();
     client.outbox_bytes = 0;
-    std::uint64_t id = client.id;
-    client.id = 0;
+    client.id = 0;  // results for it are retained from now on
     for (auto& line : unsent) {
       if (line.find("\"type\":\"hello\"") == std::string::npos)
         deliver_or_retain(0, std::move(line));
     }
-    (void)id;
   }
   if (client.recv_op.in_flight || client.send_op.in_flight) return;
   ::close(client.fd);

@@ -58,7 +58,6 @@ unsigned Ring::run_once(std::chrono::nanoseconds timeout) {
     throw std::system_error(-rc, std::generic_category(), "io_uring_submit_and_wait_timeout");
   }
   unsigned dispatched = 0;
-  unsigned head;
   // Handlers may prepare new entries; completions are consumed one by one so that is safe.
   while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
     auto* completion = static_cast<Completion*>(io_uring_cqe_get_data(cqe));
@@ -70,7 +69,6 @@ unsigned Ring::run_once(std::chrono::nanoseconds timeout) {
     }
     ++dispatched;
   }
-  (void)head;
   return dispatched;
 }
 

@@ -4,18 +4,10 @@
 #include <fstream>
 
 #include "engine/config.hh"
+#include "proto/ascii.hh"
 
 namespace ringrelay::engine {
-namespace {
-
-std::string lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Router::Router(std::string relayhost, const std::vector<std::string>& transport_maps)
     : relayhost_(std::move(relayhost)) {
@@ -42,7 +34,7 @@ Router::Router(std::string relayhost, const std::vector<std::string>& transport_
         throw ConfigError(map + ", line " + std::to_string(number) +
                           ": expected \"pattern transport:nexthop\"");
       }
-      std::string pattern = lower(line.substr(start, split - start));
+      std::string pattern = proto::ascii_lower(line.substr(start, split - start));
       std::string value = line.substr(value_start);
       while (!value.empty() &&
              (value.back() == ' ' || value.back() == '\t' || value.back() == '\r')) {
@@ -60,7 +52,7 @@ Router::Router(std::string relayhost, const std::vector<std::string>& transport_
 
 std::optional<dns::Nexthop> Router::route(const std::string& recipient, std::string& error) const {
   auto at = recipient.rfind('@');
-  std::string domain = lower(at == std::string::npos ? "" : recipient.substr(at + 1));
+  std::string domain = proto::ascii_lower(at == std::string::npos ? "" : recipient.substr(at + 1));
   std::optional<std::string> transport;
   if (!domain.empty()) {
     if (auto it = transports_.find(domain); it != transports_.end()) transport = it->second;

@@ -138,7 +138,7 @@ void Scheduler::dispatch(Destination& d) {
   Clock::time_point now = Clock::now();
   if (shutting_down_) {
     while (!d.pending.empty()) {
-      fail_job(d, *d.pending.front(), "4.3.2", "delivery interrupted: ringrelay is shutting down",
+      fail_job(*d.pending.front(), "4.3.2", "delivery interrupted: ringrelay is shutting down",
                false);
       d.pending.pop_front();
     }
@@ -148,7 +148,7 @@ void Scheduler::dispatch(Destination& d) {
     if (now < d.dead_until) {
       // A throttled destination: defer at once, with the reason, as Postfix's qmgr does.
       while (!d.pending.empty()) {
-        fail_job(d, *d.pending.front(), d.last_failure_dsn,
+        fail_job(*d.pending.front(), d.last_failure_dsn,
                  "delivery temporarily suspended: " + d.last_failure_text, false);
         d.pending.pop_front();
       }
@@ -169,7 +169,7 @@ void Scheduler::dispatch(Destination& d) {
   }
   if (d.answer.addresses.empty()) {
     while (!d.pending.empty()) {
-      fail_job(d, *d.pending.front(), d.answer.dsn, d.answer.text, d.answer.hard_failure);
+      fail_job(*d.pending.front(), d.answer.dsn, d.answer.text, d.answer.hard_failure);
       d.pending.pop_front();
     }
     d.resolved = false;  // look again for the next request
@@ -271,9 +271,7 @@ void Scheduler::report(Job& job, std::size_t job_recipient, const proto::Recipie
   sink_.report(std::move(record));
 }
 
-void Scheduler::fail_job(Destination& d, Job& job, const std::string& dsn, const std::string& text,
-                         bool hard) {
-  (void)d;
+void Scheduler::fail_job(Job& job, const std::string& dsn, const std::string& text, bool hard) {
   for (std::size_t i = 0; i < job.recipients.size(); ++i) {
     proto::RecipientResult r;
     r.recipient = i;
@@ -417,7 +415,7 @@ void Scheduler::on_closed(SmtpConnection& c) {
   }
   if (slot.job) {
     // The session always ends a transaction before closing; this is a safety net only.
-    fail_job(d, *slot.job, "4.4.2", "connection closed: " + c.close_reason(), false);
+    fail_job(*slot.job, "4.4.2", "connection closed: " + c.close_reason(), false);
     slot.job.reset();
   }
   graveyard_.push_back(std::move(it->second));

@@ -81,8 +81,7 @@ class Scheduler : public ConnectionListener {
   Destination& destination(const dns::Nexthop& hop);
   void dispatch(Destination& d);
   void start_job(Destination& d, std::unique_ptr<Job> job, Slot* reuse);
-  void fail_job(Destination& d, Job& job, const std::string& dsn, const std::string& text,
-                bool hard);
+  void fail_job(Job& job, const std::string& dsn, const std::string& text, bool hard);
   void report(Job& job, std::size_t job_recipient, const proto::RecipientResult& result,
               const Slot* slot);
   void feedback(Destination& d, const proto::TransactionDone& done);

@@ -51,6 +51,7 @@ struct ClientSession::Transaction {
   bool data_accepted = false;       // DATA got 354: the end of data may (and must) be sent
   bool nothing_to_deliver = false;  // send only "." after 354
   bool failed = false;              // DATA/BDAT/end of data failed: abort with RSET
+  bool body_queued = false;         // the end of data (or BDAT LAST) was handed to the engine
   bool body_written = false;        // the engine reported the end of data as written
   bool delivered_any = false;
   bool downgraded = false;                   // the body was converted to 7 bits for this server
@@ -111,10 +112,7 @@ void ClientSession::on_written() {
   Transaction* t = transaction_.get();
   if (phase_ != Phase::transaction || t == nullptr || t->body_written) return;
   // Once the whole body has left, the wait is for the end-of-data reply (smtp_data_done_timeout).
-  bool body_sent = std::any_of(t->commands.begin(), t->commands.begin() + t->sent, [](auto& c) {
-    return c.kind == CommandKind::end_of_data || (c.kind == CommandKind::bdat && c.last);
-  });
-  if (body_sent) {
+  if (t->body_queued) {
     t->body_written = true;
     arm(waiting_timer());
   }
@@ -441,6 +439,7 @@ void ClientSession::pump() {
       } else {
         t.encoder->produce(batch, static_cast<std::size_t>(-1));
       }
+      t.body_queued = true;
       ++t.sent;
       continue;
     }
@@ -454,7 +453,8 @@ void ClientSession::pump() {
       OutputBatch chunk;
       std::size_t size = t.encoder->produce(chunk, settings_.bdat_chunk_size);
       command.last = t.encoder->done();
-      bool last = command.last;  // `command` dangles once the list grows
+      bool last = command.last;
+      t.body_queued |= last;  // `command` dangles once the list grows
       batch.add_owned("BDAT " + std::to_string(size) + (last ? " LAST\r\n" : "\r\n"));
       batch.append(std::move(chunk));
       ++t.sent;
