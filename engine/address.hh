@@ -16,6 +16,9 @@ struct ServerAddress {
   std::string hostname;  // the name it was found under (or the address itself)
   std::string address;   // printable IP address, or the UNIX socket path
   std::uint16_t port = 0;
+  // Which next hop of the request's list it serves: 0 the destination itself, 1, 2, ... the
+  // smtp_fallback_relay entries (tried once the destination's own servers are used up).
+  unsigned site = 0;
 
   int family() const { return storage.ss_family; }
   // "host[address]" and "host[address]:port", as Postfix logs a peer.

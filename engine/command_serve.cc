@@ -54,14 +54,7 @@ void arm_signal(Ring& ring, SignalReader& reader) {
 
 bool load(const std::string& path, bool explicit_path, Config& config, std::string& error) {
   std::vector<std::string> warnings;
-  try {
-    if (explicit_path || std::filesystem::exists(path)) {
-      config = Config::load(path, HostFacts::from_system(), warnings);
-    }
-  } catch (const ConfigError& e) {
-    error = e.what();
-    return false;
-  }
+  if (!load_main_cf(path, explicit_path, config, error, warnings)) return false;
   for (const auto& w : warnings) std::cerr << "ringrelay: warning: " << w << '\n';
   return true;
 }
@@ -100,7 +93,7 @@ int run_serve_command(std::span<const std::string_view> args) {
     Ring ring(4096);
     Timers timers;
     auto router = std::make_unique<Router>(settings.relayhost, settings.transport_maps);
-    SystemResolver resolver(settings.mx_address_limit, settings.ipv4, settings.ipv6);
+    ShardResolver resolver(ring, timers, settings);
     FeedServer feed(ring, settings, log);
     Scheduler scheduler(ring, timers, settings, resolver, feed);
     scheduler.log_notice = [&log](const std::string& text) { log.notice(text); };
@@ -159,6 +152,7 @@ int run_serve_command(std::span<const std::string_view> args) {
                 std::make_unique<Router>(fresh.value("relayhost"), fresh.list("transport_maps"));
             settings = engine_settings(fresh);  // new work uses it; sessions keep their copies
             router = std::move(fresh_router);
+            resolver.reload(settings);
             feed.attach(dispatch, *router);
             shards.broadcast(WorkItem::Kind::reload, std::make_shared<EngineSettings>(settings));
             log.notice("configuration reloaded from " + path);

@@ -2,6 +2,8 @@
 // the parameter table. Messages follow postconf's wording where it has one.
 #include "engine/config.hh"
 
+#include <filesystem>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -433,6 +435,19 @@ std::int64_t Config::count_or_auto(std::string_view name) const {
   std::string v = value(name);
   if (trim(v) == "auto") return 0;
   return checked(parse_integer(v), name);
+}
+
+bool load_main_cf(const std::string& path, bool explicit_path, Config& config, std::string& error,
+                  std::vector<std::string>& warnings) {
+  try {
+    if (explicit_path || std::filesystem::exists(path)) {
+      config = Config::load(path, HostFacts::from_system(), warnings);
+    }
+  } catch (const ConfigError& e) {
+    error = e.what();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace ringrelay::engine

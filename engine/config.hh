@@ -78,4 +78,9 @@ class Config {
   std::map<std::string, std::string, std::less<>> defaults_;
 };
 
+// Loads main.cf from `path` when it exists (or must: `explicit_path`); otherwise `config` keeps
+// the defaults. False with `error` set on a bad file. Shared by the commands that read main.cf.
+bool load_main_cf(const std::string& path, bool explicit_path, Config& config, std::string& error,
+                  std::vector<std::string>& warnings);
+
 }  // namespace ringrelay::engine

@@ -25,8 +25,18 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"destination_concurrency_feedback_debug", T::boolean, "no"},
   {"disable_dns_lookups", T::boolean, "no"},
   {"disable_mime_output_conversion", T::boolean, "no"},
+  // ringrelay: DNS answers kept per shard at most (the record cache is bounded like every pool).
+  {"dns_cache_size_limit", T::integer, "100000", 1},
+  // ringrelay: the longest a DNS answer is used, whatever its TTL says.
+  {"dns_cache_ttl_limit", T::time, "1h", 0},
+  // ringrelay: how long a failed or empty DNS answer (NXDOMAIN, no data, SERVFAIL) is remembered.
+  {"dns_negative_cache_time", T::time, "30s", 0},
   // ringrelay: DNS servers to ask instead of /etc/resolv.conf's, as address or address:port.
   {"dns_servers", T::list, ""},
+  // ringrelay: how long to wait for one DNS server's answer before the next try.
+  {"dns_timeout", T::time, "5s", 1},
+  // ringrelay: how many times each DNS server is asked before a lookup fails ("try again").
+  {"dns_tries", T::integer, "2", 1},
   // ringrelay: requests in flight at most; at the limit the feed stops reading (push-back).
   {"feed_request_limit", T::integer, "50000", 1},
   // ringrelay: how many unread results are kept at most; past this the oldest are dropped and logged.

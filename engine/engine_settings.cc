@@ -1,6 +1,8 @@
 // Reading EngineSettings from a validated Config (no parsing errors can happen here).
 #include "engine/engine_settings.hh"
 
+#include <ifaddrs.h>
+#include <netdb.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -62,6 +64,95 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp) {
   return p;
 }
 
+// This host's addresses for loop detection: inet_interfaces ("all": every interface's address,
+// "loopback-only", or addresses and names) and proxy_interfaces, printable as DNS answers are.
+std::vector<std::string> own_addresses(const Config& c) {
+  std::vector<std::string> out;
+  auto add = [&out](const std::string& text) {
+    if (std::find(out.begin(), out.end(), text) == out.end()) out.push_back(text);
+  };
+  auto add_name = [&](const std::string& name) {
+    std::string bare = name.size() > 2 && name.front() == '[' && name.back() == ']'
+                           ? name.substr(1, name.size() - 2)
+                           : name;
+    if (auto literal = numeric_address(bare, 0)) {
+      add(literal->address);
+      return;
+    }
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* list = nullptr;
+    if (::getaddrinfo(bare.c_str(), nullptr, &hints, &list) != 0) return;
+    for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+      char text[NI_MAXHOST];
+      if (::getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof text, nullptr, 0,
+                        NI_NUMERICHOST) == 0) {
+        add(text);
+      }
+    }
+    ::freeaddrinfo(list);
+  };
+  for (const std::string& word : c.list("inet_interfaces")) {
+    std::string w = proto::ascii_lower(word);
+    if (w == "all") {
+      ifaddrs* list = nullptr;
+      if (::getifaddrs(&list) != 0) continue;
+      for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+        if (i->ifa_addr == nullptr) continue;
+        int family = i->ifa_addr->sa_family;
+        if (family != AF_INET && family != AF_INET6) continue;
+        socklen_t length = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+        char text[NI_MAXHOST];
+        if (::getnameinfo(i->ifa_addr, length, text, sizeof text, nullptr, 0, NI_NUMERICHOST) ==
+                0 &&
+            std::string_view(text).find('%') == std::string_view::npos) {
+          add(text);
+        }
+      }
+      ::freeifaddrs(list);
+    } else if (w == "loopback-only") {
+      add("127.0.0.1");
+      add("::1");
+    } else {
+      add_name(word);
+    }
+  }
+  for (const std::string& word : c.list("proxy_interfaces")) add_name(word);
+  return out;
+}
+
+dns::ResolverOptions resolver_options(const Config& c, bool ipv4, bool ipv6) {
+  dns::ResolverOptions r;
+  r.ipv4 = ipv4;
+  r.ipv6 = ipv6;
+  r.mx_lookups =
+      !c.boolean("disable_dns_lookups") && c.value("smtp_dns_support_level") != "disabled";
+  auto lookup = c.list("smtp_host_lookup");
+  r.host_dns = r.mx_lookups && std::find(lookup.begin(), lookup.end(), "dns") != lookup.end();
+  // With DNS off, host names can only come from the system's resolver (as in Postfix).
+  r.host_native = !r.host_dns || std::find(lookup.begin(), lookup.end(), "native") != lookup.end();
+  r.ignore_mx_lookup_error = c.boolean("ignore_mx_lookup_error");
+  r.defer_if_no_mx_address = c.boolean("smtp_defer_if_no_mx_address_found");
+  std::string preference = c.value("smtp_address_preference");
+  r.plan.address_preference = preference == "ipv6"   ? dns::AddressPreference::ipv6
+                              : preference == "ipv4" ? dns::AddressPreference::ipv4
+                                                     : dns::AddressPreference::any;
+  r.plan.randomize = c.boolean("smtp_randomize_addresses");
+  r.plan.balance = c.boolean("smtp_balance_inet_protocols");
+  r.plan.address_limit = static_cast<std::size_t>(c.integer("smtp_mx_address_limit"));
+  r.self_addresses = own_addresses(c);
+  for (const std::string& relay : c.list("smtp_fallback_relay")) {
+    std::string error;
+    auto hop = dns::parse_nexthop(relay, &error);
+    if (!hop) throw ConfigError("bad smtp_fallback_relay entry \"" + relay + "\": " + error);
+    r.fallback_relays.push_back(*hop);
+  }
+  if (std::string relayhost = c.value("relayhost"); !relayhost.empty()) {
+    if (auto hop = dns::parse_nexthop(relayhost)) r.relayhost_key = hop->key();
+  }
+  return r;
+}
+
 }  // namespace
 
 EngineSettings engine_settings(const Config& c) {
@@ -100,6 +191,14 @@ EngineSettings engine_settings(const Config& c) {
   bool all = std::find(protocols.begin(), protocols.end(), "all") != protocols.end();
   e.ipv4 = all || std::find(protocols.begin(), protocols.end(), "ipv4") != protocols.end();
   e.ipv6 = all || std::find(protocols.begin(), protocols.end(), "ipv6") != protocols.end();
+  e.resolver = resolver_options(c, e.ipv4, e.ipv6);
+  e.dns_channel.servers = c.list("dns_servers");
+  e.dns_channel.timeout = std::chrono::seconds(c.seconds("dns_timeout"));
+  e.dns_channel.tries = static_cast<int>(c.integer("dns_tries"));
+  e.dns_cache.ttl_limit = std::chrono::seconds(c.seconds("dns_cache_ttl_limit"));
+  e.dns_cache.negative_time = std::chrono::seconds(c.seconds("dns_negative_cache_time"));
+  e.dns_cache.entry_limit = static_cast<std::size_t>(c.integer("dns_cache_size_limit"));
+  e.resolver.native_ttl = std::min(std::chrono::seconds(60), e.dns_cache.ttl_limit);
 
   e.cache_on_demand = c.boolean("smtp_connection_cache_on_demand");
   e.cache_destinations = c.list("smtp_connection_cache_destinations");

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "dns/channel.hh"
+#include "dns/lookups.hh"
+#include "dns/resolver.hh"
 #include "engine/config.hh"
 #include "engine/smtp_connection.hh"
 #include "proto/session_settings.hh"
@@ -34,6 +37,11 @@ struct EngineSettings {
   std::size_t mx_address_limit = 5;
   std::size_t mx_session_limit = 2;
   bool ipv4 = true, ipv6 = true;
+  // How next hops become addresses (MX plan, loop detection, fallback relays), and the DNS
+  // channel and record cache of each shard. The channel's servers and timeouts apply at start.
+  dns::ResolverOptions resolver;
+  dns::ChannelOptions dns_channel;
+  dns::CacheLimits dns_cache;
 
   bool cache_on_demand = true;
   std::vector<std::string> cache_destinations;

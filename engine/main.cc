@@ -11,6 +11,7 @@
 #endif
 
 #include "engine/command_config.hh"
+#include "engine/command_resolve.hh"
 #include "engine/command_serve.hh"
 #include "engine/command_submit.hh"
 #include "engine/version.hh"
@@ -20,6 +21,7 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: ringrelay --version\n"
     "       ringrelay config [-c PATH] [-n] [-d] [-x] [NAME...]\n"
+    "       ringrelay resolve [-c PATH] [-n COUNT] NEXTHOP...\n"
     "       ringrelay serve [-c PATH]\n"
     "       ringrelay submit [-c PATH] [--socket PATH] -f SENDER -r RCPT ... FILE...\n";
 
@@ -60,6 +62,7 @@ int main(int argc, char** argv) {
     return ringrelay::engine::run_config_command(rest, ringrelay::engine::HostFacts::from_system(),
                                                  std::cout, std::cerr);
   }
+  if (command == "resolve") return ringrelay::engine::run_resolve_command(rest);
   if (command == "serve") return ringrelay::engine::run_serve_command(rest);
   if (command == "submit") return ringrelay::engine::run_submit_command(rest);
   std::cerr << "ringrelay: unknown command \"" << command << "\"\n" << kUsage;

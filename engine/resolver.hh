@@ -1,15 +1,20 @@
-// Finding the addresses of a next hop. The interface is what the scheduler sees; the DNS issue adds
-// a c-ares implementation on the shard's ring (MX with Postfix semantics). The one here uses the
-// system's resolver (getaddrinfo: /etc/hosts, then A/AAAA) and treats a domain as its own mail
-// exchanger (implicit MX) — enough for relayhost, transport maps and literal addresses.
+// Finding the addresses of a next hop, as the scheduler sees it. ShardResolver is the shard's:
+// dns/'s MX plan over a c-ares channel whose sockets are polled on the shard's ring and whose
+// timeouts run on the shard's timers; system-resolver lookups (smtp_host_lookup = native) run on
+// a helper thread so that getaddrinfo never blocks the shard.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "dns/nexthop.hh"
 #include "engine/address.hh"
+#include "engine/engine_settings.hh"
+#include "engine/ring.hh"
+#include "engine/timers.hh"
 
 namespace ringrelay::engine {
 
@@ -19,6 +24,7 @@ struct ResolveAnswer {
   bool hard_failure = false;
   std::string dsn;
   std::string text;
+  Clock::time_point expires{};  // look again after this
 };
 
 class Resolver {
@@ -28,16 +34,36 @@ class Resolver {
   virtual void resolve(const dns::Nexthop& hop, std::function<void(ResolveAnswer)> done) = 0;
 };
 
-class SystemResolver : public Resolver {
+class NativeLookupThread;
+
+class ShardResolver : public Resolver, private dns::EventHooks {
  public:
-  // `address_limit`: smtp_mx_address_limit (0: no limit). `families`: AF_INET, AF_INET6 or both.
-  SystemResolver(std::size_t address_limit, bool ipv4, bool ipv6)
-      : address_limit_(address_limit), ipv4_(ipv4), ipv6_(ipv6) {}
+  // Throws std::runtime_error when c-ares refuses its options.
+  ShardResolver(Ring& ring, Timers& timers, const EngineSettings& settings);
+  ~ShardResolver() override;
+
   void resolve(const dns::Nexthop& hop, std::function<void(ResolveAnswer)> done) override;
+  // New resolver options and cache limits (servers and timeouts stay as they were at start).
+  void reload(const EngineSettings& settings);
+  const dns::LookupStats& stats() const { return lookups_->stats(); }
 
  private:
-  std::size_t address_limit_;
-  bool ipv4_, ipv6_;
+  struct Watch;
+  void watch_socket(int fd, bool readable, bool writable) override;
+  void arm_timeout(std::optional<std::chrono::milliseconds> after) override;
+  void arm(Watch& watch);
+  void retire(Watch& watch);
+  static void on_poll(Completion& completion, int result, std::uint32_t flags);
+
+  Ring& ring_;
+  Timers& timers_;
+  Timer timeout_;
+  std::unordered_map<Watch*, std::unique_ptr<Watch>> watches_;  // alive until their poll ends
+  std::unordered_map<int, Watch*> by_fd_;                       // the current watch of each fd
+  std::unique_ptr<NativeLookupThread> native_;
+  std::unique_ptr<dns::Channel> channel_;
+  std::unique_ptr<dns::Lookups> lookups_;
+  std::unique_ptr<dns::Resolver> resolver_;
 };
 
 }  // namespace ringrelay::engine

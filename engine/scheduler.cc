@@ -18,11 +18,12 @@ double seconds_between(Clock::time_point from, Clock::time_point to) {
 
 struct Scheduler::Job {
   RequestPointer request;
-  std::vector<std::size_t> recipients;  // indices into request->message.recipients
-  std::vector<bool> reported;           // per job recipient: final result given
-  proto::Message message;               // just those recipients; the body spans are shared
+  std::vector<std::size_t> recipients;        // indices into request->message.recipients
+  std::vector<bool> reported;                 // per job recipient: final result given
+  proto::Message message;                     // just those recipients; the body spans are shared
+  std::shared_ptr<const ResolveAnswer> plan;  // the addresses it started with (kept for retries)
   std::size_t address_index = 0;
-  std::size_t sessions = 0;        // connections that reached a server for these recipients
+  std::size_t sessions = 0;        // connections that reached a server of the current site
   bool fresh_connection = false;   // a retry at the next address: no cached connection
   std::vector<std::size_t> retry;  // job recipients to try at the next address
   Clock::time_point started_at{};
@@ -44,8 +45,8 @@ struct Scheduler::Job {
 struct Scheduler::Destination {
   std::string key;
   dns::Nexthop hop;
-  bool resolved = false;
-  ResolveAnswer answer;
+  std::shared_ptr<const ResolveAnswer> answer;  // the latest lookup; null before the first
+  bool resolving = false;
   std::deque<std::unique_ptr<Job>> pending;
   std::size_t active = 0;  // connections connecting or carrying a job
   double window = 1;
@@ -66,6 +67,19 @@ struct Scheduler::Slot {
   cache::EndpointKey endpoint;
   Timer idle_timer;
 };
+
+std::size_t Scheduler::next_address(const ResolveAnswer& plan, std::size_t index,
+                                    std::size_t site_sessions) const {
+  // As Postfix walks its next hops: the following address of the same site until the site has
+  // had smtp_mx_session_limit sessions, then the first address of the next site.
+  std::size_t next = index + 1;
+  if (index < plan.addresses.size() && settings_.mx_session_limit > 0 &&
+      site_sessions >= settings_.mx_session_limit) {
+    unsigned site = plan.addresses[index].site;
+    while (next < plan.addresses.size() && plan.addresses[next].site == site) ++next;
+  }
+  return next;
+}
 
 Scheduler::Scheduler(Ring& ring, Timers& timers, const EngineSettings& settings, Resolver& resolver,
                      ResultSink& sink)
@@ -158,21 +172,31 @@ void Scheduler::dispatch(Destination& d) {
     d.failed_cohorts = 0;
     d.consecutive_failures = 0;
     d.window = static_cast<double>(protocol(d).initial_concurrency);
-    d.resolved = false;
+    d.answer.reset();
   }
   if (d.pending.empty()) return;
-  if (!d.resolved) {
-    resolver_.resolve(d.hop, [&d](ResolveAnswer answer) {
-      d.answer = std::move(answer);
-      d.resolved = true;
-    });
+  if (!d.answer || now >= d.answer->expires) {
+    // Look up (again); the lookup may finish at once (cache, literal) or later (DNS), and then
+    // it dispatches this destination itself.
+    if (!d.resolving) {
+      d.resolving = true;
+      auto returned = std::make_shared<bool>(false);
+      resolver_.resolve(d.hop, [this, &d, returned](ResolveAnswer answer) {
+        d.resolving = false;
+        d.answer = std::make_shared<const ResolveAnswer>(std::move(answer));
+        if (*returned) dispatch(d);
+      });
+      *returned = true;
+    }
+    if (d.resolving) return;
   }
-  if (d.answer.addresses.empty()) {
+  const ResolveAnswer& answer = *d.answer;
+  if (answer.addresses.empty()) {
+    // Failed lookups are remembered until the answer expires (dns_negative_cache_time).
     while (!d.pending.empty()) {
-      fail_job(*d.pending.front(), d.answer.dsn, d.answer.text, d.answer.hard_failure);
+      fail_job(*d.pending.front(), answer.dsn, answer.text, answer.hard_failure);
       d.pending.pop_front();
     }
-    d.resolved = false;  // look again for the next request
     return;
   }
   std::size_t window = std::max<std::size_t>(
@@ -182,7 +206,7 @@ void Scheduler::dispatch(Destination& d) {
     if (!next.fresh_connection) {
       // A cached connection of this next hop, or to this very server under another next hop.
       std::optional<Slot*> cached = cache_.take_by_nexthop(d.key);
-      if (!cached) cached = cache_.take_by_endpoint(endpoint_of(d, d.answer.addresses.front()));
+      if (!cached) cached = cache_.take_by_endpoint(endpoint_of(d, answer.addresses.front()));
       if (cached) {
         Slot* slot = *cached;
         if (slot->destination != &d) {
@@ -204,9 +228,9 @@ void Scheduler::dispatch(Destination& d) {
 
 void Scheduler::start_job(Destination& d, std::unique_ptr<Job> job, Slot* reuse) {
   if (job->started_at == Clock::time_point{}) job->started_at = Clock::now();
-  std::size_t addresses = d.answer.addresses.size();
-  std::size_t address_limit =
-      settings_.mx_address_limit > 0 ? std::min(addresses, settings_.mx_address_limit) : addresses;
+  if (!job->plan) job->plan = d.answer;
+  const ResolveAnswer& plan = *job->plan;
+  std::size_t addresses = plan.addresses.size();
   Slot* slot = reuse;
   bool fresh = reuse == nullptr;
   if (fresh) {
@@ -214,9 +238,9 @@ void Scheduler::start_job(Destination& d, std::unique_ptr<Job> job, Slot* reuse)
     owned->destination = &d;
     owned->address_index = std::min(job->address_index, addresses - 1);
     owned->connection = std::make_unique<SmtpConnection>(ring_, timers_, *this,
-                                                         d.answer.addresses[owned->address_index],
+                                                         plan.addresses[owned->address_index],
                                                          protocol(d).session, protocol(d).connect);
-    owned->endpoint = endpoint_of(d, d.answer.addresses[owned->address_index]);
+    owned->endpoint = endpoint_of(d, plan.addresses[owned->address_index]);
     slot = owned.get();
     slots_[slot->connection.get()] = std::move(owned);
     ++stats_.connections_opened;
@@ -237,9 +261,12 @@ void Scheduler::start_job(Destination& d, std::unique_ptr<Job> job, Slot* reuse)
   slot->fresh = fresh;
   slot->active = true;
   ++d.active;
-  bool final_server =
-      slot->address_index + 1 >= address_limit ||
-      (settings_.mx_session_limit > 0 && job->sessions + 1 >= settings_.mx_session_limit);
+  // A cached connection may serve a next hop whose plan does not list its address: then it is
+  // the only server tried for this job.
+  bool listed = !fresh && slot->address_index < addresses &&
+                plan.addresses[slot->address_index].address == slot->connection->server().address;
+  bool final_server = (!fresh && !listed) ||
+                      next_address(plan, slot->address_index, job->sessions + 1) >= addresses;
   slot->job = std::move(job);
   SmtpConnection& connection = *slot->connection;
   connection.deliver(slot->job->message, final_server);
@@ -309,8 +336,12 @@ void Scheduler::on_transaction_done(SmtpConnection& c, const proto::TransactionD
     std::vector<std::size_t> indices;
     for (std::size_t i : job->retry) indices.push_back(job->recipients[i]);
     auto next = std::make_unique<Job>(job->request, std::move(indices));
-    next->address_index = slot.address_index + 1;
-    next->sessions = job->sessions;
+    next->plan = job->plan;
+    next->address_index = next_address(*job->plan, slot.address_index, job->sessions);
+    bool same_site = next->address_index < job->plan->addresses.size() &&
+                     job->plan->addresses[next->address_index].site ==
+                         job->plan->addresses[slot.address_index].site;
+    next->sessions = same_site ? job->sessions : 0;
     next->fresh_connection = true;
     next->started_at = job->started_at;
     d.pending.push_front(std::move(next));
@@ -365,7 +396,7 @@ void Scheduler::on_idle(SmtpConnection& c) {
     c.quit();
     return;
   }
-  if (!d.pending.empty() && !d.pending.front()->fresh_connection &&
+  if (!d.pending.empty() && !d.pending.front()->fresh_connection && d.answer &&
       d.dead_until == Clock::time_point{}) {
     auto job = std::move(d.pending.front());
     d.pending.pop_front();

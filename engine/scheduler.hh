@@ -89,6 +89,8 @@ class Scheduler : public ConnectionListener {
   // What makes two connections interchangeable (cache/endpoint_key.hh).
   cache::EndpointKey endpoint_of(const Destination& d, const ServerAddress& server) const;
   const ProtocolSettings& protocol(const Destination& d) const;
+  std::size_t next_address(const ResolveAnswer& plan, std::size_t index,
+                           std::size_t site_sessions) const;
   std::size_t concurrency_limit(const Destination& d) const;
   // Connection and cache events for peers in debug_peer_list. Callers check debugging() first, so
   // the text is not even built on the per-message path when nobody is being debugged.

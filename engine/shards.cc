@@ -50,7 +50,7 @@ void WorkerShard::run() {
   inbox_bell_.ring_fd = ring.fd();
   Timers timers;
   auto settings = std::make_shared<EngineSettings>(settings_);
-  SystemResolver resolver(settings->mx_address_limit, settings->ipv4, settings->ipv6);
+  ShardResolver resolver(ring, timers, *settings);
   ForwardingSink sink;
   Scheduler scheduler(ring, timers, *settings, resolver, sink);
   scheduler.log_notice = [this](const std::string& text) { log_.notice(text); };
@@ -68,6 +68,7 @@ void WorkerShard::run() {
         case WorkItem::Kind::reload:
           // Sessions keep their copies; new work uses the new settings.
           *settings = *item->settings;
+          resolver.reload(*settings);
           break;
         case WorkItem::Kind::shutdown:
           stopping = true;

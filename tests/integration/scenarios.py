@@ -433,7 +433,8 @@ def scenario_dead_address_then_live_one(ringrelay):
     with World(ringrelay) as w:
         sink = Sink(w, address="127.0.0.9")  # nothing listens on 127.0.0.1 at this port
         w.serve(hosts="127.0.0.1 multi.test\n127.0.0.9 multi.test\n127.0.0.1 localhost\n",
-                relayhost=f"[multi.test]:{sink.port}", debug_peer_list="multi.test")
+                relayhost=f"[multi.test]:{sink.port}", debug_peer_list="multi.test",
+                smtp_host_lookup="native", smtp_randomize_addresses="no")
         code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com", w.message())
         assert code == 0, (code, results, err)
         assert len(results) == 1 and results[0]["relay"] == f"multi.test[127.0.0.9]:{sink.port}", results
@@ -477,7 +478,8 @@ def scenario_cache_reuse_by_endpoint(ringrelay):
     connection the first one left in the cache (found by endpoint, not by next hop)."""
     with World(ringrelay) as w:
         sink = Sink(w)
-        w.serve(shards=1, smtp_connection_cache_time_limit="10s", debug_peer_list="127.0.0.1")
+        w.serve(shards=1, smtp_connection_cache_time_limit="10s", debug_peer_list="127.0.0.1",
+                smtp_host_lookup="native", inet_protocols="ipv4")
         first = w.submit("-f", "s@example.org", "-r", "a@example.com", "--nexthop",
                          f"[127.0.0.1]:{sink.port}", w.message())
         second = w.submit("-f", "s@example.org", "-r", "b@example.com", "--nexthop",
