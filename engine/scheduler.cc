@@ -47,6 +47,7 @@ struct Scheduler::Destination {
   dns::Nexthop hop;
   std::shared_ptr<const ResolveAnswer> answer;  // the latest lookup; null before the first
   bool resolving = false;
+  bool answer_fresh = false;  // not yet used by a dispatch
   std::deque<std::unique_ptr<Job>> pending;
   std::size_t active = 0;  // connections connecting or carrying a job
   double window = 1;
@@ -175,7 +176,8 @@ void Scheduler::dispatch(Destination& d) {
     d.answer.reset();
   }
   if (d.pending.empty()) return;
-  if (!d.answer || now >= d.answer->expires) {
+  // An answer is used at least by the dispatch its lookup triggers, even one with a zero TTL.
+  if (!d.answer || (now >= d.answer->expires && !d.answer_fresh)) {
     // Look up (again); the lookup may finish at once (cache, literal) or later (DNS), and then
     // it dispatches this destination itself.
     if (!d.resolving) {
@@ -184,12 +186,14 @@ void Scheduler::dispatch(Destination& d) {
       resolver_.resolve(d.hop, [this, &d, returned](ResolveAnswer answer) {
         d.resolving = false;
         d.answer = std::make_shared<const ResolveAnswer>(std::move(answer));
+        d.answer_fresh = true;
         if (*returned) dispatch(d);
       });
       *returned = true;
     }
     if (d.resolving) return;
   }
+  d.answer_fresh = false;
   const ResolveAnswer& answer = *d.answer;
   if (answer.addresses.empty()) {
     // Failed lookups are remembered until the answer expires (dns_negative_cache_time).

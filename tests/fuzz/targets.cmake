@@ -6,4 +6,5 @@ set(RINGRELAY_FUZZ_TARGETS
   body_encoder
   mime_downgrade
   feed_protocol
+  dns_answer
 )

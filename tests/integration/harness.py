@@ -39,10 +39,12 @@ def port_open(port, host="127.0.0.1"):
 class Sink:
     """A Postfix smtp-sink on 127.0.0.1 (or all addresses with any_address), with fault options."""
 
-    def __init__(self, world, options=(), any_address=False, address="127.0.0.1"):
-        self.port = free_port()
-        listen = f":{self.port}" if any_address else f"{address}:{self.port}"
-        self.counters = os.path.join(world.dir, f"sink-{self.port}.out")
+    def __init__(self, world, options=(), any_address=False, address="127.0.0.1", port=None):
+        self.port = port or free_port()
+        self.address = address
+        host = f"[{address}]" if ":" in address else address
+        listen = f":{self.port}" if any_address else f"{host}:{self.port}"
+        self.counters = os.path.join(world.dir, f"sink-{address}-{self.port}.out")
         self.process = subprocess.Popen(
             [SMTP_SINK, "-u", "nobody", "-c", *options, listen, "256"],
             stdout=open(self.counters, "w"), stderr=subprocess.STDOUT)
@@ -70,6 +72,64 @@ class Sink:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DnsServer:
+    """dnsmasq on 127.0.0.1:PORT, answering for `.test` from the configuration lines given (mx-host=,
+    host-record=, cname=, ...) and from a hosts file that set_hosts() rewrites (a SIGHUP makes
+    dnsmasq read it again and forget its cache). Other `.test` names are NXDOMAIN. Every query is
+    logged, so that tests can count what reached the server."""
+
+    def __init__(self, world, lines=(), ttl=0):
+        self.port = free_udp_port()
+        self.dir = os.path.join(world.dir, f"dns-{self.port}")
+        os.makedirs(self.dir)
+        os.chmod(self.dir, 0o755)
+        self.hosts = os.path.join(self.dir, "hosts")
+        self.log = os.path.join(self.dir, "queries.log")
+        open(self.hosts, "w").close()
+        config = [f"port={self.port}", "listen-address=127.0.0.1", "bind-interfaces", "no-resolv",
+                  "no-hosts", "local=/test/", "log-queries", f"log-facility={self.log}",
+                  f"addn-hosts={self.hosts}", f"local-ttl={ttl}", "user=root", *lines]
+        conf = os.path.join(self.dir, "dnsmasq.conf")
+        with open(conf, "w") as f:
+            f.write("\n".join(config) + "\n")
+        self.process = subprocess.Popen(["dnsmasq", "--keep-in-foreground", "-C", conf],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        world.cleanups.append(self.stop)
+        wait_for(lambda: "started" in self.log_text() or self.process.poll() is not None, 10,
+                 f"dnsmasq on port {self.port}")
+        assert self.process.poll() is None, self.log_text()
+
+    def settings(self, **more):
+        """serve() parameters that send ringrelay's lookups here, with short timeouts."""
+        return {"dns_servers": f"127.0.0.1:{self.port}", "dns_timeout": "1s", "dns_tries": "1",
+                **more}
+
+    def set_hosts(self, text):
+        with open(self.hosts, "w") as f:
+            f.write(text)
+        self.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: self.log_text().count(f"read {self.hosts}") >= 2, 10, "dnsmasq's reload")
+
+    def log_text(self):
+        return open(self.log).read() if os.path.exists(self.log) else ""
+
+    def queries(self, name, qtype):
+        """How many queries for `name` of type `qtype` ("MX", "A", "AAAA") arrived."""
+        return sum(1 for line in self.log_text().splitlines()
+                   if f"query[{qtype}] {name} from" in line)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(5)
 
 
 class World:

@@ -506,6 +506,8 @@ def scenario_bind_address(ringrelay):
         assert "X-Client-Addr: 127.0.0.5" in dump, dump[:300]
 
 
+from dns_scenarios import *  # noqa: E402,F401,F403 (the DNS scenarios join the list)
+
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
 
 if __name__ == "__main__":
