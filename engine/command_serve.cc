@@ -79,7 +79,13 @@ int run_serve_command(std::span<const std::string_view> args) {
     std::cerr << "ringrelay: fatal: " << error << '\n';
     return EX_CONFIG;
   }
-  EngineSettings settings = engine_settings(config);
+  EngineSettings settings;
+  try {
+    settings = engine_settings(config);
+  } catch (const ConfigError& e) {
+    std::cerr << "ringrelay: fatal: " << e.what() << '\n';
+    return EX_CONFIG;
+  }
 
   sigset_t signals;
   sigemptyset(&signals);

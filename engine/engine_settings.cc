@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "engine/address.hh"
+#include "engine/config_values.hh"
 #include "proto/ascii.hh"
 
 namespace ringrelay::engine {
@@ -192,7 +193,27 @@ EngineSettings engine_settings(const Config& c) {
   e.ipv4 = all || std::find(protocols.begin(), protocols.end(), "ipv4") != protocols.end();
   e.ipv6 = all || std::find(protocols.begin(), protocols.end(), "ipv6") != protocols.end();
   e.resolver = resolver_options(c, e.ipv4, e.ipv6);
-  e.dns_channel.servers = c.list("dns_servers");
+  for (const std::string& server : c.list("dns_servers")) {
+    // address, address:port, [address] or [address]:port; checked here so that no shard fails
+    // to start its resolver over a typo.
+    std::string host = server, port;
+    if (server.starts_with("[")) {
+      auto close = server.find(']');
+      host = close == std::string::npos ? "" : server.substr(1, close - 1);
+      if (close != std::string::npos && close + 1 < server.size()) {
+        port = server[close + 1] == ':' ? server.substr(close + 2) : "x";
+      }
+    } else if (std::count(server.begin(), server.end(), ':') == 1) {
+      host = server.substr(0, server.find(':'));
+      port = server.substr(server.find(':') + 1);
+    }
+    auto number = port.empty() ? std::optional<std::int64_t>(53) : parse_integer(port);
+    if (!numeric_address(host, 53) || !number || *number < 1 || *number > 65535) {
+      throw ConfigError("bad dns_servers entry \"" + server +
+                        "\": expected an IP address with an optional :port");
+    }
+    e.dns_channel.servers.push_back(server);
+  }
   e.dns_channel.timeout = std::chrono::seconds(c.seconds("dns_timeout"));
   e.dns_channel.tries = static_cast<int>(c.integer("dns_tries"));
   e.dns_cache.ttl_limit = std::chrono::seconds(c.seconds("dns_cache_ttl_limit"));
