@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""The end-to-end load harness: one command that measures ringrelay delivering M messages of size
+S to D mail domains (MX records in a local dnsmasq pointing at N smtp-sink processes on loopback),
+and, in the same run against the same sinks, Postfix's smtp-source sending the same messages with
+the same number of connections. Prints a table with ratios and writes JSON.
+
+  python3 bench/load/run.py [--messages 20000] [--sizes 1k,10k,100k] [--domains 20] [--sinks 4]
+                            [--recipients 1] [--json results.json] [--ringrelay PATH]
+
+Figures: delivered messages/s (counted at the sinks; every result checked "sent"), CPU seconds
+(user+system) per 1,000 messages of ringrelay serve and of smtp-source, and of the sinks, peak RSS
+of serve, p50/p99 time from submit to result, connections opened and messages per connection."""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from harness import DnsServer, Sink, World, free_port, wait_for  # noqa: E402
+
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds a live process has used so far."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def peak_rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def parse_size(text):
+    text = text.lower()
+    return int(text[:-1]) * 1024 if text.endswith("k") else int(text)
+
+
+def message_of(size):
+    """A plain-text message of about `size` bytes: headers, then 76-character lines."""
+    head = "From: bench@example.org\nTo: readers@bench.test\nSubject: load test\n\n"
+    line = ("The quick brown fox jumps over the lazy dog. 0123456789 " * 2)[:76] + "\n"
+    body = line * max(1, (size - len(head)) // len(line))
+    return head + body
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0
+
+
+def run_size(ringrelay, size, args):
+    """One message size: ringrelay, then smtp-source, against the same sinks."""
+    with World(ringrelay) as w:
+        port = free_port()
+        sinks = [Sink(w, address=f"127.0.0.{40 + i}", port=port) for i in range(args.sinks)]
+        lines = []
+        for d in range(args.domains):
+            lines.append(f"mx-host=d{d}.bench.test,mx{d % args.sinks}.bench.test,10")
+        for i in range(args.sinks):
+            lines.append(f"host-record=mx{i}.bench.test,127.0.0.{40 + i}")
+        dns = DnsServer(w, lines, ttl=3600)
+        transport = os.path.join(w.dir, "transport")
+        with open(transport, "w") as f:
+            for d in range(args.domains):
+                f.write(f"d{d}.bench.test smtp:d{d}.bench.test:{port}\n")
+        w.serve(**dns.settings(transport_maps=f"texthash:{transport}",
+                               maillog_file=os.path.join(w.dir, "maillog")))
+        serve_pid = w.serve_process.pid
+        message = w.message("bench.eml", message_of(size))
+        batch = w.batch(({"id": f"b{i}",
+                          "recipients": [f"r{i}.{j}@d{i % args.domains}.bench.test"
+                                         for j in range(args.recipients)]}
+                         for i in range(args.messages)), message)
+        probes = sum(s.sessions() for s in sinks)
+        sink_cpu0 = sum(cpu_seconds(s.process.pid) for s in sinks)
+        serve_cpu0, client_cpu0 = cpu_seconds(serve_pid), children_cpu()
+        started = time.monotonic()
+        code, results, err = w.submit("--batch", batch, timeout=3600)
+        wait_for(lambda: sum(s.counter("mesg") for s in sinks) >= args.messages, 60,
+                 "the sinks' message counters")
+        elapsed = time.monotonic() - started
+        serve_cpu = cpu_seconds(serve_pid) - serve_cpu0
+        client_cpu = children_cpu() - client_cpu0
+        sink_cpu = sum(cpu_seconds(s.process.pid) for s in sinks) - sink_cpu0
+        rss = peak_rss_kib(serve_pid)
+        sent = sum(1 for r in results if r["status"] == "sent")
+        expected = args.messages * args.recipients
+        assert code == 0 and sent == expected, (code, sent, expected, err[-500:])
+        delivered = sum(s.counter("mesg") for s in sinks)
+        delays = [r["delay"] for r in results]
+        w.stop_serve()  # smtp-sink counts a session when it ends: close the cached ones
+        wait_for(lambda: sum(s.counter("quit") for s in sinks) >= 1, 10, "the sessions to end")
+        time.sleep(0.2)
+        connections = sum(s.sessions() for s in sinks) - probes
+        ours = {
+            "messages": delivered, "seconds": elapsed, "messages_per_second": delivered / elapsed,
+            "cpu_seconds": serve_cpu, "cpu_ms_per_message": 1000 * serve_cpu / delivered,
+            "submit_client_cpu_seconds": client_cpu, "sink_cpu_seconds": sink_cpu,
+            "peak_rss_kib": rss, "p50_seconds": percentile(delays, 0.5),
+            "p99_seconds": percentile(delays, 0.99), "connections": connections,
+            "messages_per_connection": delivered / max(1, connections),
+        }
+
+        # smtp-source: the same messages to the same sinks, as many connections as we opened
+        # (at least one per sink), each kept open for the next message (-d).
+        per_sink = [args.messages // args.sinks + (1 if i < args.messages % args.sinks else 0)
+                    for i in range(args.sinks)]
+        sessions = max(1, min(connections, args.messages) // args.sinks)
+        before = [s.counter("mesg") for s in sinks]
+        sink_cpu0 = sum(cpu_seconds(s.process.pid) for s in sinks)
+        cpu0 = children_cpu()
+        started = time.monotonic()
+        sources = [subprocess.Popen([SMTP_SOURCE, "-d", "-s", str(min(sessions, max(1, n))),
+                                     "-m", str(n), "-l", str(size), "-r", str(args.recipients),
+                                     "-f", "bench@example.org", "-t", "r@bench.test",
+                                     f"127.0.0.{40 + i}:{port}"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                   for i, n in enumerate(per_sink) if n > 0]
+        for source in sources:
+            _, errors = source.communicate(timeout=3600)
+            assert source.returncode == 0, errors.decode()[-500:]
+        wait_for(lambda: sum(s.counter("mesg") for s in sinks) - sum(before) >= args.messages, 60,
+                 "the sinks' message counters (smtp-source)")
+        elapsed = time.monotonic() - started
+        source_cpu = children_cpu() - cpu0
+        sink_cpu = sum(cpu_seconds(s.process.pid) for s in sinks) - sink_cpu0
+        delivered = sum(s.counter("mesg") for s in sinks) - sum(before)
+        reference = {
+            "messages": delivered, "seconds": elapsed, "messages_per_second": delivered / elapsed,
+            "cpu_seconds": source_cpu, "cpu_ms_per_message": 1000 * source_cpu / delivered,
+            "sink_cpu_seconds": sink_cpu, "connections": sessions * len(sources),
+        }
+    return {"size": size, "ringrelay": ours, "smtp_source": reference,
+            "cpu_ratio": ours["cpu_ms_per_message"] / reference["cpu_ms_per_message"],
+            "rate_ratio": ours["messages_per_second"] / reference["messages_per_second"]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--sizes", default="1k,10k,100k")
+    parser.add_argument("--domains", type=int, default=20)
+    parser.add_argument("--sinks", type=int, default=4)
+    parser.add_argument("--recipients", type=int, default=1)
+    parser.add_argument("--json", default="")
+    parser.add_argument("--ringrelay", default=os.path.join(ROOT, "build", "release", "engine",
+                                                            "ringrelay"))
+    args = parser.parse_args()
+    for tool in (SMTP_SOURCE, "/usr/sbin/smtp-sink", "/usr/sbin/dnsmasq"):
+        if not os.path.exists(tool):
+            print(f"{tool} is missing: bash deploy/setup-debian.sh")
+            sys.exit(77)
+    rows = [run_size(args.ringrelay, parse_size(s), args) for s in args.sizes.split(",")]
+    print(f"{args.messages} messages x {args.recipients} recipient(s), {args.domains} domains, "
+          f"{args.sinks} smtp-sink processes, {os.cpu_count()} cores")
+    header = ("size", "ringrelay msg/s", "smtp-source msg/s", "rate ×", "ringrelay CPU ms/msg",
+              "smtp-source CPU ms/msg", "CPU ×", "sink CPU s (ours/ref)", "conns", "msg/conn",
+              "p50/p99 s", "peak RSS MiB")
+    print(" | ".join(header))
+    for r in rows:
+        o, ref = r["ringrelay"], r["smtp_source"]
+        print(" | ".join([
+            f"{r['size'] // 1024} KiB", f"{o['messages_per_second']:.0f}",
+            f"{ref['messages_per_second']:.0f}", f"{r['rate_ratio']:.2f}",
+            f"{o['cpu_ms_per_message']:.3f}", f"{ref['cpu_ms_per_message']:.3f}",
+            f"{r['cpu_ratio']:.2f}", f"{o['sink_cpu_seconds']:.1f}/{ref['sink_cpu_seconds']:.1f}",
+            str(o["connections"]), f"{o['messages_per_connection']:.0f}",
+            f"{o['p50_seconds']:.3f}/{o['p99_seconds']:.3f}", f"{o['peak_rss_kib'] / 1024:.1f}"]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"arguments": vars(args), "rows": rows}, f, indent=2)
+    print(f"load harness: {len(rows)} sizes measured, every result sent")
+
+
+if __name__ == "__main__":
+    main()
