@@ -3,6 +3,7 @@
 client); everything is stopped at the end. Every wait is bounded."""
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -96,7 +97,8 @@ class DnsServer:
         open(self.hosts, "w").close()
         config = [f"port={self.port}", "listen-address=127.0.0.1", "bind-interfaces", "no-resolv",
                   "no-hosts", "local=/test/", "log-queries", f"log-facility={self.log}",
-                  f"addn-hosts={self.hosts}", f"local-ttl={ttl}", "user=root", *lines]
+                  f"addn-hosts={self.hosts}", f"local-ttl={ttl}",
+                  f"user={pwd.getpwuid(os.geteuid()).pw_name}", *lines]
         conf = os.path.join(self.dir, "dnsmasq.conf")
         with open(conf, "w") as f:
             f.write("\n".join(config) + "\n")
