@@ -85,11 +85,9 @@ void Lookups::make_room() {
   DnsClock::time_point now = DnsClock::now();
   std::erase_if(cache_, [now](const auto& entry) { return entry.second.expires <= now; });
   // Still full of live entries: drop about a tenth, whichever they are, rather than grow.
+  if (cache_.size() < limits_.entry_limit) return;
   std::size_t drop = std::max<std::size_t>(1, limits_.entry_limit / 10);
-  for (auto it = cache_.begin();
-       it != cache_.end() && drop > 0 && cache_.size() >= limits_.entry_limit; --drop) {
-    it = cache_.erase(it);
-  }
+  while (drop-- > 0 && !cache_.empty()) cache_.erase(cache_.begin());
 }
 
 }  // namespace ringrelay::dns

@@ -189,74 +189,79 @@ void Resolver::resolve_domain(const std::shared_ptr<Site>& site) {
       case LookupStatus::ok:
         break;
     }
-    if (mx.records.size() == 1 && mx.records[0].host.empty()) {
+    // A null MX (RFC 7505: one record, "."), or only "." among other records: nothing usable.
+    for (const Record& r : mx.records) {
+      if (!r.host.empty()) site->exchangers.push_back(r);
+    }
+    if (site->exchangers.empty()) {
       site->fail(true, "5.1.0", "Domain " + name + " does not accept mail (nullMX)");
       site->final_site = true;
       finish_site(site);
       return;
-    }
-    for (const Record& r : mx.records) {
-      if (!r.host.empty()) site->exchangers.push_back(r);
     }
     std::stable_sort(site->exchangers.begin(), site->exchangers.end(),
                      [](const Record& a, const Record& b) { return a.preference < b.preference; });
     site->hosts.resize(site->exchangers.size());
     site->hosts_waiting = site->exchangers.size();
-    if (site->exchangers.empty()) {  // only "." among other records: nothing usable
-      site->fail(true, "5.1.0", "Domain " + name + " does not accept mail (nullMX)");
-      site->final_site = true;
-      finish_site(site);
-      return;
-    }
     for (std::size_t i = 0; i < site->exchangers.size(); ++i) {
-      lookup_host(
-          site->exchangers[i].host, site->exchangers[i].preference,
-          [this, site, i](HostLookup found) {
-            site->hosts[i] = std::move(found);
-            if (--site->hosts_waiting > 0) return;
-            // Every exchanger looked up: the plan, as smtp_domain_addr() makes it.
-            bool soft = false;
-            std::string last_dsn, last_text;
-            for (HostLookup& h : site->hosts) {
-              site->expire_by(h.expires);
-              if (h.targets.empty()) {
-                soft |= h.soft;
-                last_dsn = h.dsn;
-                last_text = h.text;
-              }
-              for (Target& t : h.targets) site->targets.push_back(std::move(t));
-            }
-            std::string domain = site->hop.host;
-            if (site->targets.empty()) {
-              if (soft || options_.defer_if_no_mx_address) soften(last_dsn);
-              site->fail(last_dsn[0] == '5', last_dsn, last_text);
-              finish_site(site);
-              return;
-            }
-            unsigned best_pref = site->exchangers.front().preference;
-            unsigned best_found = site->targets.front().preference;
-            if (site->loop_detect) {
-              if (auto self = find_self(site->targets, options_.self_addresses)) {
-                truncate_at(site->targets, *self);
-                site->final_site = true;  // we are an MX host: no fallback relay
-                if (site->targets.empty()) {
-                  if (best_pref != best_found) {
-                    site->fail(false, "4.4.4", "unable to find primary relay for " + domain);
-                  } else {
-                    site->fail(true, "5.4.6", "mail for " + domain + " loops back to myself");
-                  }
-                  finish_site(site);
-                  return;
-                }
-              }
-            }
-            order_targets(site->targets, options_.plan, random_, true);
-            limit_targets(site->targets, options_.plan);
-            finish_site(site);
-          });
+      lookup_host(site->exchangers[i].host, site->exchangers[i].preference,
+                  [this, site, i](HostLookup found) {
+                    site->hosts[i] = std::move(found);
+                    if (--site->hosts_waiting == 0) plan_exchangers(site);
+                  });
     }
   });
 }
+
+void Resolver::plan_exchangers(const std::shared_ptr<Site>& site) {
+  // Every exchanger looked up: the plan, as smtp_domain_addr() makes it.
+  bool soft = false;
+  std::string last_dsn, last_text;
+  for (HostLookup& h : site->hosts) {
+    site->expire_by(h.expires);
+    if (h.targets.empty()) {
+      soft |= h.soft;
+      last_dsn = h.dsn;
+      last_text = h.text;
+    }
+    for (Target& t : h.targets) site->targets.push_back(std::move(t));
+  }
+  const std::string& domain = site->hop.host;
+  if (site->targets.empty()) {
+    if (soft || options_.defer_if_no_mx_address) soften(last_dsn);
+    site->fail(last_dsn[0] == '5', last_dsn, last_text);
+    finish_site(site);
+    return;
+  }
+  unsigned best_pref = site->exchangers.front().preference;
+  unsigned best_found = site->targets.front().preference;
+  auto self = site->loop_detect ? find_self(site->targets, options_.self_addresses) : std::nullopt;
+  if (self) {
+    truncate_at(site->targets, *self);
+    site->final_site = true;  // we are an MX host: no fallback relay
+  }
+  if (site->targets.empty()) {
+    if (best_pref != best_found) {
+      site->fail(false, "4.4.4", "unable to find primary relay for " + domain);
+    } else {
+      site->fail(true, "5.4.6", "mail for " + domain + " loops back to myself");
+    }
+  } else {
+    order_targets(site->targets, options_.plan, random_, true);
+    limit_targets(site->targets, options_.plan);
+  }
+  finish_site(site);
+}
+
+// The A and/or AAAA lookups of one host, finished once all have answered.
+struct Resolver::HostQueries {
+  std::string name;
+  unsigned preference = 0;
+  std::vector<RecordType> types;
+  std::vector<LookupResult> results;
+  std::size_t waiting = 0;
+  std::function<void(HostLookup)> done;
+};
 
 void Resolver::lookup_host(const std::string& name, unsigned preference,
                            std::function<void(HostLookup)> done) {
@@ -264,49 +269,51 @@ void Resolver::lookup_host(const std::string& name, unsigned preference,
     lookup_native(name, preference, std::move(done));
     return;
   }
-  std::vector<RecordType> types;
-  if (options_.ipv4) types.push_back(RecordType::a);
-  if (options_.ipv6) types.push_back(RecordType::aaaa);
-  struct State {
-    std::vector<LookupResult> results;
-    std::size_t waiting;
-  };
-  auto state = std::make_shared<State>();
-  state->results.resize(types.size());
-  state->waiting = types.size();
-  auto finish = [this, name, preference, types, state, done = std::move(done)]() mutable {
-    HostLookup found;
-    std::size_t worst = 0;
-    for (std::size_t i = 0; i < types.size(); ++i) {
-      const LookupResult& r = state->results[i];
-      found.expires = std::min(found.expires, r.expires);
-      for (const Record& record : r.records) {
-        found.targets.push_back(Target{name, record.address, preference, 25, 0});
-      }
-      if (severity(r.status) > severity(state->results[worst].status)) worst = i;
-    }
-    if (!found.targets.empty()) {
-      done(std::move(found));
-      return;
-    }
-    const LookupResult& failure = state->results[worst];
-    if (failure.status != LookupStatus::try_again && failure.status != LookupStatus::failed &&
-        options_.host_native) {
-      lookup_native(name, preference, std::move(done));  // maybe the native service knows it
-      return;
-    }
-    found.soft = failure.status == LookupStatus::try_again;
-    found.dsn = host_dsn(failure.status);
-    found.text = name_service_error(name, types[worst], failure.reason);
-    done(std::move(found));
-  };
-  auto shared_finish = std::make_shared<decltype(finish)>(std::move(finish));
-  for (std::size_t i = 0; i < types.size(); ++i) {
-    lookups_.lookup(name, types[i], [state, i, shared_finish](const LookupResult& r) {
-      state->results[i] = r;
-      if (--state->waiting == 0) (*shared_finish)();
+  auto q = std::make_shared<HostQueries>();
+  q->name = name;
+  q->preference = preference;
+  if (options_.ipv4) q->types.push_back(RecordType::a);
+  if (options_.ipv6) q->types.push_back(RecordType::aaaa);
+  q->results.resize(q->types.size());
+  q->waiting = q->types.size();
+  q->done = std::move(done);
+  if (q->types.empty()) {  // as Postfix: nothing can be looked up or connected to
+    q->done(HostLookup{{}, true, "4.4.4", "all network protocols are disabled"});
+    return;
+  }
+  for (std::size_t i = 0; i < q->types.size(); ++i) {
+    lookups_.lookup(name, q->types[i], [this, q, i](const LookupResult& r) {
+      q->results[i] = r;
+      if (--q->waiting == 0) finish_host(*q);
     });
   }
+}
+
+void Resolver::finish_host(HostQueries& q) {
+  HostLookup found;
+  std::size_t worst = 0;
+  for (std::size_t i = 0; i < q.types.size(); ++i) {
+    const LookupResult& r = q.results[i];
+    found.expires = std::min(found.expires, r.expires);
+    for (const Record& record : r.records) {
+      found.targets.push_back(Target{q.name, record.address, q.preference, 25, 0});
+    }
+    if (severity(r.status) > severity(q.results[worst].status)) worst = i;
+  }
+  if (!found.targets.empty()) {
+    q.done(std::move(found));
+    return;
+  }
+  const LookupResult& failure = q.results[worst];
+  if (failure.status != LookupStatus::try_again && failure.status != LookupStatus::failed &&
+      options_.host_native) {
+    lookup_native(q.name, q.preference, std::move(q.done));  // maybe the native service knows it
+    return;
+  }
+  found.soft = failure.status == LookupStatus::try_again;
+  found.dsn = host_dsn(failure.status);
+  found.text = name_service_error(q.name, q.types[worst], failure.reason);
+  q.done(std::move(found));
 }
 
 void Resolver::lookup_native(const std::string& name, unsigned preference,
@@ -381,7 +388,12 @@ void Resolver::combine(Resolution& r) {
       plan.dsn = "4.3.5";
     }
   }
-  if (plan.expires == DnsClock::time_point::max()) plan.expires = DnsClock::now();
+  // Only literal addresses were involved: nothing can change, so there is nothing to look up again
+  // soon (and a next hop's every dispatch does not redo this).
+  if (plan.expires == DnsClock::time_point::max()) {
+    plan.expires = DnsClock::now() + (plan.targets.empty() ? lookups_.limits().negative_time
+                                                           : lookups_.limits().ttl_limit);
+  }
   auto done = std::move(r.done);
   r.finished.clear();
   done(std::move(plan));

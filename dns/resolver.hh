@@ -67,11 +67,14 @@ class Resolver {
   struct Site;
   struct Resolution;
   struct HostLookup;
+  struct HostQueries;
   void resolve_site(const std::shared_ptr<Site>& site);
   void resolve_domain(const std::shared_ptr<Site>& site);
   void resolve_host(const std::shared_ptr<Site>& site);
+  void plan_exchangers(const std::shared_ptr<Site>& site);
   void lookup_host(const std::string& name, unsigned preference,
                    std::function<void(HostLookup)> done);
+  void finish_host(HostQueries& queries);
   void lookup_native(const std::string& name, unsigned preference,
                      std::function<void(HostLookup)> done);
   void finish_site(const std::shared_ptr<Site>& site);

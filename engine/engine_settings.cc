@@ -122,6 +122,26 @@ std::vector<std::string> own_addresses(const Config& c) {
   return out;
 }
 
+// A dns_servers entry: address, address:port, [address] or [address]:port.
+bool is_dns_server(const std::string& server) {
+  std::string host = server, port;
+  if (server.starts_with("[")) {
+    auto close = server.find(']');
+    if (close == std::string::npos) return false;
+    host = server.substr(1, close - 1);
+    std::string rest = server.substr(close + 1);
+    if (!rest.empty() && !rest.starts_with(":")) return false;
+    port = rest.empty() ? "" : rest.substr(1);
+    if (!rest.empty() && port.empty()) return false;
+  } else if (std::count(server.begin(), server.end(), ':') == 1) {
+    host = server.substr(0, server.find(':'));
+    port = server.substr(server.find(':') + 1);
+    if (port.empty()) return false;
+  }
+  auto number = port.empty() ? std::optional<std::int64_t>(53) : parse_integer(port);
+  return numeric_address(host, 53) && number && *number >= 1 && *number <= 65535;
+}
+
 dns::ResolverOptions resolver_options(const Config& c, bool ipv4, bool ipv6) {
   dns::ResolverOptions r;
   r.ipv4 = ipv4;
@@ -194,21 +214,8 @@ EngineSettings engine_settings(const Config& c) {
   e.ipv6 = all || std::find(protocols.begin(), protocols.end(), "ipv6") != protocols.end();
   e.resolver = resolver_options(c, e.ipv4, e.ipv6);
   for (const std::string& server : c.list("dns_servers")) {
-    // address, address:port, [address] or [address]:port; checked here so that no shard fails
-    // to start its resolver over a typo.
-    std::string host = server, port;
-    if (server.starts_with("[")) {
-      auto close = server.find(']');
-      host = close == std::string::npos ? "" : server.substr(1, close - 1);
-      if (close != std::string::npos && close + 1 < server.size()) {
-        port = server[close + 1] == ':' ? server.substr(close + 2) : "x";
-      }
-    } else if (std::count(server.begin(), server.end(), ':') == 1) {
-      host = server.substr(0, server.find(':'));
-      port = server.substr(server.find(':') + 1);
-    }
-    auto number = port.empty() ? std::optional<std::int64_t>(53) : parse_integer(port);
-    if (!numeric_address(host, 53) || !number || *number < 1 || *number > 65535) {
+    // Checked here so that no shard fails to start its resolver over a typo.
+    if (!is_dns_server(server)) {
       throw ConfigError("bad dns_servers entry \"" + server +
                         "\": expected an IP address with an optional :port");
     }
