@@ -192,3 +192,23 @@ def scenario_dns_fallback_relay(ringrelay):
         w.stop_serve()
         assert relay.counter("mesg") == 1
 
+
+
+def scenario_dns_relayhost_failure_defers_and_lmtp_skips_mx(ringrelay):
+    """A relayhost that does not exist is a configuration problem: deferred 4.3.5, not bounced
+    (Postfix). An LMTP next hop is a host: its address is used, never its MX records."""
+    with World(ringrelay) as w:
+        dns = DnsServer(w, ["mx-host=lm.test,mx.lm.test,10", "host-record=mx.lm.test,127.0.0.50",
+                            "host-record=lm.test,127.0.0.51"])
+        with open(w.config, "w") as f:
+            for name, value in dns.settings().items():
+                f.write(f"{name} = {value}\n")
+        run = subprocess.run([ringrelay, "resolve", "-c", w.config, "lmtp:inet:lm.test:2400",
+                              "lm.test:2400"], capture_output=True, text=True, timeout=30)
+        assert run.stdout == ("lmtp:inet:lm.test:2400: lm.test[127.0.0.51]:2400\n"
+                              "lm.test:2400: mx.lm.test[127.0.0.50]:2400\n"), run
+        w.serve(**dns.settings(relayhost="nx.test"))
+        result = deliver(w, "user@example.com")
+        assert (result["status"], result["dsn"]) == ("deferred", "4.3.5"), result
+        assert result["text"] == ("Host or domain name not found. Name service error for "
+                                  "name=nx.test type=MX: Host not found"), result
