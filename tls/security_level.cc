@@ -1,4 +1,4 @@
-// Postfix's TLS security levels and which established level satisfies which request.
+// Postfix's TLS security levels by name.
 #include "tls/security_level.hh"
 
 #include <array>
@@ -32,28 +32,6 @@ std::string_view name_of(SecurityLevel level) {
     if (l == level) return name;
   }
   return "unknown";
-}
-
-bool satisfies(SecurityLevel established, SecurityLevel requested) {
-  if (established == requested) return true;
-  switch (requested) {
-    case SecurityLevel::none:
-      // A request that asked for no TLS is served by a plaintext connection only: an operator
-      // who set "none" for a destination may do so because its TLS is broken.
-      return false;
-    case SecurityLevel::may:
-    case SecurityLevel::encrypt:
-    case SecurityLevel::dane:
-      // Any encrypted connection satisfies these ("dane" without usable TLSA records is "may").
-      return established != SecurityLevel::none && established != SecurityLevel::may;
-    case SecurityLevel::dane_only:
-    case SecurityLevel::fingerprint:
-    case SecurityLevel::verify:
-    case SecurityLevel::secure:
-      // Authenticated levels match by name only: each checks the peer a different way.
-      return false;
-  }
-  return false;
 }
 
 }  // namespace ringrelay::tls

@@ -1,5 +1,5 @@
-// TLS security levels as Postfix names them (smtp_tls_security_level), and the order between them
-// that decides whether a cached TLS connection may serve a request with a given policy.
+// TLS security levels as Postfix names them (smtp_tls_security_level). Which cached connection may
+// serve which request is decided by tls::serves (peer_check.hh), not by the level alone.
 #pragma once
 
 #include <optional>
@@ -11,9 +11,5 @@ enum class SecurityLevel { none, may, encrypt, dane, dane_only, fingerprint, ver
 
 std::optional<SecurityLevel> parse_security_level(std::string_view text);
 std::string_view name_of(SecurityLevel level);
-
-// True when a connection established under `established` is good enough for `requested`:
-// never hand a connection to a request whose policy it does not satisfy.
-bool satisfies(SecurityLevel established, SecurityLevel requested);
 
 }  // namespace ringrelay::tls
