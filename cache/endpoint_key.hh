@@ -1,7 +1,9 @@
 // The keys of the connection cache. A cached connection is found again by its next hop (any
 // server of that destination will do) or by its endpoint (this very server); both carry everything
 // that makes two connections interchangeable, so that a session is never reused for the wrong
-// sender.
+// sender. TLS is not part of the key: whether a cached connection's TLS satisfies a request's
+// policy is decided when it is taken (see IdleConnections::take_by_*), since a connection serves
+// equal or weaker policies, not only its own.
 #pragma once
 
 #include <cstddef>
@@ -16,11 +18,10 @@ struct EndpointKey {
   std::uint16_t port = 0;
   std::string source_address;  // smtp_bind_address(6), empty for the kernel's choice
   std::string helo_name;
-  std::string tls_policy;     // the TLS security level (and policy details) it was opened under
   std::string sasl_identity;  // empty when not authenticated
 
   bool operator==(const EndpointKey&) const = default;
-  // A printable form for logs: "192.0.2.1:25 helo=mx.example tls=may".
+  // A printable form for logs: "192.0.2.1:25 helo=mx.example".
   std::string to_string() const;
 };
 

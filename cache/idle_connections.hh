@@ -26,12 +26,21 @@ class IdleConnections {
     by_endpoint_[endpoint].push_back(handle);
   }
 
-  // The most recently cached connection for `nexthop` (the warmest), removed from the cache.
+  // The most recently cached connection for `nexthop` (the warmest) that `accept` takes (its TLS
+  // satisfies the request's policy), removed from the cache.
+  template <typename Accept>
+  std::optional<Handle> take_by_nexthop(const std::string& nexthop, Accept accept) {
+    return take(by_nexthop_, nexthop, accept);
+  }
+  template <typename Accept>
+  std::optional<Handle> take_by_endpoint(const EndpointKey& endpoint, Accept accept) {
+    return take(by_endpoint_, endpoint, accept);
+  }
   std::optional<Handle> take_by_nexthop(const std::string& nexthop) {
-    return take(by_nexthop_, nexthop);
+    return take(by_nexthop_, nexthop, [](Handle) { return true; });
   }
   std::optional<Handle> take_by_endpoint(const EndpointKey& endpoint) {
-    return take(by_endpoint_, endpoint);
+    return take(by_endpoint_, endpoint, [](Handle) { return true; });
   }
 
   // Forgets `handle` (taken, expired, or closed by the server). False if it was not cached.
@@ -63,13 +72,18 @@ class IdleConnections {
     EndpointKey endpoint;
   };
 
-  template <typename Map, typename Key>
-  std::optional<Handle> take(Map& map, const Key& key) {
+  template <typename Map, typename Key, typename Accept>
+  std::optional<Handle> take(Map& map, const Key& key, const Accept& accept) {
     auto it = map.find(key);
-    if (it == map.end() || it->second.empty()) return std::nullopt;
-    Handle handle = it->second.back();
-    remove(handle);
-    return handle;
+    if (it == map.end()) return std::nullopt;
+    const auto& list = it->second;
+    for (auto h = list.rbegin(); h != list.rend(); ++h) {
+      if (!accept(*h)) continue;
+      Handle handle = *h;
+      remove(handle);
+      return handle;
+    }
+    return std::nullopt;
   }
 
   template <typename Map, typename Key>

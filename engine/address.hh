@@ -24,6 +24,8 @@ struct ServerAddress {
   // "host[address]" and "host[address]:port", as Postfix logs a peer.
   std::string name_address() const;
   std::string name_address_port() const;
+  // "address:port": one server, whatever name led to it (for per-server memories).
+  std::string address_port() const { return address + ":" + std::to_string(port); }
 };
 
 // An IPv4 or IPv6 literal with a port; nullopt when `text` is not one.

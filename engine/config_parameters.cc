@@ -65,6 +65,7 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"lmtp_rset_timeout", T::time, "20s", 1},
   {"lmtp_skip_quit_response", T::boolean, "no"},
   {"lmtp_tcp_port", T::text, "24"},
+  {"lmtp_tls_security_level", T::choice, "none", 0, 's', kTlsLevels},
   // ringrelay: delivery log format, Postfix's one-line form or one JSON object per line.
   {"log_format", T::choice, "postfix", 0, 's', "postfix json"},
   {"maillog_file", T::text, ""},
@@ -151,6 +152,8 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"smtp_tls_CAfile", T::text, ""},
   {"smtp_tls_CApath", T::text, ""},
   {"smtp_tls_block_early_mail_reply", T::boolean, "no"},
+  // ringrelay: how long a server whose TLS handshake failed at level "may" gets plaintext.
+  {"smtp_tls_broken_peer_time", T::time, "3600s", 0},
   {"smtp_tls_cert_file", T::text, ""},
   {"smtp_tls_chain_files", T::list, ""},
   {"smtp_tls_ciphers", T::choice, "medium", 0, 's', "export low medium high null"},
@@ -191,6 +194,7 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"smtputf8_enable", T::boolean, "yes"},
   // ringrelay: the program name in delivery log lines ("ringrelay/smtp[pid]"); Postfix's is "postfix".
   {"syslog_name", T::text, "ringrelay"},
+  {"tls_append_default_CA", T::boolean, "no"},
   {"transport_maps", T::list, ""},
 });
 // clang-format on

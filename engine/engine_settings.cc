@@ -32,7 +32,7 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp) {
   for (auto keyword : c.list("smtp_discard_ehlo_keywords")) {
     s.discard_ehlo_keywords.push_back(proto::ascii_lower(keyword));
   }
-  // TLS is not wired into the engine yet (the TLS issue): sessions run in plaintext.
+  // Each connection's TLS mode comes from its next hop's policy (Scheduler::start_job).
   s.tls = proto::TlsMode::none;
   s.auth = false;
   s.auth_soft_bounce = c.boolean("smtp_sasl_auth_soft_bounce");
@@ -227,6 +227,7 @@ EngineSettings engine_settings(const Config& c) {
   e.dns_cache.negative_time = std::chrono::seconds(c.seconds("dns_negative_cache_time"));
   e.dns_cache.entry_limit = static_cast<std::size_t>(c.integer("dns_cache_size_limit"));
   e.resolver.native_ttl = std::min(std::chrono::seconds(60), e.dns_cache.ttl_limit);
+  e.tls = tls_settings(c);
 
   e.cache_on_demand = c.boolean("smtp_connection_cache_on_demand");
   e.cache_destinations = c.list("smtp_connection_cache_destinations");

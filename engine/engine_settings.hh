@@ -14,6 +14,7 @@
 #include "dns/resolver.hh"
 #include "engine/config.hh"
 #include "engine/smtp_connection.hh"
+#include "engine/tls_settings.hh"
 #include "proto/session_settings.hh"
 
 namespace ringrelay::engine {
@@ -42,6 +43,8 @@ struct EngineSettings {
   dns::ResolverOptions resolver;
   dns::ChannelOptions dns_channel;
   dns::CacheLimits dns_cache;
+  // STARTTLS: policies per next hop, the client context's files, resumption, broken peers.
+  TlsSettings tls;
 
   bool cache_on_demand = true;
   std::vector<std::string> cache_destinations;

@@ -213,6 +213,13 @@ std::string format_hello(const std::string& version) {
   return j.dump() + "\n";
 }
 
+static json tls_json(const TlsOutcome& tls) {
+  return {{"protocol", tls.protocol},
+          {"cipher", tls.cipher},
+          {"verification", tls.trust},
+          {"resumed", tls.resumed}};
+}
+
 std::string format_result(const ResultRecord& r, bool retained) {
   const auto& recipient = r.request->message.recipients[r.recipient];
   json j = {
@@ -232,6 +239,7 @@ std::string format_result(const ResultRecord& r, bool retained) {
            DeliveryLog::format_delay(r.delays[2]) + "/" + DeliveryLog::format_delay(r.delays[3])},
       {"conn_use", r.connection_use}};
   if (r.result.reply_code != 0) j["reply_code"] = r.result.reply_code;
+  if (!r.tls.protocol.empty()) j["tls"] = tls_json(r.tls);
   if (retained) j["retained"] = true;
   return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }

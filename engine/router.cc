@@ -1,9 +1,8 @@
 // Transport map loading and the routing decision.
 #include "engine/router.hh"
 
-#include <fstream>
-
 #include "engine/config.hh"
+#include "engine/lookup_table.hh"
 #include "proto/ascii.hh"
 
 namespace ringrelay::engine {
@@ -11,41 +10,15 @@ namespace {}  // namespace
 
 Router::Router(std::string relayhost, const std::vector<std::string>& transport_maps)
     : relayhost_(std::move(relayhost)) {
-  for (std::string map : transport_maps) {
-    if (map.starts_with("texthash:")) map = map.substr(9);
-    if (map.starts_with("hash:") || map.starts_with("lmdb:") || map.starts_with("cdb:")) {
-      // Postfix would read the compiled .db; ringrelay reads the source text next to it.
-      map = map.substr(map.find(':') + 1);
-    }
-    std::ifstream file(map);
-    if (!file) throw ConfigError(map + ": cannot open transport map");
-    std::string line;
-    int number = 0;
-    while (std::getline(file, line)) {
-      ++number;
-      auto hash = line.find('#');
-      if (hash == 0 || (hash != std::string::npos && line.find_first_not_of(" \t") == hash))
-        continue;
-      auto start = line.find_first_not_of(" \t\r");
-      if (start == std::string::npos) continue;
-      auto split = line.find_first_of(" \t", start);
-      auto value_start = split == std::string::npos ? split : line.find_first_not_of(" \t", split);
-      if (value_start == std::string::npos) {
-        throw ConfigError(map + ", line " + std::to_string(number) +
-                          ": expected \"pattern transport:nexthop\"");
-      }
-      std::string pattern = proto::ascii_lower(line.substr(start, split - start));
-      std::string value = line.substr(value_start);
-      while (!value.empty() &&
-             (value.back() == ' ' || value.back() == '\t' || value.back() == '\r')) {
-        value.pop_back();
-      }
+  for (const std::string& map : transport_maps) {
+    for (TableEntry& entry : read_lookup_table(map)) {
       std::string error;
+      const std::string& value = entry.value;
       std::string hop = value.substr(value.find(':') + 1);
       if (!hop.empty() && !dns::parse_nexthop(value.starts_with("lmtp:") ? value : hop, &error)) {
-        throw ConfigError(map + ", line " + std::to_string(number) + ": " + value + ": " + error);
+        throw ConfigError(entry.where + ": " + value + ": " + error);
       }
-      transports_[pattern] = value;
+      transports_[entry.key] = value;
     }
   }
 }

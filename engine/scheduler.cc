@@ -25,6 +25,7 @@ struct Scheduler::Job {
   std::size_t address_index = 0;
   std::size_t sessions = 0;        // connections that reached a server of the current site
   bool fresh_connection = false;   // a retry at the next address: no cached connection
+  bool plaintext = false;          // a retry after a failed "may" handshake: no STARTTLS
   std::vector<std::size_t> retry;  // job recipients to try at the next address
   Clock::time_point started_at{};
 
@@ -84,7 +85,12 @@ std::size_t Scheduler::next_address(const ResolveAnswer& plan, std::size_t index
 
 Scheduler::Scheduler(Ring& ring, Timers& timers, const EngineSettings& settings, Resolver& resolver,
                      ResultSink& sink)
-    : ring_(ring), timers_(timers), settings_(settings), resolver_(resolver), sink_(sink) {}
+    : ring_(ring),
+      timers_(timers),
+      settings_(settings),
+      resolver_(resolver),
+      sink_(sink),
+      tls_sessions_(settings.tls.session_cache_timeout, settings.tls.session_cache_limit) {}
 
 Scheduler::~Scheduler() = default;
 
@@ -94,15 +100,65 @@ const ProtocolSettings& Scheduler::protocol(const Destination& d) const {
 
 cache::EndpointKey Scheduler::endpoint_of(const Destination& d, const ServerAddress& server) const {
   const ProtocolSettings& p = protocol(d);
-  // TLS and SASL are not in the engine yet: every connection is plaintext and unauthenticated.
-  return cache::EndpointKey{server.address,
-                            server.port,
+  // TLS is checked when a connection is taken (serves()); SASL is not in the engine yet.
+  return cache::EndpointKey{server.address, server.port,
                             server.family() == AF_INET6
                                 ? (p.connect.source6 ? p.connect.source6->address : std::string())
                                 : (p.connect.source ? p.connect.source->address : std::string()),
-                            p.session.helo_name,
-                            "none",
-                            ""};
+                            p.session.helo_name, ""};
+}
+
+const tls::Policy& Scheduler::tls_policy(const Destination& d) const {
+  return settings_.tls.policy_for(d.hop);
+}
+
+tls::PeerNames Scheduler::peer_names(const Destination& d, const ServerAddress& server) const {
+  return tls::PeerNames{d.hop.host, server.hostname.empty() ? d.hop.host : server.hostname};
+}
+
+bool Scheduler::serves(const Slot& slot, const Destination& d) const {
+  const SmtpConnection& c = *slot.connection;
+  return tls::serves(c.established(), tls_policy(d), peer_names(d, c.server()));
+}
+
+bool Scheduler::tls_broken(const ServerAddress& server) {
+  auto it = tls_broken_peers_.find(server.address_port());
+  if (it == tls_broken_peers_.end()) return false;
+  if (Clock::now() < it->second) return true;
+  tls_broken_peers_.erase(it);
+  return false;
+}
+
+void Scheduler::remember_tls_broken(const SmtpConnection& c) {
+  if (settings_.tls.broken_peer_time.count() <= 0) return;
+  tls_broken_peers_[c.server().address_port()] = Clock::now() + settings_.tls.broken_peer_time;
+  if (log_notice) {
+    log_notice("TLS handshake with " + c.server().name_address_port() + " failed (" +
+               c.close_reason() + "): retrying in plaintext; remembering the server as broken " +
+               "for " + std::to_string(settings_.tls.broken_peer_time.count()) + "s");
+  }
+}
+
+TlsPlan Scheduler::tls_plan(const Destination& d, const ServerAddress& server, bool plaintext) {
+  TlsPlan plan;
+  plan.policy = tls_policy(d);
+  if (!plan.policy.uses_tls()) return plan;
+  if (!tls_context_ || !(tls_context_settings_ == settings_.tls.context)) {
+    try {
+      tls_context_ = std::make_unique<tls::Context>(tls::Role::client, settings_.tls.context);
+      tls_context_settings_ = settings_.tls.context;
+    } catch (const tls::ContextError& e) {
+      // Checked at start; a file broken since a reload leaves TLS unavailable, loudly.
+      if (log_notice) log_notice("warning: TLS is unavailable: " + std::string(e.what()));
+      tls_context_.reset();
+    }
+  }
+  plan.context = tls_context_.get();
+  plan.sessions = &tls_sessions_;
+  plan.names = peer_names(d, server);
+  plan.digest = settings_.tls.fingerprint_digest;
+  plan.plaintext = !plan.policy.mandatory() && (plaintext || tls_broken(server));
+  return plan;
 }
 
 std::size_t Scheduler::concurrency_limit(const Destination& d) const {
@@ -209,8 +265,11 @@ void Scheduler::dispatch(Destination& d) {
     Job& next = *d.pending.front();
     if (!next.fresh_connection) {
       // A cached connection of this next hop, or to this very server under another next hop.
-      std::optional<Slot*> cached = cache_.take_by_nexthop(d.key);
-      if (!cached) cached = cache_.take_by_endpoint(endpoint_of(d, answer.addresses.front()));
+      // Either way, only a connection whose TLS satisfies this destination's policy.
+      auto acceptable = [this, &d](Slot* s) { return serves(*s, d); };
+      std::optional<Slot*> cached = cache_.take_by_nexthop(d.key, acceptable);
+      if (!cached)
+        cached = cache_.take_by_endpoint(endpoint_of(d, answer.addresses.front()), acceptable);
       if (cached) {
         Slot* slot = *cached;
         if (slot->destination != &d) {
@@ -241,9 +300,10 @@ void Scheduler::start_job(Destination& d, std::unique_ptr<Job> job, Slot* reuse)
     auto owned = std::make_unique<Slot>();
     owned->destination = &d;
     owned->address_index = std::min(job->address_index, addresses - 1);
-    owned->connection = std::make_unique<SmtpConnection>(ring_, timers_, *this,
-                                                         plan.addresses[owned->address_index],
-                                                         protocol(d).session, protocol(d).connect);
+    const ServerAddress& server = plan.addresses[owned->address_index];
+    owned->connection =
+        std::make_unique<SmtpConnection>(ring_, timers_, *this, server, protocol(d).session,
+                                         protocol(d).connect, tls_plan(d, server, job->plaintext));
     owned->endpoint = endpoint_of(d, plan.addresses[owned->address_index]);
     slot = owned.get();
     slots_[slot->connection.get()] = std::move(owned);
@@ -297,6 +357,7 @@ void Scheduler::report(Job& job, std::size_t job_recipient, const proto::Recipie
     record.delays[2] = slot->fresh ? seconds_between(c.created(), setup_done) : 0;
     record.delays[3] = seconds_between(std::max(job.started_at, setup_done), now);
     record.connection_use = result.connection_use;
+    record.tls = c.tls_outcome();
   }
   record.delay = request.queued_seconds + seconds_between(request.received, now);
   sink_.report(std::move(record));
@@ -341,11 +402,19 @@ void Scheduler::on_transaction_done(SmtpConnection& c, const proto::TransactionD
     for (std::size_t i : job->retry) indices.push_back(job->recipients[i]);
     auto next = std::make_unique<Job>(job->request, std::move(indices));
     next->plan = job->plan;
-    next->address_index = next_address(*job->plan, slot.address_index, job->sessions);
-    bool same_site = next->address_index < job->plan->addresses.size() &&
-                     job->plan->addresses[next->address_index].site ==
-                         job->plan->addresses[slot.address_index].site;
-    next->sessions = same_site ? job->sessions : 0;
+    if (c.tls_failed_opportunistically()) {
+      // "may" whose handshake failed: this very server again, in plaintext, once.
+      remember_tls_broken(c);
+      next->address_index = slot.address_index;
+      next->sessions = job->sessions;
+      next->plaintext = true;
+    } else {
+      next->address_index = next_address(*job->plan, slot.address_index, job->sessions);
+      bool same_site = next->address_index < job->plan->addresses.size() &&
+                       job->plan->addresses[next->address_index].site ==
+                           job->plan->addresses[slot.address_index].site;
+      next->sessions = same_site ? job->sessions : 0;
+    }
     next->fresh_connection = true;
     next->started_at = job->started_at;
     d.pending.push_front(std::move(next));
@@ -401,7 +470,7 @@ void Scheduler::on_idle(SmtpConnection& c) {
     return;
   }
   if (!d.pending.empty() && !d.pending.front()->fresh_connection && d.answer &&
-      d.dead_until == Clock::time_point{}) {
+      d.dead_until == Clock::time_point{} && serves(slot, d)) {
     auto job = std::move(d.pending.front());
     d.pending.pop_front();
     start_job(d, std::move(job), &slot);  // reuse at once: no RSET, the session is known clean
@@ -489,6 +558,7 @@ SchedulerStats Scheduler::stats() const {
     s.pending_jobs += d->pending.size();
   }
   s.idle_connections = cache_.size();
+  s.tls_broken_peers = tls_broken_peers_.size();
   return s;
 }
 

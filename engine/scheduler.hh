@@ -17,6 +17,8 @@
 #include "engine/engine_settings.hh"
 #include "engine/resolver.hh"
 #include "engine/smtp_connection.hh"
+#include "tls/context.hh"
+#include "tls/session_store.hh"
 
 namespace ringrelay::engine {
 
@@ -29,6 +31,7 @@ struct ResultRecord {
   double delay = 0;                 // seconds since the queue manager queued it
   double delays[4] = {0, 0, 0, 0};  // before us / in our queue / connection set-up / transmission
   std::size_t connection_use = 0;   // Postfix's conn_use: 1 for a new connection
+  TlsOutcome tls;                   // protocol, cipher, verification (empty: plaintext)
 };
 
 // Where final results go. It runs on the shard that owns the request (the feed's shard): the
@@ -42,6 +45,7 @@ class ResultSink {
 struct SchedulerStats {
   std::size_t connections_opened = 0;
   std::size_t connections_reused = 0;  // transactions started on an already used connection
+  std::size_t tls_broken_peers = 0;    // servers currently getting plaintext after a failed "may"
   std::size_t active_connections = 0;
   std::size_t idle_connections = 0;
   std::size_t pending_jobs = 0;
@@ -97,6 +101,14 @@ class Scheduler : public ConnectionListener {
   bool debugging() const { return log_notice && !settings_.debug_peers.empty(); }
   void debug(const ServerAddress& peer, const std::string& text) const;
   bool cacheable(const Destination& d) const;
+  // TLS: the policy of a destination, the names its servers are checked against, the plan a new
+  // connection gets, whether a cached one may serve it, and the servers whose "may" TLS failed.
+  const tls::Policy& tls_policy(const Destination& d) const;
+  tls::PeerNames peer_names(const Destination& d, const ServerAddress& server) const;
+  TlsPlan tls_plan(const Destination& d, const ServerAddress& server, bool plaintext);
+  bool serves(const Slot& slot, const Destination& d) const;
+  bool tls_broken(const ServerAddress& server);
+  void remember_tls_broken(const SmtpConnection& c);
 
   Ring& ring_;
   Timers& timers_;
@@ -107,6 +119,10 @@ class Scheduler : public ConnectionListener {
   std::unordered_map<SmtpConnection*, std::unique_ptr<Slot>> slots_;
   cache::IdleConnections<Slot*> cache_;  // this shard's idle connections
   std::vector<std::unique_ptr<Slot>> graveyard_;
+  std::unique_ptr<tls::Context> tls_context_;  // this shard's client context (made when needed)
+  tls::ContextSettings tls_context_settings_;  // what it was made from (a reload may change it)
+  tls::SessionStore tls_sessions_;
+  std::unordered_map<std::string, Clock::time_point> tls_broken_peers_;  // "address:port" → until
   bool shutting_down_ = false;
   Timer shutdown_timer_;
   SchedulerStats stats_;

@@ -16,6 +16,22 @@ namespace ringrelay::engine {
 namespace {
 
 constexpr std::size_t kMaxIovecs = 512;
+// Plaintext encrypted per send: enough to keep the socket busy, small enough to bound memory.
+constexpr std::size_t kTlsSendChunk = 256 * 1024;
+constexpr std::size_t kTlsRecord = 16 * 1024;
+
+// The session acts on the policy's level only: none, opportunistic, or required.
+proto::SessionSettings with_tls_mode(proto::SessionSettings settings, const TlsPlan& plan) {
+  using tls::SecurityLevel;
+  if (plan.context == nullptr || plan.plaintext || !plan.policy.uses_tls()) {
+    settings.tls = proto::TlsMode::none;
+  } else if (plan.policy.mandatory()) {
+    settings.tls = proto::TlsMode::required;
+  } else {
+    settings.tls = proto::TlsMode::may;
+  }
+  return settings;
+}
 
 std::string error_text(int error) {
   if (error == ETIMEDOUT || error == ECANCELED) return "Connection timed out";
@@ -26,13 +42,16 @@ std::string error_text(int error) {
 
 SmtpConnection::SmtpConnection(Ring& ring, Timers& timers, ConnectionListener& listener,
                                ServerAddress server, proto::SessionSettings settings,
-                               ConnectOptions options)
+                               ConnectOptions options, TlsPlan tls)
     : ring_(ring),
       timers_(timers),
       listener_(&listener),
       server_(std::move(server)),
       options_(std::move(options)),
-      session_(std::move(settings), server_.name_address()) {
+      tls_(std::move(tls)),
+      session_(with_tls_mode(std::move(settings), tls_), server_.name_address()) {
+  established_.policy = tls_.policy;
+  if (tls_.plaintext) established_.policy.level = tls::SecurityLevel::may;
   for (Op* op : {&connect_op_, &recv_op_, &send_op_}) op->owner = this;
   connect_op_.handler = &SmtpConnection::on_connect_complete;
   recv_op_.handler = &SmtpConnection::on_recv_complete;
@@ -165,20 +184,29 @@ void SmtpConnection::on_recv_complete(Completion& c, int result, std::uint32_t f
       self.arm_recv();
       return;
     }
-    self.session_.on_connection_lost();
+    if (self.channel_ && !self.channel_->handshake_done() && !self.tls_failed_opportunistically_)
+      self.tls_failed("lost connection during the TLS handshake");
+    else
+      self.session_.on_connection_lost();
     self.run_actions();
     self.begin_close();
     return;
   }
-  self.session_.on_received(bytes);
+  self.receive(bytes);
   give_back();
   self.arm_recv();  // only when the multishot ended
   self.run_actions();
 }
 
 void SmtpConnection::kick_send() {
-  if (send_op_.in_flight || send_queue_.empty() || state_ == State::closed) return;
+  if (send_op_.in_flight || state_ == State::closed) return;
   if (state_ != State::open && !(state_ == State::closing && close_after_send_)) return;
+  if (channel_ && raw_batches_ == 0) {
+    send_encrypted();
+    return;
+  }
+  if (send_queue_.empty()) return;
+  send_was_encrypted_ = false;
   iov_.clear();
   std::size_t skip = send_offset_;
   for (const auto& batch : send_queue_) {
@@ -219,14 +247,19 @@ void SmtpConnection::on_send_complete(Completion& c, int result, std::uint32_t) 
     self.finish_if_quiet();
     return;
   }
-  // Drop what was written: whole batches, then part of the next one.
-  std::size_t written = static_cast<std::size_t>(result) + self.send_offset_;
-  while (!self.send_queue_.empty() && written >= self.send_queue_.front().size()) {
-    written -= self.send_queue_.front().size();
-    self.send_queue_.pop_front();
+  if (self.send_was_encrypted_) {
+    self.tls_out_offset_ += static_cast<std::size_t>(result);
+  } else {
+    // Drop what was written: whole batches, then part of the next one.
+    std::size_t written = static_cast<std::size_t>(result) + self.send_offset_;
+    while (!self.send_queue_.empty() && written >= self.send_queue_.front().size()) {
+      written -= self.send_queue_.front().size();
+      self.send_queue_.pop_front();
+      if (self.raw_batches_ > 0) --self.raw_batches_;
+    }
+    self.send_offset_ = self.send_queue_.empty() ? 0 : written;
   }
-  self.send_offset_ = self.send_queue_.empty() ? 0 : written;
-  if (!self.send_queue_.empty()) {
+  if (self.output_pending()) {
     self.kick_send();
     return;
   }
@@ -255,8 +288,7 @@ void SmtpConnection::run_actions() {
       } else if (std::holds_alternative<proto::CancelTimerAction>(action)) {
         timer_.cancel();
       } else if (std::holds_alternative<proto::StartTlsAction>(action)) {
-        // TLS is not wired into the engine yet; the engine never asks for it (TlsMode::none).
-        session_.on_tls_failed("TLS is not available in this build");
+        start_tls();
       } else if (auto* r = std::get_if<proto::RecipientResult>(&action)) {
         listener_->on_result(*this, *r);
       } else if (auto* d = std::get_if<proto::TransactionDone>(&action)) {
@@ -267,7 +299,7 @@ void SmtpConnection::run_actions() {
         listener_->on_idle(*this);
       } else if (auto* x = std::get_if<proto::CloseAction>(&action)) {
         if (close_reason_.empty()) close_reason_ = x->reason;
-        close_after_send_ = !send_queue_.empty();
+        close_after_send_ = output_pending();
         begin_close();
       }
     }
@@ -278,13 +310,177 @@ void SmtpConnection::run_actions() {
   }
 }
 
+void SmtpConnection::receive(std::string_view bytes) {
+  if (!channel_) {
+    session_.on_received(bytes);
+    return;
+  }
+  channel_->receive(bytes);
+  if (!channel_->handshake_done()) {
+    continue_handshake();
+    if (!channel_ || !channel_->handshake_done()) return;
+  }
+  read_plaintext();
+}
+
+std::string SmtpConnection::tls_session_key() const {
+  return tls::session_key(server_.address_port(), tls_.policy.servername, tls_.policy);
+}
+
+void SmtpConnection::start_tls() {
+  if (tls_.context == nullptr) {
+    session_.on_tls_failed("TLS is not configured");
+    return;
+  }
+  try {
+    channel_ = std::make_unique<tls::Channel>(*tls_.context);
+  } catch (const tls::ContextError& e) {
+    session_.on_tls_failed(e.what());
+    return;
+  }
+  // SNI as smtp_tls_servername says: none, the server's host name, the next hop, or a name.
+  const std::string& choice = tls_.policy.servername;
+  std::string server_name = choice == "hostname"  ? tls_.names.hostname
+                            : choice == "nexthop" ? tls_.names.nexthop
+                                                  : choice;
+  if (!channel_->configure(tls_.policy, server_name)) {
+    tls_failed(channel_->error());
+    return;
+  }
+  if (tls_.sessions != nullptr)
+    channel_->resume(tls_.sessions->find(tls_session_key(), Clock::now()));
+  raw_batches_ = send_queue_.size();  // STARTTLS itself may still be on its way out
+  continue_handshake();
+}
+
+void SmtpConnection::continue_handshake() {
+  tls::Channel::Status status = channel_->handshake();
+  kick_send();  // the handshake's own messages
+  if (status == tls::Channel::Status::want_read) return;
+  if (status != tls::Channel::Status::ok) {
+    tls_failed(channel_->error());
+    return;
+  }
+  finish_handshake();
+}
+
+void SmtpConnection::tls_failed(const std::string& reason) {
+  tls_failed_opportunistically_ = !tls_.policy.mandatory();
+  session_.on_tls_failed(reason);
+}
+
+void SmtpConnection::finish_handshake() {
+  tls::PeerCertificate certificate = channel_->peer_certificate(tls_.digest);
+  tls::Judgement judgement = tls::judge(tls_.policy, certificate, tls_.names);
+  tls_outcome_.protocol = channel_->protocol();
+  tls_outcome_.cipher = channel_->cipher();
+  tls_outcome_.trust = std::string(tls::trust_word(judgement.trust));
+  tls_outcome_.resumed = channel_->resumed();
+  // Postfix's words, so that log tools find them; a resumed session says so at the end.
+  int bits = channel_->cipher_bits();
+  listener_->on_notice(*this, tls_outcome_.trust + " TLS connection established to " +
+                                  server_.name_address_port() + ": " + tls_outcome_.protocol +
+                                  " with cipher " + tls_outcome_.cipher + " (" +
+                                  std::to_string(bits) + "/" + std::to_string(bits) + " bits)" +
+                                  (tls_outcome_.resumed ? " (session resumed)" : ""));
+  if (!judgement.acceptable) {
+    listener_->on_notice(*this, "server certificate verification failed for " +
+                                    server_.name_address_port() + ": " + judgement.detail);
+    session_.on_tls_rejected(judgement.failure);
+    return;
+  }
+  established_.tls = true;
+  established_.protocol = tls_outcome_.protocol;
+  established_.cipher_suite = channel_->cipher_suite();
+  established_.certificate = std::move(certificate);
+  session_.on_tls_ready();
+}
+
+void SmtpConnection::read_plaintext() {
+  char buffer[kTlsRecord];
+  for (;;) {
+    std::size_t produced = 0;
+    tls::Channel::Status status = channel_->read(buffer, sizeof buffer, produced);
+    if (status == tls::Channel::Status::want_read) break;
+    if (status != tls::Channel::Status::ok) {
+      session_.on_connection_lost();
+      break;
+    }
+    // TLS 1.3 tickets come after the handshake: the session is complete once data has come.
+    if (!session_saved_ && tls_.sessions != nullptr) {
+      session_saved_ = true;
+      tls_.sessions->put(tls_session_key(), channel_->session(), Clock::now());
+    }
+    session_.on_received(std::string_view(buffer, produced));
+  }
+  kick_send();
+}
+
+bool SmtpConnection::output_pending() const {
+  return !send_queue_.empty() || tls_out_offset_ < tls_out_.size() ||
+         (channel_ && channel_->has_output());
+}
+
+void SmtpConnection::encrypt_queued() {
+  // Small commands and body pieces are gathered into full records before encryption.
+  std::string record;
+  record.reserve(kTlsRecord);
+  std::size_t budget = kTlsSendChunk;
+  auto flush = [&] {
+    if (record.empty()) return true;
+    bool ok = channel_->write(record) == tls::Channel::Status::ok;
+    record.clear();
+    return ok;
+  };
+  while (!send_queue_.empty() && budget > 0) {
+    const proto::OutputBatch& batch = send_queue_.front();
+    std::size_t skip = send_offset_;
+    for (std::string_view segment : batch.segments()) {
+      if (skip >= segment.size()) {
+        skip -= segment.size();
+        continue;
+      }
+      segment.remove_prefix(skip);
+      skip = 0;
+      while (!segment.empty() && budget > 0) {
+        std::size_t n = std::min({segment.size(), kTlsRecord - record.size(), budget});
+        record.append(segment.substr(0, n));
+        segment.remove_prefix(n);
+        send_offset_ += n;
+        budget -= n;
+        if (record.size() == kTlsRecord && !flush()) break;
+      }
+      if (budget == 0) break;
+    }
+    if (send_offset_ < batch.size()) break;
+    send_queue_.pop_front();
+    send_offset_ = 0;
+  }
+  if (!flush()) close_reason_ = channel_->error();
+}
+
+void SmtpConnection::send_encrypted() {
+  if (tls_out_offset_ >= tls_out_.size()) {
+    tls_out_.clear();
+    tls_out_offset_ = 0;
+    if (channel_->handshake_done() && !send_queue_.empty()) encrypt_queued();
+    tls_out_ = channel_->take_output();
+  }
+  if (tls_out_offset_ >= tls_out_.size()) return;
+  io_uring_sqe* sqe = ring_.prepare(&send_op_);
+  io_uring_prep_send(sqe, fd_, tls_out_.data() + tls_out_offset_, tls_out_.size() - tls_out_offset_,
+                     MSG_NOSIGNAL);
+  send_op_.in_flight = true;
+  send_was_encrypted_ = true;
+}
+
 void SmtpConnection::begin_close() {
   if (state_ == State::closed) return;
   if (state_ != State::closing) {
     state_ = State::closing;
     timer_.cancel();
   }
-  if (close_after_send_ && (send_op_.in_flight || !send_queue_.empty())) return;  // QUIT first
+  if (close_after_send_ && (send_op_.in_flight || output_pending())) return;  // QUIT first
   if (fd_ >= 0) {
     // Wakes the receive (it completes with 0) and cancels a connect still in flight.
     ::shutdown(fd_, SHUT_RDWR);

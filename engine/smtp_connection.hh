@@ -18,6 +18,9 @@
 #include "engine/ring.hh"
 #include "engine/timers.hh"
 #include "proto/client_session.hh"
+#include "tls/channel.hh"
+#include "tls/peer_check.hh"
+#include "tls/session_store.hh"
 
 namespace ringrelay::engine {
 
@@ -40,10 +43,28 @@ struct ConnectOptions {
   std::optional<ServerAddress> source6;  // smtp_bind_address6 (IPv6 connections)
 };
 
+// What TLS a connection uses; the scheduler fills it in from the next hop's policy.
+struct TlsPlan {
+  const tls::Context* context = nullptr;  // the shard's client context; null: never STARTTLS
+  tls::SessionStore* sessions = nullptr;  // the shard's sessions to resume
+  tls::Policy policy;                     // level none: never STARTTLS
+  tls::PeerNames names;                   // next hop and the server's host name
+  std::string digest = "sha256";          // smtp_tls_fingerprint_digest
+  bool plaintext = false;  // "may" to a peer remembered as broken: no STARTTLS this time
+};
+
+// The TLS a connection ended up with, for results and logs (empty protocol: plaintext).
+struct TlsOutcome {
+  std::string protocol;  // "TLSv1.3"
+  std::string cipher;    // "TLS_AES_128_GCM_SHA256"
+  std::string trust;     // "Verified", "Trusted", "Untrusted", "Anonymous"
+  bool resumed = false;  // an abbreviated handshake (session resumption)
+};
+
 class SmtpConnection {
  public:
   SmtpConnection(Ring& ring, Timers& timers, ConnectionListener& listener, ServerAddress server,
-                 proto::SessionSettings settings, ConnectOptions options);
+                 proto::SessionSettings settings, ConnectOptions options, TlsPlan tls = {});
   ~SmtpConnection();
   SmtpConnection(const SmtpConnection&) = delete;
   SmtpConnection& operator=(const SmtpConnection&) = delete;
@@ -64,6 +85,11 @@ class SmtpConnection {
   Clock::time_point connected_at() const { return connected_at_; }
   Clock::time_point handshake_done_at() const { return handshake_done_at_; }
   std::string close_reason() const { return close_reason_; }
+  // What the connection was opened under and showed: decides which requests it may serve.
+  const tls::Established& established() const { return established_; }
+  const TlsOutcome& tls_outcome() const { return tls_outcome_; }
+  // The TLS handshake failed at a level that allows plaintext ("may"): retry without STARTTLS.
+  bool tls_failed_opportunistically() const { return tls_failed_opportunistically_; }
 
   // Connections put to rest in the cache keep a receive armed: a server that closes one is seen.
   void set_listener(ConnectionListener& listener) { listener_ = &listener; }
@@ -80,6 +106,16 @@ class SmtpConnection {
   static void on_send_complete(Completion& c, int result, std::uint32_t flags);
 
   void fail_connect(int error);
+  void receive(std::string_view bytes);
+  void start_tls();
+  void continue_handshake();
+  void finish_handshake();
+  void tls_failed(const std::string& reason);
+  void read_plaintext();
+  void send_encrypted();
+  void encrypt_queued();
+  bool output_pending() const;
+  std::string tls_session_key() const;
   void arm_recv();
   void kick_send();
   void run_actions();
@@ -91,6 +127,7 @@ class SmtpConnection {
   ConnectionListener* listener_;
   ServerAddress server_;
   ConnectOptions options_;
+  TlsPlan tls_;
   proto::ClientSession session_;
   State state_ = State::created;
   int fd_ = -1;
@@ -102,6 +139,17 @@ class SmtpConnection {
   msghdr msg_{};
   bool close_after_send_ = false;
   bool handshake_seen_ = false;
+  // TLS after STARTTLS: batches queued before it still go out raw; later ones are encrypted in
+  // chunks into tls_out_, which is sent as one buffer.
+  std::unique_ptr<tls::Channel> channel_;
+  std::size_t raw_batches_ = 0;
+  std::string tls_out_;
+  std::size_t tls_out_offset_ = 0;
+  bool send_was_encrypted_ = false;
+  bool session_saved_ = false;
+  bool tls_failed_opportunistically_ = false;
+  tls::Established established_;
+  TlsOutcome tls_outcome_;
   Timer timer_;
   Clock::time_point created_ = Clock::now();
   Clock::time_point connected_at_{};

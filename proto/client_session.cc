@@ -127,8 +127,16 @@ void ClientSession::on_tls_ready() {
 
 void ClientSession::on_tls_failed(std::string_view reason) {
   if (phase_ != Phase::tls_handshake) return;
+  // Opportunistic TLS: the engine retries this server in plaintext, so the recipients come back
+  // to it (try_next_server) even from the last server of the list.
+  if (settings_.tls == TlsMode::may && transaction_) transaction_->final_server = false;
   fail_session(tls_handshake_verdict(peer_, reason, settings_.tls == TlsMode::required),
                Stage::tls_handshake, false);
+}
+
+void ClientSession::on_tls_rejected(std::string_view failure) {
+  if (phase_ != Phase::tls_handshake) return;
+  fail_session(tls_peer_verdict(failure), Stage::tls_handshake, false);
 }
 
 void ClientSession::on_timeout() {

@@ -76,7 +76,12 @@ class ClientSession {
   void on_received(std::string_view bytes);
   void on_written();  // everything written so far has left for the peer
   void on_tls_ready();
+  // The handshake failed. At TlsMode::may the recipients come back as try_next_server (the
+  // engine retries in plaintext); at required they are deferred.
   void on_tls_failed(std::string_view reason);
+  // The handshake finished but the peer failed the policy's check ("Server certificate not
+  // verified"): the session ends, its recipients are deferred.
+  void on_tls_rejected(std::string_view failure);
   void on_timeout();
   void on_connection_lost();
 

@@ -268,6 +268,10 @@ Verdict tls_handshake_verdict(std::string_view peer, std::string_view reason, bo
   return v;
 }
 
+Verdict tls_peer_verdict(std::string_view failure) {
+  return session_trouble("4.7.5", std::string(failure));
+}
+
 Verdict mime_verdict(std::string_view error) {
   Verdict v;
   v.scope = Scope::message;

@@ -81,6 +81,8 @@ Verdict smtputf8_not_offered_verdict(std::string_view peer);
 Verdict tls_not_offered_verdict(std::string_view peer);
 Verdict tls_refused_verdict(const Reply& reply, std::string_view peer);
 Verdict tls_handshake_verdict(std::string_view peer, std::string_view reason, bool required);
+// The peer failed the level's certificate check: "Server certificate not trusted" (4.7.5).
+Verdict tls_peer_verdict(std::string_view failure);
 // The message cannot be converted to 7 bits for a server without 8BITMIME (Postfix: 5.6.0).
 Verdict mime_verdict(std::string_view error);
 Verdict auth_unavailable_verdict(std::string_view peer, std::string_view reason,

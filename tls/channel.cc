@@ -128,12 +128,11 @@ bool Channel::configure(const Policy& policy, std::string_view server_name) {
   bool min_set = false;
   for (int v = static_cast<int>(policy.protocols.min);
        !min_set && v <= static_cast<int>(policy.protocols.max); ++v) {
-    min_set = wolfSSL_SetMinVersion(ssl_, wolfssl_version(static_cast<TlsVersion>(v))) ==
-              WOLFSSL_SUCCESS;
+    min_set =
+        wolfSSL_SetMinVersion(ssl_, wolfssl_version(static_cast<TlsVersion>(v))) == WOLFSSL_SUCCESS;
   }
-  if (!min_set ||
-      wolfSSL_set_max_proto_version(ssl_, max_version_constant(policy.protocols.max)) !=
-          WOLFSSL_SUCCESS) {
+  if (!min_set || wolfSSL_set_max_proto_version(ssl_, max_version_constant(policy.protocols.max)) !=
+                      WOLFSSL_SUCCESS) {
     error_ = "cannot set the TLS protocol range " + policy.protocols_text;
     return false;
   }
@@ -207,8 +206,8 @@ Channel::Status Channel::outcome(int result, const char* what) {
 
 Channel::Status Channel::handshake() {
   if (handshake_done_) return Status::ok;
-  int result = wolfSSL_GetSide(ssl_) == WOLFSSL_CLIENT_END ? wolfSSL_connect(ssl_)
-                                                             : wolfSSL_accept(ssl_);
+  int result =
+      wolfSSL_GetSide(ssl_) == WOLFSSL_CLIENT_END ? wolfSSL_connect(ssl_) : wolfSSL_accept(ssl_);
   if (result == WOLFSSL_SUCCESS) {
     handshake_done_ = true;
     return Status::ok;
@@ -260,7 +259,9 @@ int Channel::cipher_bits() const {
   return wolfSSL_CIPHER_get_bits(wolfSSL_get_current_cipher(ssl_), &algorithm_bits);
 }
 
-bool Channel::resumed() const { return wolfSSL_session_reused(ssl_) != 0; }
+bool Channel::resumed() const {
+  return wolfSSL_session_reused(ssl_) != 0;
+}
 
 SessionHandle Channel::session() const {
   WOLFSSL_SESSION* s = wolfSSL_get1_session(ssl_);

@@ -47,8 +47,8 @@ Context::Context(Role role, const ContextSettings& settings) : role_(role) {
     if (!settings.cert_file.empty()) {
       if (wolfSSL_CTX_use_certificate_chain_file(ctx_, settings.cert_file.c_str()) !=
           WOLFSSL_SUCCESS) {
-        throw ContextError(settings.cert_file + ": cannot load the certificate: " +
-                           last_error_text());
+        throw ContextError(settings.cert_file +
+                           ": cannot load the certificate: " + last_error_text());
       }
       const std::string& key = settings.key_file.empty() ? settings.cert_file : settings.key_file;
       if (wolfSSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), WOLFSSL_FILETYPE_PEM) !=

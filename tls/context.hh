@@ -17,12 +17,14 @@ class ContextError : public std::runtime_error {
 };
 
 struct ContextSettings {
-  std::string ca_file;            // smtp_tls_CAfile
-  std::string ca_path;            // smtp_tls_CApath
+  std::string ca_file;             // smtp_tls_CAfile
+  std::string ca_path;             // smtp_tls_CApath
   bool append_system_cas = false;  // tls_append_default_CA (system CAs are used when no CA is set)
-  std::string cert_file;          // smtp_tls_cert_file: our client certificate (chain), PEM
-  std::string key_file;           // smtp_tls_key_file
-  int verify_depth = 9;           // smtp_tls_scert_verifydepth
+  std::string cert_file;           // smtp_tls_cert_file: our client certificate (chain), PEM
+  std::string key_file;            // smtp_tls_key_file
+  int verify_depth = 9;            // smtp_tls_scert_verifydepth
+
+  bool operator==(const ContextSettings&) const = default;
 };
 
 enum class Role { client, server };

@@ -119,8 +119,8 @@ Judgement judge(const Policy& policy, const PeerCertificate& certificate, const 
       }
       j.acceptable = false;
       j.failure = "Server certificate not verified";
-      j.detail = certificate.present ? "fingerprint " + certificate.cert_digest +
-                                           " (public key " + certificate.pkey_digest +
+      j.detail = certificate.present ? "fingerprint " + certificate.cert_digest + " (public key " +
+                                           certificate.pkey_digest +
                                            ") matches no smtp_tls_fingerprint_cert_match entry"
                                      : "no certificate";
       return j;

@@ -14,8 +14,8 @@ namespace ringrelay::tls {
 // What the handshake showed of the server's certificate.
 struct PeerCertificate {
   bool present = false;
-  bool chain_trusted = false;  // chained to a trusted CA within the verify depth
-  std::string chain_error;     // why not: "certificate has expired (depth 0)"
+  bool chain_trusted = false;          // chained to a trusted CA within the verify depth
+  std::string chain_error;             // why not: "certificate has expired (depth 0)"
   std::vector<std::string> dns_names;  // subjectAltName DNS names, or the CN when there are none
   std::string subject_cn, issuer_cn;
   std::string cert_digest, pkey_digest;  // "AB:CD:...", with smtp_tls_fingerprint_digest

@@ -19,20 +19,34 @@ constexpr std::array<std::pair<TlsVersion, std::string_view>, 4> kVersions{{
 // Ciphers by strength, in our order of preference. TLS 1.3 suites first: wolfSSL takes one list
 // for both. Everything here is at least 128-bit AES or ChaCha20 except 3DES (medium and below).
 constexpr std::string_view kHighCiphers[] = {
-    "TLS13-AES128-GCM-SHA256",       "TLS13-AES256-GCM-SHA384",
-    "TLS13-CHACHA20-POLY1305-SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256",
-    "ECDHE-RSA-AES128-GCM-SHA256",   "ECDHE-ECDSA-AES256-GCM-SHA384",
-    "ECDHE-RSA-AES256-GCM-SHA384",   "ECDHE-ECDSA-CHACHA20-POLY1305",
-    "ECDHE-RSA-CHACHA20-POLY1305",   "DHE-RSA-AES128-GCM-SHA256",
-    "DHE-RSA-AES256-GCM-SHA384",     "ECDHE-ECDSA-AES128-SHA256",
-    "ECDHE-RSA-AES128-SHA256",       "ECDHE-ECDSA-AES256-SHA384",
-    "ECDHE-RSA-AES256-SHA384",       "ECDHE-ECDSA-AES128-SHA",
-    "ECDHE-RSA-AES128-SHA",          "ECDHE-ECDSA-AES256-SHA",
-    "ECDHE-RSA-AES256-SHA",          "DHE-RSA-AES128-SHA256",
-    "DHE-RSA-AES256-SHA256",         "DHE-RSA-AES128-SHA",
-    "DHE-RSA-AES256-SHA",            "AES128-GCM-SHA256",
-    "AES256-GCM-SHA384",             "AES128-SHA256",
-    "AES256-SHA256",                 "AES128-SHA",
+    "TLS13-AES128-GCM-SHA256",
+    "TLS13-AES256-GCM-SHA384",
+    "TLS13-CHACHA20-POLY1305-SHA256",
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+    "DHE-RSA-AES128-GCM-SHA256",
+    "DHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-AES128-SHA256",
+    "ECDHE-RSA-AES128-SHA256",
+    "ECDHE-ECDSA-AES256-SHA384",
+    "ECDHE-RSA-AES256-SHA384",
+    "ECDHE-ECDSA-AES128-SHA",
+    "ECDHE-RSA-AES128-SHA",
+    "ECDHE-ECDSA-AES256-SHA",
+    "ECDHE-RSA-AES256-SHA",
+    "DHE-RSA-AES128-SHA256",
+    "DHE-RSA-AES256-SHA256",
+    "DHE-RSA-AES128-SHA",
+    "DHE-RSA-AES256-SHA",
+    "AES128-GCM-SHA256",
+    "AES256-GCM-SHA384",
+    "AES128-SHA256",
+    "AES256-SHA256",
+    "AES128-SHA",
     "AES256-SHA",
 };
 constexpr std::string_view kMediumExtraCiphers[] = {"ECDHE-RSA-DES-CBC3-SHA", "DES-CBC3-SHA"};
@@ -284,7 +298,8 @@ std::optional<Policy> parse_policy_entry(std::string_view text, const PolicyDefa
 
 std::string Policy::key() const {
   std::string out(name_of(level));
-  if (!match.empty()) out += " match=" + join(match, level == SecurityLevel::fingerprint ? '|' : ':');
+  if (!match.empty())
+    out += " match=" + join(match, level == SecurityLevel::fingerprint ? '|' : ':');
   if (level == SecurityLevel::none) return out;
   out += " protocols=" + std::string(version_name(protocols.min)) + "-" +
          std::string(version_name(protocols.max));

@@ -24,7 +24,7 @@ struct ProtocolRange {
 // blanks, commas or colons). Excluding versions in the middle of the range is not expressible
 // with wolfSSL's min/max and is refused. Empty text: all of TLSv1 to TLSv1.3.
 std::optional<ProtocolRange> parse_protocols(std::string_view text, std::string& error);
-std::string_view version_name(TlsVersion version);                  // "TLSv1.2"
+std::string_view version_name(TlsVersion version);                   // "TLSv1.2"
 std::optional<TlsVersion> version_from_name(std::string_view name);  // "TLSv1.3" → tls1_3
 
 // The wolfSSL cipher list for a Postfix cipher grade ("high", "medium", "low", "export") less the

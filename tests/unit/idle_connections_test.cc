@@ -7,7 +7,7 @@ namespace ringrelay::cache {
 namespace {
 
 EndpointKey endpoint(const std::string& address, std::uint16_t port = 25) {
-  return EndpointKey{address, port, "", "relay.example", "none", ""};
+  return EndpointKey{address, port, "", "relay.example", ""};
 }
 
 TEST(IdleConnections, TakeByNexthopOrEndpoint) {
@@ -35,6 +35,17 @@ TEST(IdleConnections, KeysSeparateWhatIsNotInterchangeable) {
   other_helo.helo_name = "other.example";
   EXPECT_FALSE(cache.take_by_endpoint(other_helo).has_value());
   EXPECT_EQ(cache.take_by_endpoint(authenticated), 1);
+}
+
+TEST(IdleConnections, TakeSkipsConnectionsTheRequestDoesNotAccept) {
+  IdleConnections<int> cache;
+  cache.put(1, "example.com", endpoint("192.0.2.1"));  // say: verified TLS
+  cache.put(2, "example.com", endpoint("192.0.2.1"));  // say: plaintext, the warmest
+  auto tls_only = [](int handle) { return handle == 1; };
+  EXPECT_EQ(cache.take_by_endpoint(endpoint("192.0.2.1"), tls_only), 1);
+  EXPECT_FALSE(cache.take_by_nexthop("example.com", tls_only).has_value());
+  EXPECT_EQ(cache.size(), 1u);  // the refused one stays cached for requests it does satisfy
+  EXPECT_EQ(cache.take_by_nexthop("example.com"), 2);
 }
 
 TEST(IdleConnections, RemoveAndReput) {

@@ -52,7 +52,9 @@ std::unique_ptr<Context> client_context() {
   return std::make_unique<Context>(Role::client, s);
 }
 
-Policy policy(SecurityLevel level) { return default_policy(level, PolicyDefaults{}); }
+Policy policy(SecurityLevel level) {
+  return default_policy(level, PolicyDefaults{});
+}
 
 void pump(Channel& a, Channel& b) {
   if (a.has_output()) b.receive(a.take_output());
@@ -78,7 +80,9 @@ std::string read_all(Channel& channel) {
   return out;
 }
 
-PeerNames mx_names() { return PeerNames{"test.example", "mx.test.example"}; }
+PeerNames mx_names() {
+  return PeerNames{"test.example", "mx.test.example"};
+}
 
 TEST(TlsChannel, HandshakeAndDataBothWays) {
   auto server_ctx = server_context("good");
@@ -112,7 +116,8 @@ TEST(TlsChannel, VerifiedOnlyWhenChainAndNameMatch) {
   EXPECT_EQ(judge(policy(SecurityLevel::verify), cert, mx_names()).trust, Trust::verified);
   EXPECT_EQ(judge(policy(SecurityLevel::may), cert, mx_names()).trust, Trust::trusted);
   // The hostname trap: a good chain with the wrong name must not pass.
-  Judgement wrong = judge(policy(SecurityLevel::verify), cert, {"other.example", "mx.other.example"});
+  Judgement wrong =
+      judge(policy(SecurityLevel::verify), cert, {"other.example", "mx.other.example"});
   EXPECT_FALSE(wrong.acceptable);
   EXPECT_EQ(wrong.failure, "Server certificate not verified");
   // secure: nexthop or its subdomains (mx.test.example is below test.example).

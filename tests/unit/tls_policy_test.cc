@@ -105,7 +105,8 @@ TEST(TlsPolicy, ConnectionsServeEqualOrWeakerPoliciesOnly) {
   EXPECT_TRUE(serves(tls, default_policy(SecurityLevel::verify, d), names));
   EXPECT_TRUE(serves(tls, default_policy(SecurityLevel::secure, d), names));
   // The same connection for a next hop whose names it does not carry.
-  EXPECT_FALSE(serves(tls, default_policy(SecurityLevel::verify, d), {"example.net", "mx.example.net"}));
+  EXPECT_FALSE(
+      serves(tls, default_policy(SecurityLevel::verify, d), {"example.net", "mx.example.net"}));
   Policy fingerprint = default_policy(SecurityLevel::fingerprint, d);
   fingerprint.match = {"AA:BB"};
   EXPECT_FALSE(serves(tls, fingerprint, names));
