@@ -67,6 +67,7 @@ struct Scheduler::Slot {
   bool idle = false;    // in the cache
   bool fresh = true;    // the current job opened this connection
   cache::EndpointKey endpoint;
+  tls::PeerNames names;  // what the current job checks the server's certificate against
   Timer idle_timer;
 };
 
@@ -116,9 +117,8 @@ tls::PeerNames Scheduler::peer_names(const Destination& d, const ServerAddress& 
   return tls::PeerNames{d.hop.host, server.hostname.empty() ? d.hop.host : server.hostname};
 }
 
-bool Scheduler::serves(const Slot& slot, const Destination& d) const {
-  const SmtpConnection& c = *slot.connection;
-  return tls::serves(c.established(), tls_policy(d), peer_names(d, c.server()));
+bool Scheduler::serves(const Slot& slot, const Destination& d, const tls::PeerNames& names) const {
+  return tls::serves(slot.connection->established(), tls_policy(d), names);
 }
 
 bool Scheduler::tls_broken(const ServerAddress& server) {
@@ -266,10 +266,21 @@ void Scheduler::dispatch(Destination& d) {
     if (!next.fresh_connection) {
       // A cached connection of this next hop, or to this very server under another next hop.
       // Either way, only a connection whose TLS satisfies this destination's policy.
-      auto acceptable = [this, &d](Slot* s) { return serves(*s, d); };
-      std::optional<Slot*> cached = cache_.take_by_nexthop(d.key, acceptable);
-      if (!cached)
-        cached = cache_.take_by_endpoint(endpoint_of(d, answer.addresses.front()), acceptable);
+      // The names come from this destination's own lookup: by endpoint, a connection opened
+      // under another name must satisfy this one.
+      auto take_if_served = [this, &d](Slot* s, const tls::PeerNames& names) {
+        if (!serves(*s, d, names)) return false;
+        s->names = names;
+        return true;
+      };
+      std::optional<Slot*> cached = cache_.take_by_nexthop(d.key, [&](Slot* s) {
+        return take_if_served(s, peer_names(d, s->connection->server()));
+      });
+      if (!cached) {
+        tls::PeerNames names = peer_names(d, answer.addresses.front());
+        cached = cache_.take_by_endpoint(endpoint_of(d, answer.addresses.front()),
+                                         [&](Slot* s) { return take_if_served(s, names); });
+      }
       if (cached) {
         Slot* slot = *cached;
         if (slot->destination != &d) {
@@ -304,7 +315,8 @@ void Scheduler::start_job(Destination& d, std::unique_ptr<Job> job, Slot* reuse)
     owned->connection =
         std::make_unique<SmtpConnection>(ring_, timers_, *this, server, protocol(d).session,
                                          protocol(d).connect, tls_plan(d, server, job->plaintext));
-    owned->endpoint = endpoint_of(d, plan.addresses[owned->address_index]);
+    owned->endpoint = endpoint_of(d, server);
+    owned->names = peer_names(d, server);
     slot = owned.get();
     slots_[slot->connection.get()] = std::move(owned);
     ++stats_.connections_opened;
@@ -358,6 +370,12 @@ void Scheduler::report(Job& job, std::size_t job_recipient, const proto::Recipie
     record.delays[3] = seconds_between(std::max(job.started_at, setup_done), now);
     record.connection_use = result.connection_use;
     record.tls = c.tls_outcome();
+    // A cached connection may carry a request of another policy: say how it fares under that one.
+    if (!record.tls.protocol.empty() && slot->destination != nullptr) {
+      const Destination& d = *slot->destination;
+      record.tls.trust = std::string(tls::trust_word(
+          tls::judge(tls_policy(d), c.established().certificate, slot->names).trust));
+    }
   }
   record.delay = request.queued_seconds + seconds_between(request.received, now);
   sink_.report(std::move(record));
@@ -470,7 +488,7 @@ void Scheduler::on_idle(SmtpConnection& c) {
     return;
   }
   if (!d.pending.empty() && !d.pending.front()->fresh_connection && d.answer &&
-      d.dead_until == Clock::time_point{} && serves(slot, d)) {
+      d.dead_until == Clock::time_point{} && serves(slot, d, slot.names)) {
     auto job = std::move(d.pending.front());
     d.pending.pop_front();
     start_job(d, std::move(job), &slot);  // reuse at once: no RSET, the session is known clean

@@ -116,8 +116,20 @@ int Channel::verify_callback(int preverify, WOLFSSL_X509_STORE_CTX* store) {
     self->chain_failed_ = true;
     int error = wolfSSL_X509_STORE_CTX_get_error(store);
     int depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
-    self->chain_error_ = std::string(wolfSSL_X509_verify_cert_error_string(error)) + " (depth " +
-                         std::to_string(depth) + ")";
+    // X509_V_ERR_* codes have OpenSSL's words; wolfSSL's own (negative) codes have its own.
+    std::string words;
+    if (error < 0) {
+      char text[WOLFSSL_MAX_ERROR_SZ] = {};
+      wolfSSL_ERR_error_string_n(static_cast<unsigned long>(error), text, sizeof text);
+      words = text;
+    } else if (error == X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD) {
+      words = "certificate is not yet valid";  // wolfSSL reports dates with these two codes,
+    } else if (error == X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD) {
+      words = "certificate has expired";  // which its error strings do not know
+    } else {
+      words = wolfSSL_X509_verify_cert_error_string(error);
+    }
+    self->chain_error_ = words + " (depth " + std::to_string(depth) + ")";
   }
   return 1;
 }
@@ -245,7 +257,15 @@ std::string Channel::protocol() const {
 }
 
 std::string Channel::cipher() const {
-  const char* name = wolfSSL_CIPHER_get_name(wolfSSL_get_current_cipher(ssl_));
+  // OpenSSL's names, as Postfix logs them: the IANA name for TLS 1.3 ("TLS_AES_128_GCM_SHA256"),
+  // the dashed name before ("ECDHE-RSA-AES128-GCM-SHA256", which wolfSSL uses too).
+  int suite = wolfSSL_get_current_cipher_suite(ssl_);
+  const char* name = nullptr;
+  if (protocol() == "TLSv1.3") {
+    name = wolfSSL_get_cipher_name_iana_from_suite(static_cast<byte>((suite >> 8) & 0xff),
+                                                   static_cast<byte>(suite & 0xff));
+  }
+  if (name == nullptr) name = wolfSSL_get_cipher_name(ssl_);
   return name ? name : "";
 }
 
