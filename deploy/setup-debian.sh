@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs everything ringrelay needs to build, test and benchmark on a bare Debian bookworm machine.
-# Idempotent and non-interactive; run as root (or through sudo). It installs packages and nothing else:
-# the mail and DNS servers it brings (postfix, dnsmasq, unbound) are left stopped and disabled, because
-# ringrelay's tests start their own private instances on loopback with their own configuration.
+# Installs everything ringrelay needs to build, test and benchmark on a bare Debian bookworm machine,
+# then builds the fast wolfSSL (deploy/build-wolfssl.sh; cached, so a second run does nothing).
+# Idempotent and non-interactive; run as root (or through sudo). The mail and DNS servers it brings
+# (postfix, dnsmasq, unbound) are left stopped and disabled, because ringrelay's tests start their
+# own private instances on loopback with their own configuration.
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,8 @@ packages=(
   # libraries (see shared notes/dependencies.md for the versions and traps)
   liburing-dev libwolfssl-dev libc-ares-dev libsasl2-dev libsasl2-modules sasl2-bin
   libmimalloc-dev libbenchmark-dev libgtest-dev libgmock-dev nlohmann-json3-dev
+  # building Debian's wolfSSL source with assembly (deploy/build-wolfssl.sh)
+  autoconf automake libtool dpkg-dev
   # real peers for the integration tests and the load harness
   postfix dnsmasq unbound swaks openssl iproute2 procps
 )
@@ -58,5 +61,7 @@ for d in "${daemons[@]}"; do
     update-rc.d "$d" disable >/dev/null 2>&1 || true
   fi
 done
+
+bash "$(dirname "$0")/build-wolfssl.sh"
 
 echo "setup-debian: all build, test and benchmark dependencies are installed"

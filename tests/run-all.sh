@@ -21,10 +21,10 @@ cmake --build --preset release --target ringrelay
 ctest --preset release -R '^cli\.'
 
 # ThreadSanitizer over what crosses threads: the shard mailboxes, deliveries spread over shards,
-# c-ares channels on worker shards, and the native (getaddrinfo) lookup thread.
+# c-ares channels on worker shards, the native (getaddrinfo) lookup thread, and TLS on a shard.
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan --target ringrelay ringrelay_unit_tests
-ctest --preset tsan -R 'SpscQueue|integration\.(many_destinations_across_shards|sigterm_with_work_in_flight|cache_reuse_by_endpoint|dns_ttl_expiry_and_cache|dns_next_mx_when_first_is_down)'
+ctest --preset tsan -R 'SpscQueue|integration\.(many_destinations_across_shards|sigterm_with_work_in_flight|cache_reuse_by_endpoint|dns_ttl_expiry_and_cache|dns_next_mx_when_first_is_down|tls_cached_connection_reuse)'
 
 cmake --preset asan >/dev/null
 cmake --build --preset asan
