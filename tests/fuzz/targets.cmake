@@ -7,4 +7,5 @@ set(RINGRELAY_FUZZ_TARGETS
   mime_downgrade
   feed_protocol
   dns_answer
+  tls_policy
 )
