@@ -91,7 +91,9 @@ Scheduler::Scheduler(Ring& ring, Timers& timers, const EngineSettings& settings,
       settings_(settings),
       resolver_(resolver),
       sink_(sink),
-      tls_sessions_(settings.tls.session_cache_timeout, settings.tls.session_cache_limit) {}
+      tls_sessions_(settings.tls.session_cache_timeout, settings.tls.session_cache_limit) {
+  if (settings.tls.any_tls()) refresh_tls_context();
+}
 
 Scheduler::~Scheduler() = default;
 
@@ -139,20 +141,25 @@ void Scheduler::remember_tls_broken(const SmtpConnection& c) {
   }
 }
 
+void Scheduler::refresh_tls_context() {
+  if (tls_context_ && tls_context_settings_ == settings_.tls.context) return;
+  try {
+    // Loading the CAs (the system bundle: ~140 certificates) takes milliseconds: once per shard
+    // at start, and again only when a reload changes the files.
+    tls_context_ = std::make_unique<tls::Context>(tls::Role::client, settings_.tls.context);
+    tls_context_settings_ = settings_.tls.context;
+  } catch (const tls::ContextError& e) {
+    // Checked at start; a file broken since a reload leaves TLS unavailable, loudly.
+    if (log_notice) log_notice("warning: TLS is unavailable: " + std::string(e.what()));
+    tls_context_.reset();
+  }
+}
+
 TlsPlan Scheduler::tls_plan(const Destination& d, const ServerAddress& server, bool plaintext) {
   TlsPlan plan;
   plan.policy = tls_policy(d);
   if (!plan.policy.uses_tls()) return plan;
-  if (!tls_context_ || !(tls_context_settings_ == settings_.tls.context)) {
-    try {
-      tls_context_ = std::make_unique<tls::Context>(tls::Role::client, settings_.tls.context);
-      tls_context_settings_ = settings_.tls.context;
-    } catch (const tls::ContextError& e) {
-      // Checked at start; a file broken since a reload leaves TLS unavailable, loudly.
-      if (log_notice) log_notice("warning: TLS is unavailable: " + std::string(e.what()));
-      tls_context_.reset();
-    }
-  }
+  refresh_tls_context();
   plan.context = tls_context_.get();
   plan.sessions = &tls_sessions_;
   plan.names = peer_names(d, server);

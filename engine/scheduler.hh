@@ -106,6 +106,7 @@ class Scheduler : public ConnectionListener {
   const tls::Policy& tls_policy(const Destination& d) const;
   tls::PeerNames peer_names(const Destination& d, const ServerAddress& server) const;
   TlsPlan tls_plan(const Destination& d, const ServerAddress& server, bool plaintext);
+  void refresh_tls_context();  // made at start, remade when a reload changes its files
   bool serves(const Slot& slot, const Destination& d, const tls::PeerNames& names) const;
   bool tls_broken(const ServerAddress& server);
   void remember_tls_broken(const SmtpConnection& c);

@@ -461,10 +461,9 @@ void SmtpConnection::encrypt_queued() {
 
 void SmtpConnection::send_encrypted() {
   if (tls_out_offset_ >= tls_out_.size()) {
-    tls_out_.clear();
     tls_out_offset_ = 0;
     if (channel_->handshake_done() && !send_queue_.empty()) encrypt_queued();
-    tls_out_ = channel_->take_output();
+    channel_->swap_output(tls_out_);
   }
   if (tls_out_offset_ >= tls_out_.size()) return;
   io_uring_sqe* sqe = ring_.prepare(&send_op_);

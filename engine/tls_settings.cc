@@ -44,6 +44,12 @@ const tls::Policy& TlsSettings::policy_for(const dns::Nexthop& hop) const {
   return default_policy;
 }
 
+bool TlsSettings::any_tls() const {
+  bool any = default_policy.uses_tls() || lmtp_policy.uses_tls();
+  for (const auto& [key, policy] : policy_map) any = any || policy.uses_tls();
+  return any;
+}
+
 TlsSettings tls_settings(const Config& c) {
   TlsSettings t;
   tls::PolicyDefaults& d = t.defaults;
@@ -92,9 +98,7 @@ TlsSettings tls_settings(const Config& c) {
   t.broken_peer_time = std::chrono::seconds(c.seconds("smtp_tls_broken_peer_time"));
   t.note_starttls_offer = c.boolean("smtp_tls_note_starttls_offer");
   // Load the files once here, in the main thread, so that mistakes stop the start.
-  bool any_tls = t.default_policy.uses_tls() || t.lmtp_policy.uses_tls();
-  for (const auto& [key, policy] : t.policy_map) any_tls = any_tls || policy.uses_tls();
-  if (any_tls) {
+  if (t.any_tls()) {
     try {
       tls::Context trial(tls::Role::client, t.context);
     } catch (const tls::ContextError& e) {

@@ -30,6 +30,8 @@ struct TlsSettings {
   // The policy for a next hop: its policy map entry (exact, then parent domains as
   // ".example.com"), else main.cf's level.
   const tls::Policy& policy_for(const dns::Nexthop& hop) const;
+  // True when some policy may use TLS (then each shard loads a client context at start).
+  bool any_tls() const;
 };
 
 // Throws ConfigError naming the parameter or the policy table line at fault, and tls::ContextError

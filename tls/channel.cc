@@ -201,6 +201,11 @@ std::string Channel::take_output() {
   return out;
 }
 
+void Channel::swap_output(std::string& buffer) {
+  buffer.clear();
+  output_.swap(buffer);
+}
+
 Channel::Status Channel::outcome(int result, const char* what) {
   int code = wolfSSL_get_error(ssl_, result);
   if (code == WOLFSSL_ERROR_WANT_READ || code == WOLFSSL_ERROR_WANT_WRITE) return Status::want_read;

@@ -51,6 +51,9 @@ class Channel {
   // Ciphertext to send.
   bool has_output() const { return !output_.empty(); }
   std::string take_output();
+  // The same without allocating: `buffer` (sent, its bytes no longer needed) is cleared and
+  // swapped with the pending ciphertext, so both buffers keep their capacity.
+  void swap_output(std::string& buffer);
 
   const std::string& error() const { return error_; }
   bool handshake_done() const { return handshake_done_; }
