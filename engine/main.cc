@@ -1,5 +1,5 @@
-// The ringrelay command: dispatches to its subcommands (config now; serve and submit are reserved
-// for the delivery service). Exit codes are sysexits.h's.
+// The ringrelay command: dispatches to its subcommands (config, resolve, serve, submit) and prints
+// the version with the TLS library and allocator it carries. Exit codes are sysexits.h's.
 #include <sysexits.h>
 
 #include <iostream>
@@ -15,6 +15,7 @@
 #include "engine/command_serve.hh"
 #include "engine/command_submit.hh"
 #include "engine/version.hh"
+#include "tls/library.hh"
 
 namespace {
 
@@ -27,6 +28,7 @@ constexpr std::string_view kUsage =
 
 void print_version() {
   std::cout << "ringrelay " << ringrelay::engine::kVersion << '\n';
+  std::cout << "tls: " << ringrelay::tls::library_description() << '\n';
 #ifdef RINGRELAY_WITH_MIMALLOC
   // Proves the allocator took over: memory from plain malloc() must be mimalloc's.
   void* probe = std::malloc(64);

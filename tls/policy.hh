@@ -46,8 +46,12 @@ struct Policy {
   std::string servername;   // SNI: "", "hostname", "nexthop" or a literal name
 
   bool uses_tls() const { return level != SecurityLevel::none; }
-  // Levels at which a failed handshake or an unverified peer defers the mail.
-  bool mandatory() const { return level != SecurityLevel::none && level != SecurityLevel::may; }
+  // Levels at which a failed handshake or an unverified peer defers the mail. "dane" without
+  // TLSA records (ringrelay does not look them up yet) is opportunistic, as in Postfix.
+  bool mandatory() const {
+    return level != SecurityLevel::none && level != SecurityLevel::may &&
+           level != SecurityLevel::dane;
+  }
   // A canonical text: equal texts mean equal policies (cache and session keys, logs).
   std::string key() const;
 };
