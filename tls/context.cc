@@ -7,15 +7,22 @@
 #include <wolfssl/ssl.h>
 // clang-format on
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "tls/library.hh"
 
 namespace ringrelay::tls {
 namespace {
 
-std::string last_error_text() {
+// Why wolfSSL refused `path`: the system's words when the file cannot be read at all.
+std::string why_not(const std::string& path) {
+  if (::access(path.c_str(), R_OK) != 0) return std::strerror(errno);
   char text[WOLFSSL_MAX_ERROR_SZ] = {};
   unsigned long error = wolfSSL_ERR_get_error();
-  if (error == 0) return "unknown error";
+  if (error == 0) return "not a usable PEM file";
   wolfSSL_ERR_error_string_n(error, text, sizeof text);
   return text;
 }
@@ -37,7 +44,7 @@ Context::Context(Role role, const ContextSettings& settings) : role_(role) {
             ctx_, settings.ca_file.empty() ? nullptr : settings.ca_file.c_str(),
             settings.ca_path.empty() ? nullptr : settings.ca_path.c_str()) != WOLFSSL_SUCCESS) {
       std::string where = settings.ca_file.empty() ? settings.ca_path : settings.ca_file;
-      throw ContextError(where + ": cannot load trusted CA certificates: " + last_error_text());
+      throw ContextError(where + ": cannot load trusted CA certificates: " + why_not(where));
     }
     if ((!configured || settings.append_system_cas) && role == Role::client) {
       // No CA configured: the system's, as smtp_tls_CAfile's documentation lets users expect.
@@ -48,12 +55,12 @@ Context::Context(Role role, const ContextSettings& settings) : role_(role) {
       if (wolfSSL_CTX_use_certificate_chain_file(ctx_, settings.cert_file.c_str()) !=
           WOLFSSL_SUCCESS) {
         throw ContextError(settings.cert_file +
-                           ": cannot load the certificate: " + last_error_text());
+                           ": cannot load the certificate: " + why_not(settings.cert_file));
       }
       const std::string& key = settings.key_file.empty() ? settings.cert_file : settings.key_file;
       if (wolfSSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), WOLFSSL_FILETYPE_PEM) !=
           WOLFSSL_SUCCESS) {
-        throw ContextError(key + ": cannot load the private key: " + last_error_text());
+        throw ContextError(key + ": cannot load the private key: " + why_not(key));
       }
       if (wolfSSL_CTX_check_private_key(ctx_) != WOLFSSL_SUCCESS) {
         throw ContextError(key + ": the private key does not match the certificate in " +
