@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "tests/tls/test_pki.hh"
 #include "tls/channel.hh"
 #include "tls/context.hh"
 #include "tls/library.hh"
@@ -22,13 +23,7 @@ namespace {
 using namespace ringrelay::tls;
 
 std::string pki_dir() {
-  static const std::string dir = [] {
-    std::string d = "/tmp/ringrelay-bench-pki-" + std::to_string(::getuid());
-    std::string command = std::string("bash ") + RINGRELAY_TLS_TEST_DIR + "/make-test-pki.sh " + d;
-    if (std::system(command.c_str()) != 0) throw std::runtime_error("cannot make the test PKI");
-    return d;
-  }();
-  return dir;
+  return ringrelay::testing::test_pki_dir();
 }
 
 struct Pair {

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "tests/tls/test_pki.hh"
 #include "tls/channel.hh"
 #include "tls/context.hh"
 #include "tls/peer_check.hh"
@@ -21,13 +22,7 @@ namespace ringrelay::tls {
 namespace {
 
 std::string pki_dir() {
-  static const std::string dir = [] {
-    std::string d = "/tmp/ringrelay-test-pki-" + std::to_string(::getuid());
-    std::string command = std::string("bash ") + RINGRELAY_TLS_TEST_DIR + "/make-test-pki.sh " + d;
-    if (std::system(command.c_str()) != 0) throw std::runtime_error("cannot make the test PKI");
-    return d;
-  }();
-  return dir;
+  return ringrelay::testing::test_pki_dir();
 }
 
 std::string read_text(const std::string& path) {
@@ -84,6 +79,16 @@ PeerNames mx_names() {
   return PeerNames{"test.example", "mx.test.example"};
 }
 
+// The certificate the client saw from a server presenting `name` (good, expired, ...).
+PeerCertificate certificate_of(const std::string& name) {
+  auto server_ctx = server_context(name);
+  auto client_ctx = client_context();
+  Channel client(*client_ctx), server(*server_ctx);
+  EXPECT_TRUE(client.configure(policy(SecurityLevel::verify), "mx.test.example"));
+  EXPECT_TRUE(connect(client, server)) << name << ": " << client.error();
+  return client.peer_certificate("sha256");
+}
+
 TEST(TlsChannel, HandshakeAndDataBothWays) {
   auto server_ctx = server_context("good");
   auto client_ctx = client_context();
@@ -105,12 +110,7 @@ TEST(TlsChannel, HandshakeAndDataBothWays) {
 }
 
 TEST(TlsChannel, VerifiedOnlyWhenChainAndNameMatch) {
-  auto server_ctx = server_context("good");
-  auto client_ctx = client_context();
-  Channel client(*client_ctx), server(*server_ctx);
-  ASSERT_TRUE(client.configure(policy(SecurityLevel::verify), "mx.test.example"));
-  ASSERT_TRUE(connect(client, server));
-  PeerCertificate cert = client.peer_certificate("sha256");
+  PeerCertificate cert = certificate_of("good");
   ASSERT_TRUE(cert.present);
   EXPECT_TRUE(cert.chain_trusted) << cert.chain_error;
   EXPECT_EQ(judge(policy(SecurityLevel::verify), cert, mx_names()).trust, Trust::verified);
@@ -127,12 +127,8 @@ TEST(TlsChannel, VerifiedOnlyWhenChainAndNameMatch) {
 
 TEST(TlsChannel, UnknownCaAndExpiredCertificateAreNotTrusted) {
   for (const char* name : {"unknown", "expired"}) {
-    auto server_ctx = server_context(name);
-    auto client_ctx = client_context();
-    Channel client(*client_ctx), server(*server_ctx);
-    ASSERT_TRUE(client.configure(policy(SecurityLevel::verify), "mx.test.example"));
-    ASSERT_TRUE(connect(client, server)) << name << ": " << client.error();
-    PeerCertificate cert = client.peer_certificate("sha256");
+    PeerCertificate cert = certificate_of(name);
+    ASSERT_TRUE(cert.present) << name;
     EXPECT_FALSE(cert.chain_trusted) << name;
     EXPECT_FALSE(cert.chain_error.empty()) << name;
     if (std::string(name) == "expired") {
@@ -150,12 +146,7 @@ TEST(TlsChannel, UnknownCaAndExpiredCertificateAreNotTrusted) {
 }
 
 TEST(TlsChannel, WildcardCertificate) {
-  auto server_ctx = server_context("wildcard");
-  auto client_ctx = client_context();
-  Channel client(*client_ctx), server(*server_ctx);
-  ASSERT_TRUE(client.configure(policy(SecurityLevel::verify), ""));
-  ASSERT_TRUE(connect(client, server));
-  PeerCertificate cert = client.peer_certificate("sha256");
+  PeerCertificate cert = certificate_of("wildcard");
   Policy verify = policy(SecurityLevel::verify);
   EXPECT_TRUE(judge(verify, cert, {"wild.test.example", "mx1.wild.test.example"}).acceptable);
   EXPECT_FALSE(judge(verify, cert, {"wild.test.example", "wild.test.example"}).acceptable);
@@ -163,12 +154,7 @@ TEST(TlsChannel, WildcardCertificate) {
 }
 
 TEST(TlsChannel, FingerprintsOfCertificateAndPublicKey) {
-  auto server_ctx = server_context("good");
-  auto client_ctx = client_context();
-  Channel client(*client_ctx), server(*server_ctx);
-  ASSERT_TRUE(client.configure(policy(SecurityLevel::fingerprint), ""));
-  ASSERT_TRUE(connect(client, server));
-  PeerCertificate cert = client.peer_certificate("sha256");
+  PeerCertificate cert = certificate_of("good");
   EXPECT_EQ(cert.cert_digest, read_text(pki_dir() + "/good.cert-sha256"));
   EXPECT_EQ(cert.pkey_digest, read_text(pki_dir() + "/good.pkey-sha256"));
   Policy by_cert = policy(SecurityLevel::fingerprint);
