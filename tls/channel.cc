@@ -18,32 +18,23 @@
 namespace ringrelay::tls {
 namespace {
 
-int wolfssl_version(TlsVersion v) {
+// wolfSSL names a protocol version two ways: for SetMinVersion, and on the wire (max version).
+struct VersionConstants {
+  int minimum;
+  int wire;
+};
+VersionConstants constants_of(TlsVersion v) {
   switch (v) {
     case TlsVersion::tls1:
-      return WOLFSSL_TLSV1;
+      return {WOLFSSL_TLSV1, TLS1_VERSION};
     case TlsVersion::tls1_1:
-      return WOLFSSL_TLSV1_1;
+      return {WOLFSSL_TLSV1_1, TLS1_1_VERSION};
     case TlsVersion::tls1_2:
-      return WOLFSSL_TLSV1_2;
+      return {WOLFSSL_TLSV1_2, TLS1_2_VERSION};
     case TlsVersion::tls1_3:
-      return WOLFSSL_TLSV1_3;
+      return {WOLFSSL_TLSV1_3, TLS1_3_VERSION};
   }
-  return WOLFSSL_TLSV1_2;
-}
-
-int max_version_constant(TlsVersion v) {
-  switch (v) {
-    case TlsVersion::tls1:
-      return TLS1_VERSION;
-    case TlsVersion::tls1_1:
-      return TLS1_1_VERSION;
-    case TlsVersion::tls1_2:
-      return TLS1_2_VERSION;
-    case TlsVersion::tls1_3:
-      return TLS1_3_VERSION;
-  }
-  return TLS1_3_VERSION;
+  return {WOLFSSL_TLSV1_2, TLS1_3_VERSION};
 }
 
 std::string hex_digest(std::string_view digest, const unsigned char* data, std::size_t size) {
@@ -140,10 +131,10 @@ bool Channel::configure(const Policy& policy, std::string_view server_name) {
   bool min_set = false;
   for (int v = static_cast<int>(policy.protocols.min);
        !min_set && v <= static_cast<int>(policy.protocols.max); ++v) {
-    min_set =
-        wolfSSL_SetMinVersion(ssl_, wolfssl_version(static_cast<TlsVersion>(v))) == WOLFSSL_SUCCESS;
+    min_set = wolfSSL_SetMinVersion(ssl_, constants_of(static_cast<TlsVersion>(v)).minimum) ==
+              WOLFSSL_SUCCESS;
   }
-  if (!min_set || wolfSSL_set_max_proto_version(ssl_, max_version_constant(policy.protocols.max)) !=
+  if (!min_set || wolfSSL_set_max_proto_version(ssl_, constants_of(policy.protocols.max).wire) !=
                       WOLFSSL_SUCCESS) {
     error_ = "cannot set the TLS protocol range " + policy.protocols_text;
     return false;
