@@ -96,7 +96,6 @@ TlsSettings tls_settings(const Config& c) {
   t.fingerprint_digest = c.value("smtp_tls_fingerprint_digest");
   t.session_cache_timeout = std::chrono::seconds(c.seconds("smtp_tls_session_cache_timeout"));
   t.broken_peer_time = std::chrono::seconds(c.seconds("smtp_tls_broken_peer_time"));
-  t.note_starttls_offer = c.boolean("smtp_tls_note_starttls_offer");
   // Load the files once here, in the main thread, so that mistakes stop the start.
   if (t.any_tls()) {
     try {

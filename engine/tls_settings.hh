@@ -25,7 +25,6 @@ struct TlsSettings {
   std::chrono::seconds session_cache_timeout{3600};  // smtp_tls_session_cache_timeout
   std::size_t session_cache_limit = 10000;           // per shard
   std::chrono::seconds broken_peer_time{3600};       // smtp_tls_broken_peer_time (ringrelay)
-  bool note_starttls_offer = false;                  // smtp_tls_note_starttls_offer
 
   // The policy for a next hop: its policy map entry (exact, then parent domains as
   // ".example.com"), else main.cf's level.

@@ -230,6 +230,21 @@ def scenario_tls_cached_connection_reuse(ringrelay):
         assert len(established(w)) == 2, established(w)
 
 
+def scenario_tls_client_certificate(ringrelay):
+    """smtp_tls_cert_file/smtp_tls_key_file: a Postfix smtpd that asks for client certificates
+    and trusts the test CA logs ours as Trusted."""
+    needs_root()
+    with World(ringrelay) as w:
+        p = pki()
+        smtpd = tls_smtpd(w, smtpd_tls_ask_ccert="yes", smtpd_tls_CAfile=f"{p}/ca.pem")
+        hop = f"[mx.test.example]:{smtpd.port}"
+        serve(w, [(hop, "verify")], smtp_tls_cert_file=f"{p}/client.pem",
+              smtp_tls_key_file=f"{p}/client.key")
+        assert deliver(w, hop)["status"] == "sent"
+        wait_for(lambda: "Trusted TLS connection established from" in smtpd.log_text(), 20,
+                 "Postfix to log our certificate as trusted")
+
+
 class StartTlsFront:
     """A plaintext SMTP front that offers STARTTLS and, after "220", splices the connection to an
     `openssl s_server` (which does the TLS side). Enough for the checks made right after the
