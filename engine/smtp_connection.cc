@@ -282,7 +282,11 @@ void SmtpConnection::run_actions() {
         kick_send();
       } else if (auto* t = std::get_if<proto::ArmTimerAction>(&action)) {
         timer_.arm(timers_, std::chrono::seconds(t->seconds), [this] {
-          session_.on_timeout();
+          // A handshake that stalls fails like any other (at "may": plaintext retry).
+          if (channel_ && !channel_->handshake_done() && !tls_failed_opportunistically_)
+            tls_failed("timed out during the TLS handshake");
+          else
+            session_.on_timeout();
           run_actions();
         });
       } else if (std::holds_alternative<proto::CancelTimerAction>(action)) {

@@ -250,8 +250,10 @@ class StartTlsFront:
     `openssl s_server` (which does the TLS side). Enough for the checks made right after the
     handshake; s_server speaks no SMTP inside TLS."""
 
-    def __init__(self, world, cert):
+    def __init__(self, world, cert, stall=False):
         p = pki()
+        self.stall = stall  # after "220" to STARTTLS, say nothing more (a hostile peer)
+        self.accepted = 0   # messages taken in plaintext
         self.tls_port = free_port()
         self.server = subprocess.Popen(
             ["openssl", "s_server", "-quiet", "-accept", f"127.0.0.1:{self.tls_port}",
@@ -277,19 +279,31 @@ class StartTlsFront:
         with client:
             client.sendall(b"220 front.test ESMTP\r\n")
             reader = client.makefile("rb")
+            in_data = False
             for line in reader:
                 verb = line[:8].upper()
-                if verb.startswith(b"EHLO"):
+                if in_data:
+                    if line in (b".\r\n", b".\n"):
+                        in_data = False
+                        self.accepted += 1
+                        client.sendall(b"250 2.0.0 taken in plaintext\r\n")
+                elif verb.startswith(b"EHLO"):
                     client.sendall(b"250-front.test\r\n250 STARTTLS\r\n")
                 elif verb.startswith(b"STARTTLS"):
                     client.sendall(b"220 2.0.0 Ready to start TLS\r\n")
                     break
+                elif verb.startswith(b"DATA"):
+                    in_data = True
+                    client.sendall(b"354 go ahead\r\n")
                 elif verb.startswith(b"QUIT"):
                     client.sendall(b"221 bye\r\n")
                     return
                 else:
-                    client.sendall(b"502 no\r\n")
+                    client.sendall(b"250 2.0.0 ok\r\n")  # MAIL, RCPT, RSET
             else:
+                return
+            if self.stall:
+                reader.read()  # until the client gives up and closes
                 return
             upstream = socket.create_connection(("127.0.0.1", self.tls_port))
             pending = reader.peek(0) if hasattr(reader, "peek") else b""
@@ -339,3 +353,21 @@ def scenario_tls_openssl_s_server_peer(ringrelay):
         assert r["status"] == "deferred" and r["text"] == "Server certificate not verified", r
         lines = established(w)
         assert len(lines) == 2 and all("Trusted TLS connection established to" in l for l in lines), lines
+
+
+def scenario_tls_handshake_that_stalls(ringrelay):
+    """A hostile peer answers "220" to STARTTLS and then says nothing: after
+    smtp_starttls_timeout the handshake has failed; at "may" the message goes in plaintext, at
+    "encrypt" it is deferred with the reason."""
+    needs_root()
+    with World(ringrelay) as w:
+        front = StartTlsFront(w, "good", stall=True)
+        p = front.port
+        serve(w, [(f"[localhost]:{p}", "may"), (f"[mx.test.example]:{p}", "encrypt")],
+              smtp_starttls_timeout="2s", smtp_connection_cache_on_demand="no")
+        r = deliver(w, f"[localhost]:{p}")
+        assert r["status"] == "sent" and r["reply"].endswith("taken in plaintext"), r
+        assert front.accepted == 1
+        strict = deliver(w, f"[mx.test.example]:{p}")
+        assert strict["status"] == "deferred" and strict["dsn"] == "4.7.5", strict
+        assert "timed out during the TLS handshake" in strict["text"], strict
