@@ -21,7 +21,7 @@ class IdleConnections {
   // Adds an idle connection. A handle is in the cache at most once.
   void put(Handle handle, const std::string& nexthop, const EndpointKey& endpoint) {
     remove(handle);
-    entries_.push_back({handle, nexthop, endpoint});
+    entries_.emplace(handle, Entry{nexthop, endpoint});
     by_nexthop_[nexthop].push_back(handle);
     by_endpoint_[endpoint].push_back(handle);
   }
@@ -45,20 +45,15 @@ class IdleConnections {
 
   // Forgets `handle` (taken, expired, or closed by the server). False if it was not cached.
   bool remove(Handle handle) {
-    auto it = std::find_if(entries_.begin(), entries_.end(),
-                           [&](const Entry& e) { return e.handle == handle; });
+    auto it = entries_.find(handle);
     if (it == entries_.end()) return false;
-    erase_from(by_nexthop_, it->nexthop, handle);
-    erase_from(by_endpoint_, it->endpoint, handle);
-    *it = std::move(entries_.back());
-    entries_.pop_back();
+    erase_from(by_nexthop_, it->second.nexthop, handle);
+    erase_from(by_endpoint_, it->second.endpoint, handle);
+    entries_.erase(it);
     return true;
   }
 
-  bool contains(Handle handle) const {
-    return std::any_of(entries_.begin(), entries_.end(),
-                       [&](const Entry& e) { return e.handle == handle; });
-  }
+  bool contains(Handle handle) const { return entries_.contains(handle); }
   std::size_t size() const { return entries_.size(); }
   std::size_t count_for(const std::string& nexthop) const {
     auto it = by_nexthop_.find(nexthop);
@@ -67,7 +62,6 @@ class IdleConnections {
 
  private:
   struct Entry {
-    Handle handle;
     std::string nexthop;
     EndpointKey endpoint;
   };
@@ -95,7 +89,7 @@ class IdleConnections {
     if (list.empty()) map.erase(it);
   }
 
-  std::vector<Entry> entries_;
+  std::unordered_map<Handle, Entry> entries_;  // each cached connection once, found in O(1)
   std::unordered_map<std::string, std::vector<Handle>> by_nexthop_;
   std::unordered_map<EndpointKey, std::vector<Handle>, EndpointKeyHash> by_endpoint_;
 };
