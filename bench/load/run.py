@@ -2,10 +2,13 @@
 """The end-to-end load harness: one command that measures ringrelay delivering M messages of size
 S to D mail domains (MX records in a local dnsmasq pointing at N smtp-sink processes on loopback),
 and, in the same run against the same sinks, Postfix's smtp-source sending the same messages with
-the same number of connections. Prints a table with ratios and writes JSON.
+the same number of connections, and a private Postfix instance (queue on tmpfs) relaying the
+same messages to the same sinks, measured by its drain rate (bench/load/postfix_drain.py).
+Prints a table with ratios and writes JSON.
 
   python3 bench/load/run.py [--messages 20000] [--sizes 1k,10k,100k] [--domains 20] [--sinks 4]
                             [--recipients 1] [--json results.json] [--ringrelay PATH]
+                            [--no-postfix]
 
 Figures: delivered messages/s (counted at the sinks; every result checked "sent"), CPU seconds
 (user+system) per 1,000 messages of ringrelay serve and of smtp-source, and of the sinks, peak RSS
@@ -22,7 +25,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, HERE)
 from harness import DnsServer, Sink, World, free_port, wait_for  # noqa: E402
+from postfix_drain import drain  # noqa: E402
 
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -146,9 +151,18 @@ def run_size(ringrelay, size, args):
             "cpu_seconds": source_cpu, "cpu_ms_per_message": 1000 * source_cpu / delivered,
             "sink_cpu_seconds": sink_cpu, "connections": sessions * len(sources),
         }
-    return {"size": size, "ringrelay": ours, "smtp_source": reference,
-            "cpu_ratio": ours["cpu_ms_per_message"] / reference["cpu_ms_per_message"],
-            "rate_ratio": ours["messages_per_second"] / reference["messages_per_second"]}
+        # A real Postfix relaying the same messages to the same sinks: its drain rate.
+        postfix = None
+        if not args.no_postfix:
+            postfix = drain(w, sinks, port, args.domains, args.messages, size,
+                            lambda d: f"127.0.0.{40 + d % args.sinks}")
+    row = {"size": size, "ringrelay": ours, "smtp_source": reference,
+           "cpu_ratio": ours["cpu_ms_per_message"] / reference["cpu_ms_per_message"],
+           "rate_ratio": ours["messages_per_second"] / reference["messages_per_second"]}
+    if postfix:
+        row["postfix_drain"] = postfix
+        row["postfix_rate_ratio"] = ours["messages_per_second"] / postfix["messages_per_second"]
+    return row
 
 
 def main():
@@ -159,6 +173,8 @@ def main():
     parser.add_argument("--sinks", type=int, default=4)
     parser.add_argument("--recipients", type=int, default=1)
     parser.add_argument("--json", default="")
+    parser.add_argument("--no-postfix", action="store_true",
+                        help="skip the Postfix drain reference (it needs root)")
     parser.add_argument("--ringrelay", default=os.path.join(ROOT, "build", "release", "engine",
                                                             "ringrelay"))
     args = parser.parse_args()
@@ -171,7 +187,7 @@ def main():
           f"{args.sinks} smtp-sink processes, {os.cpu_count()} cores")
     header = ("size", "ringrelay msg/s", "smtp-source msg/s", "rate ×", "ringrelay CPU ms/msg",
               "smtp-source CPU ms/msg", "CPU ×", "sink CPU s (ours/ref)", "conns", "msg/conn",
-              "p50/p99 s", "peak RSS MiB")
+              "p50/p99 s", "peak RSS MiB", "Postfix drain msg/s", "rate × Postfix")
     print(" | ".join(header))
     for r in rows:
         o, ref = r["ringrelay"], r["smtp_source"]
@@ -181,7 +197,9 @@ def main():
             f"{o['cpu_ms_per_message']:.3f}", f"{ref['cpu_ms_per_message']:.3f}",
             f"{r['cpu_ratio']:.2f}", f"{o['sink_cpu_seconds']:.1f}/{ref['sink_cpu_seconds']:.1f}",
             str(o["connections"]), f"{o['messages_per_connection']:.0f}",
-            f"{o['p50_seconds']:.3f}/{o['p99_seconds']:.3f}", f"{o['peak_rss_kib'] / 1024:.1f}"]))
+            f"{o['p50_seconds']:.3f}/{o['p99_seconds']:.3f}", f"{o['peak_rss_kib'] / 1024:.1f}",
+            f"{r['postfix_drain']['messages_per_second']:.0f}" if "postfix_drain" in r else "-",
+            f"{r['postfix_rate_ratio']:.1f}" if "postfix_drain" in r else "-"]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"arguments": vars(args), "rows": rows}, f, indent=2)
