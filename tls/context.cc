@@ -7,9 +7,8 @@
 #include <wolfssl/ssl.h>
 // clang-format on
 
-#include <unistd.h>
-
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "tls/library.hh"
@@ -19,7 +18,11 @@ namespace {
 
 // Why wolfSSL refused `path`: the system's words when the file cannot be read at all.
 std::string why_not(const std::string& path) {
-  if (::access(path.c_str(), R_OK) != 0) return std::strerror(errno);
+  if (std::FILE* file = std::fopen(path.c_str(), "r")) {
+    std::fclose(file);
+  } else {
+    return std::strerror(errno);
+  }
   char text[WOLFSSL_MAX_ERROR_SZ] = {};
   unsigned long error = wolfSSL_ERR_get_error();
   if (error == 0) return "not a usable PEM file";
