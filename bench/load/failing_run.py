@@ -19,8 +19,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, HERE)
-from harness import DnsServer, Sink, World, free_port  # noqa: E402
-from run import cpu_seconds, message_of, parse_size  # noqa: E402
+from harness import Sink, World, free_port  # noqa: E402
+from run import cpu_seconds, message_of, parse_size, serve_domains  # noqa: E402
 
 
 def healthy(domain, args):
@@ -52,12 +52,7 @@ def one_run(args, with_failing, size):
             else:
                 target = "refuse.bench.test" if failing.index(d) % 2 == 0 else "dead.bench.test"
             lines.append(f"mx-host=d{d}.bench.test,{target},10")
-        dns = DnsServer(w, lines, ttl=3600)
-        transport = os.path.join(w.dir, "transport")
-        with open(transport, "w") as f:
-            for d in range(args.domains):
-                f.write(f"d{d}.bench.test smtp:d{d}.bench.test:{port}\n")
-        w.serve(**dns.settings(transport_maps=f"texthash:{transport}"))
+        serve_domains(w, lines, args.domains, port)
         message = w.message("bench.eml", message_of(size))
         domains = [i % args.domains for i in range(args.messages)]
         chosen = [i for i, d in enumerate(domains) if with_failing or healthy(d, args)]

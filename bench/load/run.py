@@ -72,6 +72,18 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0
 
 
+def serve_domains(w, dns_lines, domains, port):
+    """dnsmasq with `dns_lines` (MX and host records for d0..dN.bench.test), and ringrelay serve
+    resolving through it, each domain routed to its MX hosts at the sinks' `port`."""
+    dns = DnsServer(w, dns_lines, ttl=3600)
+    transport = os.path.join(w.dir, "transport")
+    with open(transport, "w") as f:
+        for d in range(domains):
+            f.write(f"d{d}.bench.test smtp:d{d}.bench.test:{port}\n")
+    w.serve(**dns.settings(transport_maps=f"texthash:{transport}",
+                           maillog_file=os.path.join(w.dir, "maillog")))
+
+
 def run_size(ringrelay, size, args):
     """One message size: ringrelay, then smtp-source, against the same sinks."""
     with World(ringrelay) as w:
@@ -82,13 +94,7 @@ def run_size(ringrelay, size, args):
             lines.append(f"mx-host=d{d}.bench.test,mx{d % args.sinks}.bench.test,10")
         for i in range(args.sinks):
             lines.append(f"host-record=mx{i}.bench.test,127.0.0.{40 + i}")
-        dns = DnsServer(w, lines, ttl=3600)
-        transport = os.path.join(w.dir, "transport")
-        with open(transport, "w") as f:
-            for d in range(args.domains):
-                f.write(f"d{d}.bench.test smtp:d{d}.bench.test:{port}\n")
-        w.serve(**dns.settings(transport_maps=f"texthash:{transport}",
-                               maillog_file=os.path.join(w.dir, "maillog")))
+        serve_domains(w, lines, args.domains, port)
         serve_pid = w.serve_process.pid
         # One spool file per message on tmpfs, as a queue manager's queue would be.
         spool = tempfile.mkdtemp(prefix="ringrelay-spool-", dir="/dev/shm")
