@@ -6,11 +6,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
 namespace ringrelay::engine {
+namespace {
+
+// Requests may be freed on any shard: the budget is shared, hence atomic.
+std::atomic<std::uint64_t> read_held{0};
+
+// Takes `size` bytes of the read budget; false (and nothing taken) when they do not fit.
+bool reserve_read(std::uint64_t size) {
+  if (size > MappedFile::kReadLimit) return false;
+  if (read_held.fetch_add(size, std::memory_order_relaxed) + size <= MappedFile::kReadBudget)
+    return true;
+  read_held.fetch_sub(size, std::memory_order_relaxed);
+  return false;
+}
+
+}  // namespace
+
+std::uint64_t MappedFile::bytes_read_held() {
+  return read_held.load(std::memory_order_relaxed);
+}
 
 MappedFile::~MappedFile() {
   release();
@@ -23,6 +43,7 @@ MappedFile::MappedFile(MappedFile&& other) noexcept {
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this != &other) {
     release();
+    copy_ = std::move(other.copy_);
     base_ = std::exchange(other.base_, nullptr);
     length_ = std::exchange(other.length_, 0);
     view_ = std::exchange(other.view_, {});
@@ -32,6 +53,8 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
 
 void MappedFile::release() {
   if (base_ != nullptr) ::munmap(base_, length_);
+  if (copy_) read_held.fetch_sub(view_.size(), std::memory_order_relaxed);
+  copy_.reset();
   base_ = nullptr;
   length_ = 0;
   view_ = {};
@@ -55,6 +78,27 @@ std::string MappedFile::map(const std::string& path, std::uint64_t offset, std::
   }
   if (size == 0) {
     ::close(fd);
+    return {};
+  }
+  if (reserve_read(size)) {
+    copy_ = std::make_unique_for_overwrite<char[]>(static_cast<std::size_t>(size));
+    std::uint64_t done = 0;
+    while (done < size) {
+      ssize_t n = ::pread(fd, copy_.get() + done, static_cast<std::size_t>(size - done),
+                          static_cast<off_t>(offset + done));
+      if (n <= 0) {
+        int e = n < 0 ? errno : EIO;
+        if (n < 0 && e == EINTR) continue;
+        ::close(fd);
+        copy_.reset();
+        read_held.fetch_sub(size, std::memory_order_relaxed);
+        return n == 0 ? path + " ended early (truncated while being read?)"
+                      : "cannot read " + path + ": " + std::strerror(e);
+      }
+      done += static_cast<std::uint64_t>(n);
+    }
+    ::close(fd);
+    view_ = std::string_view(copy_.get(), static_cast<std::size_t>(size));
     return {};
   }
   std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
