@@ -181,12 +181,14 @@ int run_serve_command(std::span<const std::string_view> args) {
         shards.pump(feed);  // the last results of the other shards
         if (feed.flushed()) break;
       }
+      log.flush();  // before the next turn sends the results reported in this one
       if (stopping && Clock::now() > stop_deadline) {
         log.notice("stopping: gave up waiting after the grace period");
         break;
       }
     }
     log.notice("stopped");
+    log.flush();
     if (signal_reader.fd >= 0) ::close(signal_reader.fd);
     // Let the kernel finish with any request still pointing into our objects.
     ring.run_once(std::chrono::milliseconds(50));

@@ -25,6 +25,7 @@ DeliveryLog::DeliveryLog(const std::string& path, bool json, std::string syslog_
   } else {
     file_ = std::fopen(path.c_str(), "a");
     own_file_ = file_ != nullptr;
+    if (own_file_) std::setvbuf(file_, nullptr, _IOFBF, 1 << 16);
     if (file_ == nullptr) {
       std::fprintf(stderr, "ringrelay: warning: maillog_file %s: cannot open, logging to stderr\n",
                    path.c_str());
@@ -91,12 +92,15 @@ void DeliveryLog::result(const ResultRecord& r) {
 }
 
 void DeliveryLog::notice(const std::string& text) {
+  // Notices are few (start, stop, connection and TLS events): each is written at once, and
+  // carries out any result lines buffered before it.
   if (!json_) {
     write("smtp", text);
-    return;
+  } else {
+    nlohmann::json j = {{"notice", text}};
+    emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
-  nlohmann::json j = {{"notice", text}};
-  emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  flush();
 }
 
 void DeliveryLog::emit(const std::string& line) {
@@ -105,7 +109,10 @@ void DeliveryLog::emit(const std::string& line) {
     return;
   }
   std::fprintf(file_, "%s\n", line.c_str());
-  std::fflush(file_);
+}
+
+void DeliveryLog::flush() {
+  if (file_ != nullptr) std::fflush(file_);
 }
 
 void DeliveryLog::write(const std::string& program, const std::string& text) {
@@ -113,14 +120,19 @@ void DeliveryLog::write(const std::string& program, const std::string& text) {
     ::syslog(LOG_INFO, "%s", text.c_str());  // syslog adds the time, host and program
     return;
   }
-  char stamp[32];
+  // The stamp changes once a second: format it once a second (per thread: shards log notices).
+  thread_local std::time_t stamped = 0;
+  thread_local char stamp[32] = "";
   std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&now, &tm);
-  std::strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
+  if (now != stamped) {
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    std::strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
+    stamped = now;
+  }
+  static const int pid = static_cast<int>(::getpid());
   std::fprintf(file_, "%s %s %s/%s[%d]: %s\n", stamp, hostname_.c_str(), syslog_name_.c_str(),
-               program.c_str(), static_cast<int>(::getpid()), text.c_str());
-  std::fflush(file_);
+               program.c_str(), pid, text.c_str());
 }
 
 }  // namespace ringrelay::engine

@@ -18,6 +18,10 @@ class DeliveryLog {
 
   void result(const ResultRecord& record);
   void notice(const std::string& text);
+  // Result lines are buffered; the feed shard flushes once per loop turn, before the results it
+  // reported reach the queue manager, so a result is in the log before its record is sent.
+  // Notices are written at once.
+  void flush();
 
   // Postfix's delay notation: at most two decimals, trailing zeros dropped ("0.01", "1.2", "23").
   static std::string format_delay(double seconds);
