@@ -8,4 +8,5 @@ set(RINGRELAY_FUZZ_TARGETS
   feed_protocol
   dns_answer
   tls_policy
+  tls_channel
 )
