@@ -425,7 +425,7 @@ bool SmtpConnection::output_pending() const {
          (channel_ && channel_->has_output());
 }
 
-void SmtpConnection::encrypt_queued() {
+bool SmtpConnection::encrypt_queued() {
   // Small commands and body pieces are gathered into full records before encryption.
   std::string record;
   record.reserve(kTlsRecord);
@@ -452,7 +452,7 @@ void SmtpConnection::encrypt_queued() {
         segment.remove_prefix(n);
         send_offset_ += n;
         budget -= n;
-        if (record.size() == kTlsRecord && !flush()) break;
+        if (record.size() == kTlsRecord && !flush()) return false;
       }
       if (budget == 0) break;
     }
@@ -460,13 +460,16 @@ void SmtpConnection::encrypt_queued() {
     send_queue_.pop_front();
     send_offset_ = 0;
   }
-  if (!flush()) close_reason_ = channel_->error();
+  return flush();
 }
 
 void SmtpConnection::send_encrypted() {
   if (tls_out_offset_ >= tls_out_.size()) {
     tls_out_offset_ = 0;
-    if (channel_->handshake_done() && !send_queue_.empty()) encrypt_queued();
+    if (channel_->handshake_done() && !send_queue_.empty() && !encrypt_queued()) {
+      abort(channel_->error());  // the channel is unusable: the session's results say so
+      return;
+    }
     channel_->swap_output(tls_out_);
   }
   if (tls_out_offset_ >= tls_out_.size()) return;

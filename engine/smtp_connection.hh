@@ -113,7 +113,7 @@ class SmtpConnection {
   void tls_failed(const std::string& reason);
   void read_plaintext();
   void send_encrypted();
-  void encrypt_queued();
+  bool encrypt_queued();  // false when the channel refused to encrypt
   bool output_pending() const;
   std::string tls_session_key() const;
   void arm_recv();
