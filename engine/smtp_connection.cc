@@ -413,7 +413,7 @@ void SmtpConnection::read_plaintext() {
     // TLS 1.3 tickets come after the handshake: the session is complete once data has come.
     if (!session_saved_ && tls_.sessions != nullptr) {
       session_saved_ = true;
-      tls_.sessions->put(tls_session_key(), channel_->session(), Clock::now());
+      tls_.sessions->put(tls_session_key(), channel_->resumable(), Clock::now());
     }
     session_.on_received(std::string_view(buffer, produced));
   }

@@ -152,8 +152,10 @@ bool Channel::configure(const Policy& policy, std::string_view server_name) {
   return true;
 }
 
-void Channel::resume(const SessionHandle& session) {
-  if (session) wolfSSL_set_session(ssl_, session.get());
+void Channel::resume(const ResumableSession& session) {
+  if (!session.session) return;
+  offered_ = session;
+  wolfSSL_set_session(ssl_, session.session.get());
 }
 
 int Channel::receive_callback(WOLFSSL*, char* buffer, int size, void* context) {
@@ -285,13 +287,21 @@ SessionHandle Channel::session() const {
   return SessionHandle(s, [](WOLFSSL_SESSION* p) { wolfSSL_SESSION_free(p); });
 }
 
+ResumableSession Channel::resumable() const {
+  bool resumed_now = resumed();
+  return ResumableSession{session(), resumed_now ? offered_.chain_trusted : !chain_failed_,
+                          resumed_now ? offered_.chain_error : chain_error_};
+}
+
 PeerCertificate Channel::peer_certificate(std::string_view digest) const {
   PeerCertificate facts;
   WOLFSSL_X509* x509 = wolfSSL_get_peer_certificate(ssl_);
   if (x509 == nullptr) return facts;
   facts.present = true;
-  facts.chain_trusted = !chain_failed_;
-  facts.chain_error = chain_error_;
+  // A resumed handshake checked no chain: the session's full handshake did.
+  bool resumed_now = resumed();
+  facts.chain_trusted = resumed_now ? offered_.chain_trusted : !chain_failed_;
+  facts.chain_error = resumed_now ? offered_.chain_error : chain_error_;
   for (char* name = wolfSSL_X509_get_next_altname(x509); name != nullptr;
        name = wolfSSL_X509_get_next_altname(x509)) {
     if (printable_name(name)) facts.dns_names.emplace_back(name);

@@ -21,6 +21,14 @@ namespace ringrelay::tls {
 // A TLS session kept for resumption (shared: the store and connections hold it).
 using SessionHandle = std::shared_ptr<WOLFSSL_SESSION>;
 
+// A session with what its full handshake showed of the chain: a resumed handshake sends no
+// certificate to check, so the chain result travels with the session.
+struct ResumableSession {
+  SessionHandle session;  // null: nothing to resume
+  bool chain_trusted = false;
+  std::string chain_error;
+};
+
 class Channel {
  public:
   enum class Status { ok, want_read, closed, failed };
@@ -34,8 +42,9 @@ class Channel {
   // Client set-up, before the handshake: protocol range, cipher list, SNI (empty: none).
   // False with error() set when wolfSSL refuses them.
   bool configure(const Policy& policy, std::string_view server_name);
-  // Offers `session` for resumption.
-  void resume(const SessionHandle& session);
+  // Offers `session` for resumption; if the server accepts it, the chain result is the
+  // session's.
+  void resume(const ResumableSession& session);
 
   Status handshake();
   // Encrypts all of `plaintext` into the outgoing ciphertext.
@@ -67,6 +76,8 @@ class Channel {
   // The session to resume later connections with; null when there is none yet (TLS 1.3 tickets
   // arrive after the handshake: ask after the first read).
   SessionHandle session() const;
+  // The same with the chain result (this handshake's, or the resumed session's).
+  ResumableSession resumable() const;
   // The server's certificate and chain result; digests with `digest` (md5, sha1, sha256, sha512).
   PeerCertificate peer_certificate(std::string_view digest) const;
 
@@ -85,6 +96,7 @@ class Channel {
   bool handshake_done_ = false;
   bool chain_failed_ = false;
   std::string chain_error_;
+  ResumableSession offered_;  // what resume() offered
 };
 
 }  // namespace ringrelay::tls

@@ -9,8 +9,8 @@ namespace ringrelay::tls {
 SessionStore::SessionStore(std::chrono::seconds timeout, std::size_t limit)
     : timeout_(timeout), limit_(std::max<std::size_t>(1, limit)) {}
 
-void SessionStore::put(const std::string& key, SessionHandle session, Clock::time_point now) {
-  if (timeout_.count() <= 0 || !session) return;
+void SessionStore::put(const std::string& key, ResumableSession session, Clock::time_point now) {
+  if (timeout_.count() <= 0 || !session.session) return;
   if (entries_.size() >= limit_ && !entries_.contains(key)) {
     drop_expired(now);
     if (entries_.size() >= limit_) {
@@ -23,12 +23,12 @@ void SessionStore::put(const std::string& key, SessionHandle session, Clock::tim
   entries_[key] = Entry{std::move(session), now + timeout_};
 }
 
-SessionHandle SessionStore::find(const std::string& key, Clock::time_point now) {
+ResumableSession SessionStore::find(const std::string& key, Clock::time_point now) {
   auto it = entries_.find(key);
-  if (it == entries_.end()) return nullptr;
+  if (it == entries_.end()) return {};
   if (now >= it->second.expires) {
     entries_.erase(it);
-    return nullptr;
+    return {};
   }
   return it->second.session;
 }

@@ -19,15 +19,16 @@ class SessionStore {
   // timeout 0 disables resumption (nothing is kept).
   SessionStore(std::chrono::seconds timeout, std::size_t limit);
 
-  void put(const std::string& key, SessionHandle session, Clock::time_point now);
-  // The session for `key`, if one is fresh; an expired one is dropped.
-  SessionHandle find(const std::string& key, Clock::time_point now);
+  void put(const std::string& key, ResumableSession session, Clock::time_point now);
+  // The session for `key`, if one is fresh (else one without a session); an expired one is
+  // dropped.
+  ResumableSession find(const std::string& key, Clock::time_point now);
   void forget(const std::string& key) { entries_.erase(key); }
   std::size_t size() const { return entries_.size(); }
 
  private:
   struct Entry {
-    SessionHandle session;
+    ResumableSession session;
     Clock::time_point expires;
   };
   void drop_expired(Clock::time_point now);

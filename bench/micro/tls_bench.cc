@@ -66,14 +66,14 @@ double handshake(Channel& client, Channel& server) {
 }
 
 // After the handshake, one exchange so that the TLS 1.3 ticket reaches the client.
-SessionHandle exchange_for_ticket(Channel& client, Channel& server) {
+ResumableSession exchange_for_ticket(Channel& client, Channel& server) {
   server.write("220 ready\r\n");
   client.receive(server.take_output());
   char buffer[256];
   std::size_t n = 0;
   while (client.read(buffer, sizeof buffer, n) == Channel::Status::ok) {
   }
-  return client.session();
+  return client.resumable();
 }
 
 void BM_ClientFullHandshake(benchmark::State& state) {
@@ -91,7 +91,7 @@ BENCHMARK(BM_ClientFullHandshake)->UseManualTime()->Unit(benchmark::kMicrosecond
 
 void BM_ClientResumedHandshake(benchmark::State& state) {
   Pair pair;
-  SessionHandle session;
+  ResumableSession session;
   {
     Channel client(*pair.client), server(*pair.server);
     client.configure(pair.policy, "mx.test.example");

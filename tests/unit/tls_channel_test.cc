@@ -182,16 +182,43 @@ TEST(TlsChannel, SecondConnectionResumesTheSession) {
     ASSERT_EQ(server.write("220 ready\r\n"), Channel::Status::ok);
     pump(client, server);
     EXPECT_EQ(read_all(client), "220 ready\r\n");
-    store.put(key, client.session(), now);
+    store.put(key, client.resumable(), now);
   }
-  ASSERT_NE(store.find(key, now), nullptr);
+  ASSERT_NE(store.find(key, now).session, nullptr);
   Channel client(*client_ctx), server(*server_ctx);
   ASSERT_TRUE(client.configure(policy(SecurityLevel::may), ""));
   client.resume(store.find(key, now));
   ASSERT_TRUE(connect(client, server));
   EXPECT_TRUE(client.resumed());
   // Expired sessions are not offered.
-  EXPECT_EQ(store.find(key, now + std::chrono::seconds(3601)), nullptr);
+  EXPECT_EQ(store.find(key, now + std::chrono::seconds(3601)).session, nullptr);
+}
+
+// A resumed handshake shows no chain to check: an untrusted peer must stay untrusted, so that a
+// cached connection to it can never pass for verified.
+TEST(TlsChannel, ResumedSessionKeepsTheChainResultOfItsFullHandshake) {
+  auto server_ctx = server_context("unknown");
+  auto client_ctx = client_context();
+  ResumableSession stored;
+  {
+    Channel client(*client_ctx), server(*server_ctx);
+    ASSERT_TRUE(client.configure(policy(SecurityLevel::may), ""));
+    ASSERT_TRUE(connect(client, server));
+    ASSERT_EQ(server.write("220 ready\r\n"), Channel::Status::ok);
+    pump(client, server);
+    EXPECT_EQ(read_all(client), "220 ready\r\n");
+    stored = client.resumable();
+    EXPECT_FALSE(stored.chain_trusted);
+  }
+  Channel client(*client_ctx), server(*server_ctx);
+  ASSERT_TRUE(client.configure(policy(SecurityLevel::may), ""));
+  client.resume(stored);
+  ASSERT_TRUE(connect(client, server));
+  ASSERT_TRUE(client.resumed());
+  PeerCertificate cert = client.peer_certificate("sha256");
+  EXPECT_FALSE(cert.chain_trusted);
+  EXPECT_EQ(cert.chain_error, stored.chain_error);
+  EXPECT_FALSE(judge(policy(SecurityLevel::verify), cert, mx_names()).acceptable);
 }
 
 TEST(TlsChannel, ProtocolMismatchFailsTheHandshake) {
