@@ -168,22 +168,25 @@ TEST(TlsChannel, FingerprintsOfCertificateAndPublicKey) {
   EXPECT_FALSE(judge(other, cert, {}).acceptable);
 }
 
+// A full handshake at "may" and one reply read: TLS 1.3 tickets follow the handshake, so the
+// session is complete only after the first read.
+ResumableSession first_session(const Context& client_ctx, const Context& server_ctx) {
+  Channel client(client_ctx), server(server_ctx);
+  EXPECT_TRUE(client.configure(policy(SecurityLevel::may), ""));
+  EXPECT_TRUE(connect(client, server));
+  EXPECT_EQ(server.write("220 ready\r\n"), Channel::Status::ok);
+  pump(client, server);
+  EXPECT_EQ(read_all(client), "220 ready\r\n");
+  return client.resumable();
+}
+
 TEST(TlsChannel, SecondConnectionResumesTheSession) {
   auto server_ctx = server_context("good");
   auto client_ctx = client_context();
   SessionStore store(std::chrono::seconds(3600), 100);
   auto now = SessionStore::Clock::now();
   std::string key = session_key("192.0.2.1:25", "", policy(SecurityLevel::may));
-  {
-    Channel client(*client_ctx), server(*server_ctx);
-    ASSERT_TRUE(client.configure(policy(SecurityLevel::may), ""));
-    ASSERT_TRUE(connect(client, server));
-    // TLS 1.3 tickets follow the handshake: the session is complete after the first read.
-    ASSERT_EQ(server.write("220 ready\r\n"), Channel::Status::ok);
-    pump(client, server);
-    EXPECT_EQ(read_all(client), "220 ready\r\n");
-    store.put(key, client.resumable(), now);
-  }
+  store.put(key, first_session(*client_ctx, *server_ctx), now);
   ASSERT_NE(store.find(key, now).session, nullptr);
   Channel client(*client_ctx), server(*server_ctx);
   ASSERT_TRUE(client.configure(policy(SecurityLevel::may), ""));
@@ -199,17 +202,8 @@ TEST(TlsChannel, SecondConnectionResumesTheSession) {
 TEST(TlsChannel, ResumedSessionKeepsTheChainResultOfItsFullHandshake) {
   auto server_ctx = server_context("unknown");
   auto client_ctx = client_context();
-  ResumableSession stored;
-  {
-    Channel client(*client_ctx), server(*server_ctx);
-    ASSERT_TRUE(client.configure(policy(SecurityLevel::may), ""));
-    ASSERT_TRUE(connect(client, server));
-    ASSERT_EQ(server.write("220 ready\r\n"), Channel::Status::ok);
-    pump(client, server);
-    EXPECT_EQ(read_all(client), "220 ready\r\n");
-    stored = client.resumable();
-    EXPECT_FALSE(stored.chain_trusted);
-  }
+  ResumableSession stored = first_session(*client_ctx, *server_ctx);
+  EXPECT_FALSE(stored.chain_trusted);
   Channel client(*client_ctx), server(*server_ctx);
   ASSERT_TRUE(client.configure(policy(SecurityLevel::may), ""));
   client.resume(stored);
