@@ -93,12 +93,8 @@ int run_resolve_command(std::span<const std::string_view> args) {
       }
     }
     ring.run_once(std::chrono::milliseconds(0));
-  } catch (const ConfigError& e) {
-    std::cerr << "ringrelay: fatal: " << e.what() << '\n';
-    return EX_CONFIG;
   } catch (const std::exception& e) {
-    std::cerr << "ringrelay: fatal: " << e.what() << '\n';
-    return EX_OSERR;
+    return report_fatal(e);
   }
   return status;
 }

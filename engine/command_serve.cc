@@ -192,12 +192,8 @@ int run_serve_command(std::span<const std::string_view> args) {
     if (signal_reader.fd >= 0) ::close(signal_reader.fd);
     // Let the kernel finish with any request still pointing into our objects.
     ring.run_once(std::chrono::milliseconds(50));
-  } catch (const ConfigError& e) {
-    std::cerr << "ringrelay: fatal: " << e.what() << '\n';
-    return EX_CONFIG;
   } catch (const std::exception& e) {
-    std::cerr << "ringrelay: fatal: " << e.what() << '\n';
-    return EX_OSERR;
+    return report_fatal(e);
   }
   return 0;
 }

@@ -4,10 +4,12 @@
 
 #include <filesystem>
 
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <utility>
 
@@ -182,6 +184,11 @@ T checked(std::optional<T> value, std::string_view name) {
 }
 
 }  // namespace
+
+int report_fatal(const std::exception& error) {
+  std::cerr << "ringrelay: fatal: " << error.what() << '\n';
+  return dynamic_cast<const ConfigError*>(&error) != nullptr ? EX_CONFIG : EX_OSERR;
+}
 
 HostFacts HostFacts::from_system() {
   char name[256] = {};

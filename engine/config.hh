@@ -22,6 +22,10 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// What a command does with an error that stops it: "ringrelay: fatal: ..." on standard error,
+// and the exit code, EX_CONFIG for a ConfigError, EX_OSERR for anything else.
+int report_fatal(const std::exception& error);
+
 // Facts about the host that some defaults come from (myhostname, mydomain).
 struct HostFacts {
   std::string hostname;  // the machine's fully qualified name, as gethostname() gives it

@@ -68,6 +68,9 @@ struct Scheduler::Slot {
   bool fresh = true;    // the current job opened this connection
   cache::EndpointKey endpoint;
   tls::PeerNames names;  // what the current job checks the server's certificate against
+  // How a reused TLS connection fares under the current job's policy ("Verified", ...); empty
+  // for a fresh connection, whose own handshake says it.
+  std::string reused_trust;
   Timer idle_timer;
 };
 
@@ -336,6 +339,14 @@ void Scheduler::start_job(Destination& d, std::unique_ptr<Job> job, Slot* reuse)
     slot->idle = false;
     slot->idle_timer.cancel();
     ++stats_.connections_reused;
+    // Judged once per job, not per recipient: the connection may have been opened under
+    // another next hop's policy.
+    const SmtpConnection& c = *slot->connection;
+    slot->reused_trust =
+        c.established().tls
+            ? std::string(tls::trust_word(
+                  tls::judge(tls_policy(d), c.established().certificate, slot->names).trust))
+            : std::string();
     if (debugging())
       debug(slot->connection->server(), "reusing the connection for " + d.key + " (transaction " +
                                             std::to_string(slot->connection->reuse_count() + 1) +
@@ -377,12 +388,7 @@ void Scheduler::report(Job& job, std::size_t job_recipient, const proto::Recipie
     record.delays[3] = seconds_between(std::max(job.started_at, setup_done), now);
     record.connection_use = result.connection_use;
     record.tls = c.tls_outcome();
-    // A cached connection may carry a request of another policy: say how it fares under that one.
-    if (!record.tls.protocol.empty() && slot->destination != nullptr) {
-      const Destination& d = *slot->destination;
-      record.tls.trust = std::string(tls::trust_word(
-          tls::judge(tls_policy(d), c.established().certificate, slot->names).trust));
-    }
+    if (!slot->fresh && !slot->reused_trust.empty()) record.tls.trust = slot->reused_trust;
   }
   record.delay = request.queued_seconds + seconds_between(request.received, now);
   sink_.report(std::move(record));

@@ -426,8 +426,10 @@ bool SmtpConnection::output_pending() const {
 }
 
 bool SmtpConnection::encrypt_queued() {
-  // Small commands and body pieces are gathered into full records before encryption.
-  std::string record;
+  // Small commands and body pieces are gathered into full records before encryption, in one
+  // scratch buffer per shard thread (not per connection: idle connections hold none).
+  thread_local std::string record;
+  record.clear();
   record.reserve(kTlsRecord);
   std::size_t budget = kTlsSendChunk;
   auto flush = [&] {

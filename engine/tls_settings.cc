@@ -16,14 +16,18 @@ std::string joined(const std::vector<std::string>& items) {
   return out;
 }
 
+// The one refusal of dane-only, for main.cf and policy tables alike: `where` names the setting.
+void refuse_dane_only(tls::SecurityLevel level, const std::string& where) {
+  if (level != tls::SecurityLevel::dane_only) return;
+  throw ConfigError(where +
+                    ": dane-only: DANE needs DNSSEC-validated TLSA records, which ringrelay "
+                    "does not look up yet; use verify or secure");
+}
+
 tls::SecurityLevel level_of(const Config& c, const char* name) {
   auto level = tls::parse_security_level(c.value(name));
   if (!level) throw ConfigError(std::string(name) + " = " + c.value(name) + ": unknown level");
-  if (*level == tls::SecurityLevel::dane_only) {
-    throw ConfigError(std::string(name) +
-                      " = dane-only: DANE needs DNSSEC-validated TLSA records, which ringrelay "
-                      "does not look up yet; use verify or secure");
-  }
+  refuse_dane_only(*level, name);
   return *level;
 }
 
@@ -82,8 +86,7 @@ TlsSettings tls_settings(const Config& c) {
       std::string error;
       auto policy = tls::parse_policy_entry(entry.value, d, error);
       if (!policy) throw ConfigError(entry.where + ": " + entry.value + ": " + error);
-      if (policy->level == tls::SecurityLevel::dane_only)
-        throw ConfigError(entry.where + ": dane-only is not supported (no DNSSEC TLSA lookups)");
+      refuse_dane_only(policy->level, entry.where);
       t.policy_map.emplace(entry.key, std::move(*policy));
     }
   }

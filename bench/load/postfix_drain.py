@@ -8,9 +8,8 @@ import subprocess
 import tempfile
 import time
 
+import smtp_source
 from harness import PostfixServer, wait_for
-
-SMTP_SOURCE = "/usr/sbin/smtp-source"
 
 
 def queue_files(queue):
@@ -36,14 +35,9 @@ def drain(world, sinks, port, domains, messages, size, sink_address):
     }.items())
     # Inject: one smtp-source per domain, the domain's share of the messages.
     shares = [messages // domains + (1 if d < messages % domains else 0) for d in range(domains)]
-    injectors = [subprocess.Popen([SMTP_SOURCE, "-s", "5", "-m", str(n), "-l", str(size),
-                                   "-f", "bench@example.org", "-t", f"r@d{d}.bench.test",
-                                   f"127.0.0.1:{postfix.port}"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                 for d, n in enumerate(shares) if n > 0]
-    for injector in injectors:
-        _, errors = injector.communicate(timeout=3600)
-        assert injector.returncode == 0, errors.decode()[-500:]
+    smtp_source.run_all(["-s", "5", "-m", str(n), "-l", str(size), "-f", "bench@example.org",
+                         "-t", f"r@d{d}.bench.test", f"127.0.0.1:{postfix.port}"]
+                        for d, n in enumerate(shares) if n > 0)
     deferred = os.path.join(queue, "deferred")
     wait_for(lambda: sum(len(files) for _, _, files in os.walk(deferred)) >= messages, 300,
              "Postfix to hold every message")

@@ -20,7 +20,6 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,8 +30,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, HERE)
 from harness import DnsServer, Sink, World, free_port, wait_for  # noqa: E402
 from postfix_drain import drain  # noqa: E402
+import smtp_source  # noqa: E402
 
-SMTP_SOURCE = "/usr/sbin/smtp-source"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -150,15 +149,11 @@ def run_size(ringrelay, size, args):
         sink_cpu0 = sum(cpu_seconds(s.process.pid) for s in sinks)
         cpu0 = children_cpu()
         started = time.monotonic()
-        sources = [subprocess.Popen([SMTP_SOURCE, "-d", "-s", str(min(sessions, max(1, n))),
-                                     "-m", str(n), "-l", str(size), "-r", str(args.recipients),
-                                     "-f", "bench@example.org", "-t", "r@bench.test",
-                                     f"127.0.0.{40 + i}:{port}"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                   for i, n in enumerate(per_sink) if n > 0]
-        for source in sources:
-            _, errors = source.communicate(timeout=3600)
-            assert source.returncode == 0, errors.decode()[-500:]
+        sources = smtp_source.run_all(
+            ["-d", "-s", str(min(sessions, max(1, n))), "-m", str(n), "-l", str(size),
+             "-r", str(args.recipients), "-f", "bench@example.org", "-t", "r@bench.test",
+             f"127.0.0.{40 + i}:{port}"]
+            for i, n in enumerate(per_sink) if n > 0)
         wait_for(lambda: sum(s.counter("mesg") for s in sinks) - sum(before) >= args.messages, 60,
                  "the sinks' message counters (smtp-source)")
         elapsed = time.monotonic() - started
@@ -168,7 +163,7 @@ def run_size(ringrelay, size, args):
         reference = {
             "messages": delivered, "seconds": elapsed, "messages_per_second": delivered / elapsed,
             "cpu_seconds": source_cpu, "cpu_ms_per_message": 1000 * source_cpu / delivered,
-            "sink_cpu_seconds": sink_cpu, "connections": sessions * len(sources),
+            "sink_cpu_seconds": sink_cpu, "connections": sessions * sources,
         }
         # A real Postfix relaying the same messages to the same sinks: its drain rate.
         postfix = None
@@ -197,7 +192,7 @@ def main():
     parser.add_argument("--ringrelay", default=os.path.join(ROOT, "build", "release", "engine",
                                                             "ringrelay"))
     args = parser.parse_args()
-    for tool in (SMTP_SOURCE, "/usr/sbin/smtp-sink", "/usr/sbin/dnsmasq"):
+    for tool in (smtp_source.SMTP_SOURCE, "/usr/sbin/smtp-sink", "/usr/sbin/dnsmasq"):
         if not os.path.exists(tool):
             print(f"{tool} is missing: bash deploy/setup-debian.sh")
             sys.exit(77)
