@@ -62,6 +62,8 @@ example.net   smtp:example.net:$port
 TRANSPORT
 cat >"$work/main.cf" <<CONF
 feed_socket = $work/feed
+spool_directories = $work/spool
+results_journal = $work/journal
 transport_maps = texthash:$work/transport
 dns_servers = 127.0.0.1:$dns_port
 maillog_file = $work/maillog

@@ -18,6 +18,7 @@
 #include "engine/config.hh"
 #include "engine/delivery_log.hh"
 #include "engine/engine_settings.hh"
+#include "engine/feed_access.hh"
 #include "engine/feed_server.hh"
 #include "engine/resolver.hh"
 #include "engine/ring.hh"
@@ -93,6 +94,18 @@ int run_serve_command(std::span<const std::string_view> args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  // One instance per feed socket: the lock is taken before anything is unlinked or created.
+  std::unique_ptr<InstanceLock> instance;
+  try {
+    if (!settings.feed_socket.empty())
+      instance = std::make_unique<InstanceLock>(settings.feed_socket);
+  } catch (const InstanceLocked& e) {
+    std::cerr << "ringrelay: fatal: " << e.what() << '\n';
+    return EX_TEMPFAIL;
+  } catch (const std::exception& e) {
+    return report_fatal(e);
+  }
+
   try {
     DeliveryLog log(settings.maillog_file, settings.json_log, settings.syslog_name,
                     settings.myhostname);
@@ -124,7 +137,8 @@ int run_serve_command(std::span<const std::string_view> args) {
     feed.attach(dispatch, *router);
     // Push-back: no request is read while a shard's mailbox is full or too many are in flight.
     auto backlogged = [&] {
-      return shards.backlogged() || feed.in_flight() >= settings.feed_request_limit;
+      return shards.backlogged() || feed.in_flight() >= settings.feed_request_limit ||
+             feed.body_memory_full();
     };
     feed.backlogged = backlogged;
     feed.listen();
@@ -146,7 +160,6 @@ int run_serve_command(std::span<const std::string_view> args) {
       shards.pump(feed);
       if (!backlogged()) feed.resume_reading();
       scheduler.collect_garbage();
-      feed.collect_garbage();
       if (signal_reader.last == SIGHUP) {
         signal_reader.last = 0;
         Config fresh(HostFacts::from_system());
@@ -181,7 +194,8 @@ int run_serve_command(std::span<const std::string_view> args) {
         shards.pump(feed);  // the last results of the other shards
         if (feed.flushed()) break;
       }
-      log.flush();  // before the next turn sends the results reported in this one
+      feed.end_of_turn();  // commits the journal: results go out once it is on disk
+      log.flush();         // before the next turn sends the results reported in this one
       if (stopping && Clock::now() > stop_deadline) {
         log.notice("stopping: gave up waiting after the grace period");
         break;
@@ -192,6 +206,9 @@ int run_serve_command(std::span<const std::string_view> args) {
     if (signal_reader.fd >= 0) ::close(signal_reader.fd);
     // Let the kernel finish with any request still pointing into our objects.
     ring.run_once(std::chrono::milliseconds(50));
+  } catch (const InstanceLocked& e) {
+    std::cerr << "ringrelay: fatal: " << e.what() << '\n';
+    return EX_TEMPFAIL;
   } catch (const std::exception& e) {
     return report_fatal(e);
   }

@@ -37,6 +37,12 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"dns_timeout", T::time, "5s", 1},
   // ringrelay: how many times each DNS server is asked before a lookup fails ("try again").
   {"dns_tries", T::integer, "2", 1},
+  // ringrelay: groups (names) whose members may use the feed socket; empty: any that can open it.
+  {"feed_allowed_groups", T::list, ""},
+  // ringrelay: users (names) who may use the feed socket; empty: any that can open it.
+  {"feed_allowed_users", T::list, ""},
+  // ringrelay: spool bodies held in memory at most (bytes); at the limit the feed stops reading.
+  {"feed_body_memory_limit", T::integer, "268435456", 1},
   // ringrelay: requests in flight at most; at the limit the feed stops reading (push-back).
   {"feed_request_limit", T::integer, "50000", 1},
   // ringrelay: how many unread results are kept at most; past this the oldest are dropped and logged.
@@ -45,8 +51,14 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"feed_result_retention_time", T::time, "1h", 1},
   // ringrelay: the UNIX stream socket queue managers connect to.
   {"feed_socket", T::text, "/run/ringrelay/feed"},
+  // ringrelay: the feed socket's group (a name; empty: the process's group).
+  {"feed_socket_group", T::text, ""},
+  // ringrelay: the feed socket's permissions, in octal.
+  {"feed_socket_mode", T::text, "0660"},
   // ringrelay: an optional TCP listener for the feed protocol, loopback only (host:port).
   {"feed_tcp_listen", T::text, ""},
+  // ringrelay: the shared secret a TCP feed client must give in its hello (a file of mode 0600).
+  {"feed_tcp_secret_file", T::text, ""},
   {"ignore_mx_lookup_error", T::boolean, "no"},
   {"inet_interfaces", T::list, "all"},
   {"inet_protocols", T::choices, "all", 0, 's', "all ipv4 ipv6"},
@@ -76,6 +88,10 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"myhostname", T::text, ""},
   {"proxy_interfaces", T::list, ""},
   {"relayhost", T::text, ""},
+  // ringrelay: the durable results journal's directory (docs/feed-protocol.md); empty: none.
+  {"results_journal", T::text, "/var/lib/ringrelay/results"},
+  // ringrelay: each journal write is synced to disk (survives power loss); "no" survives a crash.
+  {"results_journal_sync", T::boolean, "yes"},
   // ringrelay: how many SMTP/LMTP sessions one shard may hold at once; the feed pushes back past it.
   {"shard_session_limit", T::integer, "10000", 1},
   // ringrelay: event-loop threads, one per core with "auto".
@@ -193,6 +209,8 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"smtp_xforward_timeout", T::time, "300s", 1},
   {"smtputf8_enable", T::boolean, "yes"},
   // ringrelay: the program name in delivery log lines ("ringrelay/smtp[pid]"); Postfix's is "postfix".
+  // ringrelay: the directories that bodies given by path must resolve beneath.
+  {"spool_directories", T::list, "/var/spool/ringrelay"},
   {"syslog_name", T::text, "ringrelay"},
   {"tls_append_default_CA", T::boolean, "no"},
   {"transport_maps", T::list, ""},

@@ -1,15 +1,16 @@
 // One delivery request as the feed hands it to a shard: the message (envelope and body spans), the
-// next hop, where the body bytes live (a mapped spool region or an inline copy), and how many of
+// next hop, where the body bytes live (read from a spool file, or an inline copy), and how many of
 // its recipients still wait for a result. Shared by the jobs that carry parts of it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "engine/mapped_file.hh"
+#include "engine/spool_reader.hh"
 #include "engine/timers.hh"
 #include "proto/message.hh"
 
@@ -21,10 +22,18 @@ struct DeliveryRequest {
   std::string nexthop;            // explicit next hop, or empty to route by recipient domain
   proto::Message message;         // body spans point into `inline_body` or `spool`
   std::string inline_body;
-  MappedFile spool;
+  // The body by reference, as the request gave it; the feed reads it into `spool` (SpoolReader).
+  struct SpoolReference {
+    std::string path;
+    std::uint64_t offset = 0, size = 0;
+  };
+  std::optional<SpoolReference> spool_reference;
+  SpoolBody spool;
+  std::string feed_client_name;  // the client identity its results belong to (feed protocol v2)
   Clock::time_point received = Clock::now();
   double queued_seconds = 0;   // time spent with the queue manager before it reached us
   std::size_t unfinished = 0;  // recipients without a final result
+  std::vector<bool> reported;  // per recipient: its final result was reported (feed's shard only)
   std::size_t sent = 0, deferred = 0, bounced = 0;
 };
 

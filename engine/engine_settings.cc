@@ -11,6 +11,7 @@
 
 #include "engine/address.hh"
 #include "engine/config_values.hh"
+#include "engine/feed_access.hh"
 #include "proto/ascii.hh"
 
 namespace ringrelay::engine {
@@ -238,8 +239,11 @@ EngineSettings engine_settings(const Config& c) {
   e.relayhost = c.value("relayhost");
   e.transport_maps = c.list("transport_maps");
 
-  e.feed_socket = c.value("feed_socket");
-  e.feed_tcp_listen = c.value("feed_tcp_listen");
+  feed_access_settings(c, e);
+  e.spool_directories = c.list("spool_directories");
+  e.feed_body_memory_limit = static_cast<std::uint64_t>(c.integer("feed_body_memory_limit"));
+  e.results_journal = c.value("results_journal");
+  e.results_journal_sync = c.boolean("results_journal_sync");
   e.result_retention_time = std::chrono::seconds(c.seconds("feed_result_retention_time"));
   e.result_retention_limit = static_cast<std::size_t>(c.integer("feed_result_retention_limit"));
   e.feed_request_limit = static_cast<std::size_t>(c.integer("feed_request_limit"));

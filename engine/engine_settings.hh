@@ -56,7 +56,15 @@ struct EngineSettings {
   std::vector<std::string> transport_maps;
 
   std::string feed_socket;
-  std::string feed_tcp_listen;
+  int feed_socket_mode = 0660;
+  std::string feed_socket_group;                                  // empty: the process's group
+  std::vector<unsigned> feed_allowed_users, feed_allowed_groups;  // uids, gids; empty: anyone
+  std::string feed_tcp_listen;  // checked: a loopback address and port
+  std::string feed_tcp_secret;  // read from feed_tcp_secret_file (required with TCP)
+  std::vector<std::string> spool_directories;
+  std::uint64_t feed_body_memory_limit = 256ull << 20;
+  std::string results_journal;  // directory; empty: no journal
+  bool results_journal_sync = true;
   std::chrono::seconds result_retention_time{3600};
   std::size_t result_retention_limit = 100000;
   std::size_t feed_request_limit = 50000;

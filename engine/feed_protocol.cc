@@ -34,6 +34,13 @@ bool optional_string(const json& j, const char* key, std::string& out, FeedError
   return true;
 }
 
+bool valid_client_name(const std::string& name) {
+  if (name.empty() || name.size() > kMaxClientNameBytes) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
 bool valid_notify(const std::string& notify) {
   if (notify == "NEVER") return true;
   std::size_t start = 0;
@@ -160,9 +167,7 @@ bool parse_deliver(const json& j, DeliveryRequest& r, FeedError& e) {
     std::uint64_t offset = 0, size = 0;
     if (!number("offset", offset) || !number("size", size)) return false;
     if (!b.contains("size")) return fail(e, "body.size", "required: the message's size in bytes");
-    std::string why = r.spool.map(path, offset, size);
-    if (!why.empty()) return fail(e, "body", why);
-    r.message.body = {r.spool.bytes()};
+    r.spool_reference = DeliveryRequest::SpoolReference{std::move(path), offset, size};
   }
   r.unfinished = r.message.recipients.size();
   return true;
@@ -178,27 +183,56 @@ std::optional<FeedCommand> parse_feed_line(std::string_view line, FeedError& err
     return std::nullopt;
   }
   if (!j.contains("type") || !j["type"].is_string()) {
-    fail(error, "type", "required: \"hello\", \"deliver\" or \"collect\"");
+    fail(error, "type", "required: \"hello\", \"deliver\", \"ack\" or \"collect\"");
     return std::nullopt;
   }
   std::string type = j["type"].get<std::string>();
   FeedCommand command;
   if (type == "hello") {
-    if (j.contains("protocol") &&
-        (!j["protocol"].is_number_integer() || j["protocol"].get<int>() != kFeedProtocolVersion)) {
-      fail(error, "protocol",
-           "this server speaks protocol " + std::to_string(kFeedProtocolVersion));
-      return std::nullopt;
-    }
     command.type = FeedCommand::Type::hello;
+    if (j.contains("protocol")) {
+      if (!j["protocol"].is_number_integer() || j["protocol"].get<std::int64_t>() < 1 ||
+          j["protocol"].get<std::int64_t>() > kFeedProtocolLatest) {
+        fail(error, "protocol", "this server speaks protocols 1 and 2");
+        return std::nullopt;
+      }
+      command.protocol = j["protocol"].get<int>();
+    }
+    if (j.contains("client")) {
+      if (!j["client"].is_string() || !valid_client_name(j["client"].get<std::string>())) {
+        fail(error, "client", "must be 1 to 64 characters of letters, digits, '.', '_' and '-'");
+        return std::nullopt;
+      }
+      command.client = j["client"].get<std::string>();
+      if (command.protocol < 2) {
+        fail(error, "client", "a client name needs protocol 2");
+        return std::nullopt;
+      }
+    }
+    if (j.contains("secret")) {
+      if (!j["secret"].is_string()) {
+        fail(error, "secret", "must be a string");
+        return std::nullopt;
+      }
+      command.secret = j["secret"].get<std::string>();
+    }
     return command;
   }
   if (type == "collect") {
     command.type = FeedCommand::Type::collect;
     return command;
   }
+  if (type == "ack") {
+    if (!j.contains("upto") || !j["upto"].is_number_unsigned()) {
+      fail(error, "upto", "required: the highest sequence number received");
+      return std::nullopt;
+    }
+    command.type = FeedCommand::Type::ack;
+    command.upto = j["upto"].get<std::uint64_t>();
+    return command;
+  }
   if (type != "deliver") {
-    fail(error, "type", "unknown type \"" + type + "\": expected hello, deliver or collect");
+    fail(error, "type", "unknown type \"" + type + "\": expected hello, deliver, ack or collect");
     return std::nullopt;
   }
   command.type = FeedCommand::Type::deliver;
@@ -207,12 +241,29 @@ std::optional<FeedCommand> parse_feed_line(std::string_view line, FeedError& err
   return command;
 }
 
-std::string format_hello(const std::string& version) {
+std::string format_hello(const std::string& version, bool journal) {
   json j = {{"type", "hello"},
             {"server", "ringrelay"},
             {"version", version},
             {"protocol", kFeedProtocolVersion},
+            {"protocols", {1, 2}},
+            {"journal", journal},
             {"max_line_bytes", kMaxFeedLineBytes}};
+  return j.dump() + "\n";
+}
+
+std::string format_welcome(const std::string& client, std::size_t unacknowledged,
+                           std::size_t in_flight) {
+  json j = {{"type", "welcome"},
+            {"protocol", 2},
+            {"client", client},
+            {"unacknowledged", unacknowledged},
+            {"in_flight", in_flight}};
+  return j.dump() + "\n";
+}
+
+std::string format_collected(std::size_t results, std::size_t done) {
+  json j = {{"type", "collected"}, {"count", results}, {"done", done}};
   return j.dump() + "\n";
 }
 
@@ -279,12 +330,13 @@ class RecordWriter {
 
 }  // namespace
 
-std::string format_result(const ResultRecord& r, bool retained) {
+std::string format_result(const ResultRecord& r, std::uint64_t seq) {
   const auto& recipient = r.request->message.recipients[r.recipient];
   std::string delays =
       DeliveryLog::format_delay(r.delays[0]) + "/" + DeliveryLog::format_delay(r.delays[1]) + "/" +
       DeliveryLog::format_delay(r.delays[2]) + "/" + DeliveryLog::format_delay(r.delays[3]);
   RecordWriter w(256 + r.result.text.size() + r.result.reply.size());
+  if (r.result.ambiguous) w.key("ambiguous").boolean(true);
   w.key("conn_use").number(static_cast<std::uint64_t>(r.connection_use));
   w.key("delay").number(r.delay);
   w.key("delays").text(delays);
@@ -296,8 +348,9 @@ std::string format_result(const ResultRecord& r, bool retained) {
   w.key("reply").text(r.result.reply);
   if (r.result.reply_code != 0)
     w.key("reply_code").number(static_cast<std::uint64_t>(r.result.reply_code));
-  if (retained) w.key("retained").boolean(true);
-  w.key("stage").text(proto::stage_name(r.result.stage));
+  if (seq != 0) w.key("seq").number(seq);
+  w.key("stage").text(r.stage_text ? std::string_view(r.stage_text)
+                                   : proto::stage_name(r.result.stage));
   w.key("status").text(proto::status_name(r.result.status));
   w.key("text").text(r.result.text);
   if (!r.tls.protocol.empty()) {
@@ -310,12 +363,13 @@ std::string format_result(const ResultRecord& r, bool retained) {
   return w.line();
 }
 
-std::string format_done(const DeliveryRequest& r) {
+std::string format_done(const DeliveryRequest& r, std::uint64_t seq) {
   RecordWriter w(96 + r.id.size());
   w.key("bounced").number(static_cast<std::uint64_t>(r.bounced));
   w.key("deferred").number(static_cast<std::uint64_t>(r.deferred));
   w.key("id").text(r.id);
   w.key("sent").number(static_cast<std::uint64_t>(r.sent));
+  if (seq != 0) w.key("seq").number(seq);
   w.key("type").text("done");
   return w.line();
 }

@@ -1,20 +1,24 @@
-// Feed connections on the ring: accept, line-splitting receive with a size limit, ordered sends,
-// and the routing of each request to the scheduler.
+// Feed connections on the ring (accept, line-splitting receive with a size limit, ordered sends),
+// protocol-2 result streams with acknowledgements, protocol-1 at-most-once delivery with the
+// collect pool, and the results journal around both.
 #include "engine/feed_server.hh"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cassert>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
-#include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <stdexcept>
 
+#include "engine/feed_access.hh"
 #include "engine/feed_protocol.hh"
 #include "engine/version.hh"
 
@@ -23,12 +27,46 @@ namespace {
 
 constexpr std::size_t kRecvBytes = 64 * 1024;
 constexpr std::size_t kPauseAboveBytes = 16 << 20;  // stop reading a client with this much unread
+constexpr std::size_t kMaxClientNames = 1024;       // protocol-2 identities with results kept
+
+std::uint64_t to_number(std::string_view text) {
+  std::uint64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+std::int64_t wall_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// Sequence numbers are unique across restarts even without a journal: they start from the clock.
+std::uint64_t clock_seq() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// Journal entries (results_journal.hh): R record, Q request accepted, F request finished,
+// A acknowledged, X forgotten (written to a protocol-1 client, or dropped), S next sequence.
+std::string record_entry(std::uint64_t seq, const std::string& client,
+                         std::chrono::system_clock::time_point when, bool is_result,
+                         std::string_view id, std::string_view index, std::string_view line) {
+  std::string e = "R\t" + std::to_string(seq) + "\t" + client + "\t" +
+                  std::to_string(wall_ms(when)) + "\t" + (is_result ? "r" : "d") + "\t";
+  e.append(id);
+  e += '\t';
+  e.append(index);
+  e += '\t';
+  e.append(line);
+  return e;
+}
 
 }  // namespace
 
 struct FeedServer::Listener {
   int fd = -1;
   std::string name;
+  bool tcp = false;
   Op accept_op;
 };
 
@@ -40,16 +78,30 @@ struct FeedServer::Client {
   std::string inbox;        // bytes of an unfinished line
   std::string unread;       // received bytes not looked at yet (held while backlogged)
   bool discarding = false;  // the current line is over the limit: skip to its end
-  std::deque<std::string> outbox;
+  std::deque<OutLine> outbox;
   std::size_t outbox_bytes = 0;
   std::size_t sent_offset = 0;
   bool closing = false;
-  bool paused = false;     // it does not read its results
-  bool held_back = false;  // the engine is backlogged
+  bool paused = false;        // it does not read its results
+  bool held_back = false;     // the engine is backlogged
+  bool authenticated = true;  // a TCP client is not until its hello gives the secret
+  int protocol = 1;
+  std::string name;                   // protocol 2: the identity whose stream this connection reads
+  std::uint64_t last_queued_seq = 0;  // protocol 2: records up to here are in the outbox
+  std::uint64_t backlog_end = 0;      // protocol 2: the last record waiting at hello
+  bool backlog_open = false;          // "collected" not sent yet
+  std::size_t backlog_results = 0, backlog_done = 0;
 };
 
 FeedServer::FeedServer(Ring& ring, const EngineSettings& settings, DeliveryLog& log)
-    : ring_(ring), settings_(settings), log_(log) {}
+    : ring_(ring),
+      settings_(settings),
+      log_(log),
+      streams_(settings.result_retention_limit, settings.result_retention_time) {
+  streams_.on_drop = [this](const std::string& client, const StreamRecord& record,
+                            const char* why) { drop_logged(client, record, why); };
+  next_seq_ = clock_seq();
+}
 
 FeedServer::~FeedServer() {
   for (auto& l : listeners_) {
@@ -58,32 +110,22 @@ FeedServer::~FeedServer() {
   for (auto& [id, c] : clients_) {
     if (c->fd >= 0) ::close(c->fd);
   }
-  if (!settings_.feed_socket.empty()) ::unlink(settings_.feed_socket.c_str());
+  if (owns_socket_) ::unlink(settings_.feed_socket.c_str());
 }
 
+// ---- start: journal, recovery, listeners ----------------------------------------------------
+
 void FeedServer::listen() {
-  const std::string& path = settings_.feed_socket;
-  if (!path.empty()) {
-    sockaddr_un address{};
-    if (path.size() >= sizeof(address.sun_path)) {
-      throw std::runtime_error("feed_socket " + path + ": path too long for a UNIX socket");
-    }
-    std::error_code ignored;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ignored);
-    ::unlink(path.c_str());  // a stale socket from an earlier run
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(fd, 128) != 0) {
-      int e = errno;
-      if (fd >= 0) ::close(fd);
-      throw std::runtime_error("feed_socket " + path + ": " + std::strerror(e));
-    }
-    ::chmod(path.c_str(), 0660);
+  std::vector<std::string> warnings;
+  spool_ = std::make_unique<SpoolReader>(settings_.spool_directories, warnings);
+  for (const auto& w : warnings) log_.notice("warning: " + w);
+  if (!settings_.results_journal.empty()) open_journal();
+
+  if (!settings_.feed_socket.empty()) {
     auto l = std::make_unique<Listener>();
-    l->fd = fd;
-    l->name = path;
+    l->fd = listen_feed_socket(settings_);
+    owns_socket_ = true;
+    l->name = settings_.feed_socket;
     listeners_.push_back(std::move(l));
   }
   if (!settings_.feed_tcp_listen.empty()) {
@@ -91,15 +133,12 @@ void FeedServer::listen() {
     auto colon = spec.rfind(':');
     std::string host = spec.substr(0, colon);
     if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
-    int port = colon == std::string::npos ? 0 : std::atoi(spec.c_str() + colon + 1);
+    int port = std::atoi(spec.c_str() + colon + 1);
     auto address = numeric_address(host, static_cast<std::uint16_t>(port));
-    bool loopback = host == "127.0.0.1" || host == "::1" || host.starts_with("127.");
-    if (!address || port <= 0 || !loopback) {
-      throw std::runtime_error("feed_tcp_listen " + spec + ": expected a loopback address:port");
-    }
+    if (!address) throw std::runtime_error("feed_tcp_listen " + spec + ": not an address");
     int fd = ::socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (fd < 0 ||
         ::bind(fd, reinterpret_cast<sockaddr*>(&address->storage), address->length) != 0 ||
         ::listen(fd, 128) != 0) {
@@ -110,6 +149,7 @@ void FeedServer::listen() {
     auto l = std::make_unique<Listener>();
     l->fd = fd;
     l->name = spec;
+    l->tcp = true;
     listeners_.push_back(std::move(l));
   }
   for (auto& l : listeners_) {
@@ -119,6 +159,200 @@ void FeedServer::listen() {
     arm_accept(*l);
   }
 }
+
+void FeedServer::open_journal() {
+  ResultsJournal::Options options;
+  options.directory = settings_.results_journal;
+  options.sync = settings_.results_journal_sync;
+  journal_ = std::make_unique<ResultsJournal>(options);
+  journal_->log_notice = [this](const std::string& text) { log_.notice(text); };
+  journal_->on_durable = [this] { release_waiting(); };
+  journal_->live_state = [this] { return live_state(); };
+  std::string live;
+  recover(journal_->recover(), live);
+  journal_->start(ring_, live);
+}
+
+// Replays an earlier run's journal: unacknowledged records go back to their streams (flagged as
+// possibly seen), and every recipient of a request that was accepted but whose result was never
+// recorded gets an ambiguous deferral, so that nothing is silently missing after a crash.
+void FeedServer::recover(ResultsJournal::Recovered recovered, std::string& live) {
+  for (const auto& problem : recovered.problems) log_.notice("results journal: " + problem);
+  struct Record {
+    std::string client;
+    std::int64_t when_ms = 0;
+    bool is_result = true;
+    std::string line;
+  };
+  struct Request {
+    std::string client;
+    std::vector<std::string> recipients;
+    std::vector<bool> finished;
+    std::size_t sent = 0, deferred = 0, bounced = 0;
+  };
+  std::map<std::uint64_t, Record> records;
+  std::map<std::string, Request> requests;
+  std::uint64_t next = 0;
+  auto count_status = [](Request& r, const std::string& line) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    std::string status = j.is_object() ? j.value("status", "") : "";
+    if (status == "sent")
+      ++r.sent;
+    else if (status == "bounced")
+      ++r.bounced;
+    else
+      ++r.deferred;
+  };
+  for (const std::string& entry : recovered.entries) {
+    auto f = journal_fields(entry);
+    if (f.empty()) continue;
+    if (f[0] == "R" && f.size() >= 8) {
+      std::uint64_t seq = to_number(f[1]);
+      next = std::max(next, seq + 1);
+      records[seq] = Record{std::string(f[2]), static_cast<std::int64_t>(to_number(f[3])),
+                            f[4] == "r", std::string(f[7])};
+      auto it = requests.find(std::string(f[5]));
+      if (f[4] == "r" && it != requests.end() && f[6] != "-") {
+        std::size_t index = to_number(f[6]);
+        if (index < it->second.finished.size() && !it->second.finished[index]) {
+          it->second.finished[index] = true;
+          count_status(it->second, records[seq].line);
+        }
+      }
+    } else if (f[0] == "Q" && f.size() >= 4) {
+      auto j = nlohmann::json::parse(f[3], nullptr, false);
+      if (!j.is_object()) continue;
+      Request r;
+      r.client = std::string(f[1]);
+      for (const auto& a : j.value("recipients", nlohmann::json::array())) {
+        r.recipients.push_back(a.is_string() ? a.get<std::string>() : "");
+      }
+      r.finished.assign(r.recipients.size(), false);
+      for (const auto& i : j.value("finished", nlohmann::json::array())) {
+        if (i.is_number_unsigned() && i.get<std::size_t>() < r.finished.size())
+          r.finished[i.get<std::size_t>()] = true;
+      }
+      r.sent = j.value("sent", 0u);
+      r.deferred = j.value("deferred", 0u);
+      r.bounced = j.value("bounced", 0u);
+      requests[std::string(f[2])] = std::move(r);
+    } else if (f[0] == "F" && f.size() >= 2) {
+      requests.erase(std::string(f[1]));
+    } else if (f[0] == "A" && f.size() >= 3) {
+      std::uint64_t upto = to_number(f[2]);
+      for (auto it = records.begin(); it != records.end() && it->first <= upto;) {
+        it = it->second.client == f[1] ? records.erase(it) : std::next(it);
+      }
+    } else if (f[0] == "X" && f.size() >= 2) {
+      records.erase(to_number(f[1]));
+    } else if (f[0] == "S" && f.size() >= 2) {
+      next = std::max(next, to_number(f[1]));
+    }
+  }
+  next_seq_ = std::max(next_seq_, next);
+  std::size_t offered = 0;
+  for (auto& [seq, r] : records) {
+    StreamRecord record;
+    record.seq = seq;
+    record.line = std::move(r.line);
+    record.when = std::chrono::system_clock::time_point(std::chrono::milliseconds(r.when_ms));
+    record.is_result = r.is_result;
+    record.sent_before = true;  // it may have reached the client before the restart
+    ResultsJournal::frame(
+        live, record_entry(seq, r.client, record.when, r.is_result, "", "-", record.line));
+    streams_.add(r.client, std::move(record));
+    ++offered;
+  }
+  std::size_t unknown = 0;
+  for (auto& [id, r] : requests) {
+    DeliveryRequest request;
+    request.id = id;
+    request.feed_client_name = r.client;
+    for (const auto& address : r.recipients) {
+      proto::Recipient recipient;
+      recipient.address = address;
+      request.message.recipients.push_back(std::move(recipient));
+    }
+    request.sent = r.sent;
+    request.deferred = r.deferred;
+    request.bounced = r.bounced;
+    auto shared = std::make_shared<DeliveryRequest>(std::move(request));
+    for (std::size_t i = 0; i < r.finished.size(); ++i) {
+      if (r.finished[i]) continue;
+      ResultRecord record;
+      record.request = shared;
+      record.recipient = i;
+      record.result.recipient = i;
+      record.result.status = proto::DeliveryStatus::deferred;
+      record.result.dsn = "4.3.0";
+      record.result.text =
+          "delivery state unknown: ringrelay stopped after accepting this request and before "
+          "recording this recipient's result -- message may be sent more than once";
+      record.result.ambiguous = true;
+      record.stage_text = "restart";
+      log_.result(record);
+      ++shared->deferred;
+      std::uint64_t seq = next_seq_++;
+      StreamRecord stream_record{seq, format_result(record, seq), std::chrono::system_clock::now(),
+                                 true, false};
+      ResultsJournal::frame(
+          live, record_entry(seq, r.client, stream_record.when, true, "", "-", stream_record.line));
+      streams_.add(r.client, std::move(stream_record));
+      ++unknown;
+    }
+    std::uint64_t seq = next_seq_++;
+    StreamRecord done{seq, format_done(*shared, seq), std::chrono::system_clock::now(), false,
+                      false};
+    ResultsJournal::frame(live, record_entry(seq, r.client, done.when, false, "", "-", done.line));
+    streams_.add(r.client, std::move(done));
+  }
+  ResultsJournal::frame(live, "S\t" + std::to_string(next_seq_));
+  if (offered + unknown > 0 || !requests.empty()) {
+    log_.notice("results journal " + settings_.results_journal + ": " + std::to_string(offered) +
+                " unacknowledged records offered again; " + std::to_string(unknown) +
+                " recipients of " + std::to_string(requests.size()) +
+                " interrupted requests reported as deferred with an unknown outcome");
+  }
+  streams_.expire();
+}
+
+std::string FeedServer::request_entry(const DeliveryRequest& request) const {
+  nlohmann::json recipients = nlohmann::json::array();
+  nlohmann::json finished = nlohmann::json::array();
+  for (std::size_t i = 0; i < request.message.recipients.size(); ++i) {
+    recipients.push_back(request.message.recipients[i].address);
+    if (i < request.reported.size() && request.reported[i]) finished.push_back(i);
+  }
+  nlohmann::json j = {{"recipients", recipients},
+                      {"finished", finished},
+                      {"sent", request.sent},
+                      {"deferred", request.deferred},
+                      {"bounced", request.bounced}};
+  return "Q\t" + request.feed_client_name + "\t" + request.id + "\t" +
+         j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// What a compacted journal must start with: every record not yet acknowledged (in streams, or
+// queued to a protocol-1 connection and not yet written) and every unfinished request.
+std::string FeedServer::live_state() const {
+  std::string live;
+  ResultsJournal::frame(live, "S\t" + std::to_string(next_seq_));
+  streams_.for_each([&](const std::string& client, const StreamRecord& r) {
+    ResultsJournal::frame(live, record_entry(r.seq, client, r.when, r.is_result, "", "-", r.line));
+  });
+  for (const auto& [id, c] : clients_) {
+    for (const auto& line : c->outbox) {
+      if (line.seq != 0) {
+        ResultsJournal::frame(live, record_entry(line.seq, "", std::chrono::system_clock::now(),
+                                                 line.is_result, "", "-", line.text));
+      }
+    }
+  }
+  for (const auto& [id, request] : in_flight_) ResultsJournal::frame(live, request_entry(*request));
+  return live;
+}
+
+// ---- connections ------------------------------------------------------------------------------
 
 void FeedServer::arm_accept(Listener& l) {
   if (!accepting_ || l.accept_op.in_flight || l.fd < 0) return;
@@ -133,12 +367,22 @@ void FeedServer::on_accept(Completion& c, int result, std::uint32_t) {
   auto& self = *op.server;
   auto* listener = static_cast<Listener*>(op.owner);
   if (result >= 0) {
+    std::string who;
     if (!self.accepting_) {
+      ::close(result);
+    } else if (!listener->tcp && !peer_allowed(result, self.settings_, who)) {
+      self.log_.notice("feed: refused a connection from " + who +
+                       ": not in feed_allowed_users or feed_allowed_groups");
+      std::string refusal =
+          format_error({"", "", "not allowed: not in feed_allowed_users or feed_allowed_groups"});
+      [[maybe_unused]] ssize_t n =
+          ::send(result, refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       ::close(result);
     } else {
       auto client = std::make_unique<Client>();
       client->id = self.next_client_id_++;
       client->fd = result;
+      client->authenticated = !listener->tcp;
       client->recv_op.owner = client.get();
       client->send_op.owner = client.get();
       client->recv_op.server = &self;
@@ -147,7 +391,7 @@ void FeedServer::on_accept(Completion& c, int result, std::uint32_t) {
       client->send_op.handler = &FeedServer::on_send;
       Client& ref = *client;
       self.clients_[ref.id] = std::move(client);
-      self.queue(ref, format_hello(kVersion));
+      self.queue(ref, format_hello(kVersion, self.journal_ != nullptr), 0);
       self.arm_recv(ref);
     }
   } else if (result != -ECANCELED && result != -EINTR && result != -EAGAIN) {
@@ -163,7 +407,8 @@ void FeedServer::stop_accepting() {
     if (l->accept_op.in_flight) io_uring_prep_cancel(ring_.prepare_untracked(), &l->accept_op, 0);
     ::shutdown(l->fd, SHUT_RDWR);
   }
-  if (!settings_.feed_socket.empty()) ::unlink(settings_.feed_socket.c_str());
+  if (owns_socket_) ::unlink(settings_.feed_socket.c_str());
+  owns_socket_ = false;
 }
 
 void FeedServer::arm_recv(Client& client) {
@@ -191,7 +436,7 @@ void FeedServer::on_recv(Completion& c, int result, std::uint32_t) {
       self.arm_recv(client);
       return;
     }
-    // The queue manager went away. Its requests go on; their results are retained.
+    // The queue manager went away. Its requests go on; their results are kept.
     self.close_client(client);
     return;
   }
@@ -239,34 +484,135 @@ void FeedServer::consume(Client& client) {
   arm_recv(client);
 }
 
+void FeedServer::refuse(Client& client, const std::string& field, const std::string& message) {
+  queue(client, format_error({"", field, message}));
+}
+
 void FeedServer::handle_line(Client& client, std::string_view line) {
   FeedError error;
   auto command = parse_feed_line(line, error);
   if (!command) {
     queue(client, format_error(error));
+    if (!client.authenticated) close_client(client);
+    return;
+  }
+  if (!client.authenticated && command->type != FeedCommand::Type::hello) {
+    refuse(client, "secret", "authenticate first: a hello with the feed_tcp_secret_file secret");
+    log_.notice("feed: TCP client refused: a request before authenticating");
+    close_client(client);
     return;
   }
   switch (command->type) {
     case FeedCommand::Type::hello:
+      handle_hello(client, *command);
       break;
-    case FeedCommand::Type::collect: {
-      expire_retained();
-      std::size_t count = retained_.size();
-      for (auto& [when, text] : retained_) queue(client, std::move(text));
-      retained_.clear();
-      queue(client, "{\"type\":\"collected\",\"count\":" + std::to_string(count) + "}\n");
+    case FeedCommand::Type::collect:
+      handle_collect(client);
       break;
-    }
+    case FeedCommand::Type::ack:
+      handle_ack(client, command->upto);
+      break;
     case FeedCommand::Type::deliver:
       handle_deliver(client, command->request);
       break;
   }
 }
 
+void FeedServer::handle_hello(Client& client, FeedCommand& command) {
+  if (!client.authenticated) {
+    if (!secret_matches(command.secret, settings_.feed_tcp_secret)) {
+      refuse(client, "secret", "authentication failed");
+      log_.notice("feed: TCP client refused: wrong or missing secret");
+      close_client(client);
+      return;
+    }
+    client.authenticated = true;
+  }
+  client.protocol = command.protocol;
+  if (command.client.empty() || command.client == client.name) {
+    if (client.protocol >= 2 && command.client.empty()) {
+      queue(client, format_welcome("", 0, 0));
+    }
+    return;
+  }
+  if (!named_.count(command.client) && named_.size() >= kMaxClientNames) {
+    refuse(client, "client",
+           "too many client names in use (" + std::to_string(kMaxClientNames) + ")");
+    return;
+  }
+  if (!client.name.empty()) named_.erase(client.name);
+  auto holder = named_.find(command.client);
+  if (holder != named_.end() && holder->second != &client) {
+    // The newest connection of a client takes its stream; what the older one was sent and did
+    // not acknowledge is sent again here.
+    log_.notice("feed: client " + command.client +
+                " connected again; its results go to the new connection");
+    holder->second->name.clear();
+  }
+  client.name = command.client;
+  named_[client.name] = &client;
+  client.last_queued_seq = 0;
+  auto& records = streams_.records(client.name);
+  std::size_t in_flight = 0;
+  for (const auto& [id, request] : in_flight_)
+    in_flight += request->feed_client_name == client.name;
+  queue(client, format_welcome(client.name, records.size(), in_flight));
+  client.backlog_end = records.empty() ? 0 : records.back().seq;
+  client.backlog_open = true;
+  client.backlog_results = client.backlog_done = 0;
+  pump_stream(client);
+}
+
+void FeedServer::handle_ack(Client& client, std::uint64_t upto) {
+  if (client.name.empty()) {
+    refuse(client, "type", "ack needs protocol 2 and a client name in the hello");
+    return;
+  }
+  upto = std::min(upto, client.last_queued_seq);
+  if (streams_.acknowledge(client.name, upto) > 0 && journal_) {
+    journal_->append("A\t" + client.name + "\t" + std::to_string(upto));
+  }
+}
+
+void FeedServer::handle_collect(Client& client) {
+  streams_.expire();
+  std::size_t results = 0, done = 0;
+  auto& pool = streams_.records(kAnonymousPool);
+  for (auto& r : pool) {
+    (r.is_result ? results : done) += 1;
+    std::string line = with_flag(r.line, "retained");
+    if (r.sent_before) line = with_flag(line, "redelivered");
+    queue(client, std::move(line), r.seq, r.is_result);
+  }
+  streams_.acknowledge(kAnonymousPool, UINT64_MAX);
+  pool.clear();
+  streams_.forget_if_empty(kAnonymousPool);
+  collector_ = client.id;
+  queue(client, format_collected(results, done));
+}
+
 void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
   if (in_flight_.count(request->id)) {
     queue(client, format_error({request->id, "id", "a request with this id is already in flight"}));
     return;
+  }
+  if (request->spool_reference) {
+    const auto& ref = *request->spool_reference;
+    if (ref.size > settings_.feed_body_memory_limit) {
+      queue(client, format_error({request->id, "body.size",
+                                  "larger than feed_body_memory_limit (" +
+                                      std::to_string(settings_.feed_body_memory_limit) + ")"}));
+      return;
+    }
+    std::string why = spool_->read(ref.path, ref.offset, ref.size, request->spool);
+    if (!why.empty()) {
+      bool where = why.find("spool_directories") != std::string::npos ||
+                   why.find("symbolic link") != std::string::npos ||
+                   why.find("regular file") != std::string::npos;
+      queue(client, format_error({request->id, where ? "body.path" : "body", why}));
+      return;
+    }
+    request->message.body = {request->spool.bytes()};
   }
   // Route every recipient first: a request is queued whole or refused whole.
   std::map<std::string, std::pair<dns::Nexthop, std::vector<std::size_t>>> routes;
@@ -280,13 +626,46 @@ void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
             format_error({request->id, "recipients[" + std::to_string(i) + "].address", error}));
       return;
     }
+  }
+  request->feed_client = client.id;
+  request->feed_client_name = client.name;
+  request->received = Clock::now();
+  request->reported.assign(request->message.recipients.size(), false);
+  in_flight_[request->id] = request;
+  if (!journal_) {
+    start_request(request);
+    return;
+  }
+  // Started only once the journal knows of it: after a crash, every recipient it might have
+  // reached is accounted for.
+  Waiting w;
+  w.position = journal_->append(request_entry(*request));
+  w.request = request;
+  waiting_.push_back(std::move(w));
+}
+
+void FeedServer::start_request(const RequestPointer& request) {
+  std::map<std::string, std::pair<dns::Nexthop, std::vector<std::size_t>>> routes;
+  for (std::size_t i = 0; i < request->message.recipients.size(); ++i) {
+    std::string error;
+    std::optional<dns::Nexthop> hop =
+        request->nexthop.empty() ? router_->route(request->message.recipients[i].address, error)
+                                 : dns::parse_nexthop(request->nexthop, &error);
+    if (!hop) {  // a reload changed the routes since the request was checked
+      ResultRecord record;
+      record.request = request;
+      record.recipient = i;
+      record.result.recipient = i;
+      record.result.status = proto::DeliveryStatus::deferred;
+      record.result.dsn = "4.3.5";
+      record.result.text = "cannot route: " + error;
+      report(std::move(record));
+      continue;
+    }
     auto& route = routes[hop->key()];
     route.first = *hop;
     route.second.push_back(i);
   }
-  request->feed_client = client.id;
-  request->received = Clock::now();
-  in_flight_[request->id] = request;
   for (auto& [key, route] : routes) dispatch_(request, route.first, std::move(route.second));
 }
 
@@ -299,9 +678,20 @@ void FeedServer::resume_reading() {
   }
 }
 
+bool FeedServer::body_memory_full() const {
+  return SpoolBody::bytes_held() >= settings_.feed_body_memory_limit;
+}
+
+// ---- results ----------------------------------------------------------------------------------
+
 void FeedServer::report(ResultRecord record) {
   log_.result(record);
   DeliveryRequest& request = *record.request;
+  assert(record.recipient < request.message.recipients.size());
+  if (record.recipient < request.reported.size()) {
+    if (request.reported[record.recipient]) return;  // exactly one result per recipient
+    request.reported[record.recipient] = true;
+  }
   switch (record.result.status) {
     case proto::DeliveryStatus::sent:
       ++request.sent;
@@ -313,55 +703,126 @@ void FeedServer::report(ResultRecord record) {
       ++request.deferred;
       break;
   }
-  deliver_or_retain(request.feed_client, format_result(record, false));
+  std::uint64_t seq = next_seq_++;
+  add_record(request, format_result(record, seq), seq, std::to_string(record.recipient));
   if (request.unfinished > 0 && --request.unfinished == 0) {
-    deliver_or_retain(request.feed_client, format_done(request));
+    std::uint64_t done_seq = next_seq_++;
+    add_record(request, format_done(request, done_seq), done_seq, "-");
+    if (journal_) journal_->append("F\t" + request.id);
     in_flight_.erase(request.id);
   }
 }
 
-void FeedServer::deliver_or_retain(std::uint64_t client_id, std::string line) {
-  auto it = clients_.find(client_id);
-  if (it != clients_.end() && !it->second->closing) {
-    queue(*it->second, std::move(line));
+void FeedServer::add_record(DeliveryRequest& request, std::string line, std::uint64_t seq,
+                            const std::string& index) {
+  bool is_result = index != "-";
+  Waiting w;
+  w.is_record = true;
+  w.client = request.feed_client_name;
+  w.connection = request.feed_client;
+  w.record = StreamRecord{seq, std::move(line), std::chrono::system_clock::now(), is_result, false};
+  if (!journal_) {
+    hand_out(w);
     return;
   }
-  expire_retained();
-  if (retained_.size() >= settings_.result_retention_limit) {
-    log_.notice("feed: result retention limit reached, dropping the oldest unread result: " +
-                retained_.front().second.substr(0, retained_.front().second.size() - 1));
-    retained_.pop_front();
-  }
-  // Retained results say so, for a queue manager that collects them later.
-  if (line.size() > 1 && line[line.size() - 2] == '}') {
-    line.insert(line.size() - 2, ",\"retained\":true");
-  }
-  retained_.emplace_back(Clock::now(), std::move(line));
+  w.position = journal_->append(
+      record_entry(seq, w.client, w.record.when, is_result, request.id, index, w.record.line));
+  waiting_.push_back(std::move(w));
 }
 
-void FeedServer::expire_retained() {
-  auto oldest = Clock::now() - settings_.result_retention_time;
-  while (!retained_.empty() && retained_.front().first < oldest) {
-    log_.notice("feed: unread result expired after feed_result_retention_time: " +
-                retained_.front().second.substr(0, retained_.front().second.size() - 1));
-    retained_.pop_front();
+void FeedServer::release_waiting() {
+  std::uint64_t durable = journal_ ? journal_->durable() : UINT64_MAX;
+  while (!waiting_.empty() && waiting_.front().position <= durable) {
+    Waiting w = std::move(waiting_.front());
+    waiting_.pop_front();
+    if (w.is_record) {
+      hand_out(w);
+    } else {
+      start_request(w.request);
+    }
   }
 }
 
-void FeedServer::queue(Client& client, std::string line) {
+void FeedServer::hand_out(Waiting& w) {
+  if (!w.client.empty()) {  // protocol 2: the client's stream, read by its current connection
+    streams_.add(w.client, std::move(w.record));
+    auto holder = named_.find(w.client);
+    if (holder != named_.end()) pump_stream(*holder->second);
+    return;
+  }
+  auto it = clients_.find(w.connection);
+  Client* target = it != clients_.end() && !it->second->closing ? it->second.get() : nullptr;
+  std::string line = std::move(w.record.line);
+  if (target == nullptr) {  // its connection is gone: the collector gets it, or the pool keeps it
+    auto collector = clients_.find(collector_);
+    if (collector != clients_.end() && !collector->second->closing) {
+      target = collector->second.get();
+      line = with_flag(line, "retained");
+    }
+  }
+  if (target != nullptr) {
+    queue(*target, std::move(line), w.record.seq, w.record.is_result);
+  } else {
+    w.record.line = std::move(line);
+    streams_.add(kAnonymousPool, std::move(w.record));
+  }
+}
+
+void FeedServer::pump_stream(Client& client) {
+  if (client.name.empty() || client.closing || client.fd < 0) return;
+  auto& records = streams_.records(client.name);
+  auto next =
+      std::upper_bound(records.begin(), records.end(), client.last_queued_seq,
+                       [](std::uint64_t seq, const StreamRecord& r) { return seq < r.seq; });
+  for (; next != records.end() && client.outbox_bytes < kPauseAboveBytes; ++next) {
+    if (client.backlog_open && next->seq <= client.backlog_end) {
+      (next->is_result ? client.backlog_results : client.backlog_done) += 1;
+    }
+    queue(client, next->sent_before ? with_flag(next->line, "redelivered") : next->line);
+    next->sent_before = true;
+    client.last_queued_seq = next->seq;
+  }
+  if (client.backlog_open && client.last_queued_seq >= client.backlog_end) {
+    client.backlog_open = false;
+    queue(client, format_collected(client.backlog_results, client.backlog_done));
+  }
+}
+
+void FeedServer::drop_logged(const std::string& client, const StreamRecord& record,
+                             const char* why) {
+  std::string text = record.line.substr(0, record.line.size() - 1);
+  std::string whose = client.empty() ? std::string() : " of client " + client;
+  if (std::string_view(why) == "expired") {
+    log_.notice("feed: unacknowledged result" + whose +
+                " expired after feed_result_retention_time: " + text);
+  } else {
+    log_.notice("feed: result retention limit reached, dropping the oldest unacknowledged result" +
+                whose + ": " + text);
+  }
+  if (journal_) journal_->append("X\t" + std::to_string(record.seq));
+}
+
+// ---- sending ------------------------------------------------------------------------------------
+
+void FeedServer::queue(Client& client, std::string line, std::uint64_t seq, bool is_result) {
   client.outbox_bytes += line.size();
-  client.outbox.push_back(std::move(line));
+  client.outbox.push_back(OutLine{std::move(line), seq, is_result});
   if (client.outbox_bytes > kPauseAboveBytes) client.paused = true;  // it is not reading
   kick_send(client);
 }
 
 void FeedServer::kick_send(Client& client) {
-  if (client.send_op.in_flight || client.outbox.empty() || client.fd < 0) return;
-  const std::string& front = client.outbox.front();
+  if (client.send_op.in_flight || client.outbox.empty() || client.fd < 0 || client.closing) return;
+  const std::string& front = client.outbox.front().text;
   io_uring_sqe* sqe = ring_.prepare(&client.send_op);
   io_uring_prep_send(sqe, client.fd, front.data() + client.sent_offset,
                      front.size() - client.sent_offset, MSG_NOSIGNAL);
   client.send_op.in_flight = true;
+}
+
+void FeedServer::written(Client&, const OutLine& line) {
+  // A protocol-1 record is done with once written: that is all its client promises.
+  if (line.seq != 0 && journal_) journal_->append("X\t" + std::to_string(line.seq));
 }
 
 void FeedServer::on_send(Completion& c, int result, std::uint32_t) {
@@ -370,28 +831,30 @@ void FeedServer::on_send(Completion& c, int result, std::uint32_t) {
   auto& client = *static_cast<Client*>(op.owner);
   FeedServer& self = *op.server;
   if (result < 0) {
-    if (result == -EINTR || result == -EAGAIN) {
+    if ((result == -EINTR || result == -EAGAIN) && !client.closing) {
       self.kick_send(client);
       return;
     }
-    client.outbox.clear();  // undeliverable now; later results are retained
-    client.outbox_bytes = 0;
-    self.close_client(client);
+    self.close_client(client);  // keeps what was not written
     return;
   }
   client.sent_offset += static_cast<std::size_t>(result);
-  while (!client.outbox.empty() && client.sent_offset >= client.outbox.front().size()) {
-    client.sent_offset -= client.outbox.front().size();
-    client.outbox_bytes -= client.outbox.front().size();
+  while (!client.outbox.empty() && client.sent_offset >= client.outbox.front().text.size()) {
+    client.sent_offset -= client.outbox.front().text.size();
+    client.outbox_bytes -= client.outbox.front().text.size();
+    self.written(client, client.outbox.front());
     client.outbox.pop_front();
   }
   if (client.closing) {
     self.close_client(client);
     return;
   }
-  if (client.paused && client.outbox_bytes < kPauseAboveBytes / 16) {
-    client.paused = false;
-    self.arm_recv(client);
+  if (client.outbox_bytes < kPauseAboveBytes / 16) {
+    self.pump_stream(client);
+    if (client.paused && client.outbox_bytes < kPauseAboveBytes / 16) {
+      client.paused = false;
+      self.arm_recv(client);
+    }
   }
   self.kick_send(client);
 }
@@ -400,26 +863,34 @@ void FeedServer::close_client(Client& client) {
   if (!client.closing) {
     client.closing = true;
     ::shutdown(client.fd, SHUT_RDWR);
-    // What was queued but not written goes back to retention, so nothing read is lost.
-    std::deque<std::string> unsent = std::move(client.outbox);
-    if (!unsent.empty() && client.sent_offset > 0) unsent.pop_front();  // half-written: it was seen
+    if (!client.name.empty()) {
+      auto holder = named_.find(client.name);
+      if (holder != named_.end() && holder->second == &client) named_.erase(holder);
+    }
+    if (collector_ == client.id) collector_ = 0;
+    // Protocol-1 records not wholly written go to the pool for a later "collect"; one written in
+    // part may have been read, and says so when it is collected. (Protocol-2 records stay in
+    // their stream until acknowledged.)
+    bool first = true;
+    for (auto& line : client.outbox) {
+      if (line.seq != 0) {
+        streams_.add(kAnonymousPool,
+                     StreamRecord{line.seq, std::move(line.text), std::chrono::system_clock::now(),
+                                  line.is_result, first && client.sent_offset > 0});
+      }
+      first = false;
+    }
     client.outbox.clear();
     client.outbox_bytes = 0;
-    client.id = 0;  // results for it are retained from now on
-    for (auto& line : unsent) {
-      if (line.find("\"type\":\"hello\"") == std::string::npos)
-        deliver_or_retain(0, std::move(line));
-    }
+    client.sent_offset = 0;
   }
   if (client.recv_op.in_flight || client.send_op.in_flight) return;
   ::close(client.fd);
   client.fd = -1;
-  for (auto it = clients_.begin(); it != clients_.end(); ++it) {
-    if (it->second.get() == &client) {
-      graveyard_.push_back(std::move(it->second));
-      clients_.erase(it);
-      break;
-    }
+  auto it = clients_.find(client.id);
+  if (it != clients_.end() && it->second.get() == &client) {
+    graveyard_.push_back(std::move(it->second));
+    clients_.erase(it);
   }
 }
 
@@ -427,11 +898,13 @@ bool FeedServer::flushed() const {
   for (const auto& [id, c] : clients_) {
     if (!c->outbox.empty()) return false;
   }
-  return true;
+  return waiting_.empty() && (!journal_ || journal_->idle());
 }
 
-void FeedServer::collect_garbage() {
+void FeedServer::end_of_turn() {
   graveyard_.clear();
+  streams_.expire();
+  if (journal_) journal_->commit();
 }
 
 }  // namespace ringrelay::engine

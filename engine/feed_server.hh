@@ -1,12 +1,16 @@
-// The feed server: queue managers connect over a UNIX stream socket (and optionally loopback TCP),
-// send delivery requests as JSON lines, and read results as they happen. Results for a queue
-// manager that went away are kept (feed_result_retention_time, _limit) for the next connection that
-// sends "collect". Reading stops while a client does not read its results (bounded memory).
+// The feed server: queue managers connect over a UNIX stream socket (and optionally loopback TCP
+// with a shared secret), send delivery requests as JSON lines, and read results as they happen.
+// Protocol 2 clients name themselves; their results are numbered, kept until acknowledged and
+// resent on their next connection. Protocol 1 results are at most once: kept for "collect" only
+// when a connection fails before they are written. With a results journal, every accepted request
+// and every result is on disk before it is acted on or sent, and a restart offers them again.
+// Reading stops while a client does not read its results or the engine is full (bounded memory).
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -14,9 +18,12 @@
 
 #include "engine/delivery_log.hh"
 #include "engine/engine_settings.hh"
+#include "engine/result_stream.hh"
+#include "engine/results_journal.hh"
 #include "engine/ring.hh"
 #include "engine/router.hh"
 #include "engine/scheduler.hh"
+#include "engine/spool_reader.hh"
 
 namespace ringrelay::engine {
 
@@ -36,13 +43,17 @@ class FeedServer : public ResultSink {
   std::function<bool()> backlogged;
   // Reading resumes once the backlog has cleared.
   void resume_reading();
-  // Starts listening; throws std::runtime_error naming the socket and the reason.
+  // Opens the results journal and offers what an earlier run left; then listens. Throws
+  // std::runtime_error naming the socket, the journal or the reason.
   void listen();
   // No new connections or requests (SIGTERM); results still flow to connected clients.
   void stop_accepting();
-  bool flushed() const;  // every connected client has read everything queued for it
-  void collect_garbage();
+  // Every connected client has been written everything queued for it, and the journal is idle.
+  bool flushed() const;
+  // Once per loop turn: commits the journal, applies retention, frees closed connections.
+  void end_of_turn();
   std::size_t in_flight() const { return in_flight_.size(); }
+  bool body_memory_full() const;
 
   void report(ResultRecord record) override;
 
@@ -54,34 +65,71 @@ class FeedServer : public ResultSink {
     void* owner = nullptr;  // the Listener or Client the operation belongs to
     bool in_flight = false;
   };
+  struct OutLine {
+    std::string text;
+    std::uint64_t seq = 0;  // a protocol-1 record (0: not a record, or a protocol-2 copy)
+    bool is_result = true;
+  };
+  // What waits for the journal: a record to hand out, or a request to start.
+  struct Waiting {
+    std::uint64_t position = 0;    // the journal position that makes it durable
+    RequestPointer request;        // a request to dispatch, or the record's request
+    std::string client;            // a record: its stream ("" with a protocol-1 client)
+    std::uint64_t connection = 0;  // a record of a protocol-1 client: its connection
+    StreamRecord record;
+    bool is_record = false;
+  };
 
   static void on_accept(Completion& c, int result, std::uint32_t flags);
   static void on_recv(Completion& c, int result, std::uint32_t flags);
   static void on_send(Completion& c, int result, std::uint32_t flags);
 
+  void open_journal();
+  void recover(ResultsJournal::Recovered recovered, std::string& live);
+  std::string live_state() const;
   void arm_accept(Listener& listener);
   void arm_recv(Client& client);
   void kick_send(Client& client);
   void consume(Client& client);  // handles the complete lines received so far
   void handle_line(Client& client, std::string_view line);
+  void handle_hello(Client& client, struct FeedCommand& command);
   void handle_deliver(Client& client, const RequestPointer& request);
-  void queue(Client& client, std::string line);
-  void deliver_or_retain(std::uint64_t client_id, std::string line);
+  void handle_ack(Client& client, std::uint64_t upto);
+  void handle_collect(Client& client);
+  void queue(Client& client, std::string line, std::uint64_t seq = 0, bool is_result = true);
+  void refuse(Client& client, const std::string& field, const std::string& message);
+  // A new record, a result (`index`: the recipient's) or a done record (`index` "-"): journaled,
+  // then handed out once durable.
+  void add_record(DeliveryRequest& request, std::string line, std::uint64_t seq,
+                  const std::string& index);
+  void release_waiting();
+  void hand_out(Waiting& w);
+  void pump_stream(Client& client);  // copies a protocol-2 client's records into its outbox
+  void start_request(const RequestPointer& request);
+  void written(Client& client, const OutLine& line);
   void close_client(Client& client);
-  void expire_retained();
+  void drop_logged(const std::string& client, const StreamRecord& record, const char* why);
+  std::string request_entry(const DeliveryRequest& request) const;
 
   Ring& ring_;
   const EngineSettings& settings_;
   DeliveryLog& log_;
   Dispatch dispatch_;
   Router* router_ = nullptr;
+  std::unique_ptr<SpoolReader> spool_;
+  std::unique_ptr<ResultsJournal> journal_;
+  ResultStreams streams_;
+  std::deque<Waiting> waiting_;
+  std::uint64_t next_seq_ = 1;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Client>> clients_;
+  std::map<std::string, Client*> named_;  // protocol-2 identities and their current connection
+  std::uint64_t collector_ = 0;           // the latest connection that collected the pool
   std::vector<std::unique_ptr<Client>> graveyard_;
   std::uint64_t next_client_id_ = 1;
   std::unordered_map<std::string, RequestPointer> in_flight_;
-  std::deque<std::pair<Clock::time_point, std::string>> retained_;
   bool accepting_ = true;
+  bool owns_socket_ = false;
 };
 
 }  // namespace ringrelay::engine

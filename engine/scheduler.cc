@@ -572,7 +572,7 @@ void Scheduler::shutdown(std::chrono::seconds grace) {
   shutdown_timer_.arm(timers_, grace, [this] {
     std::vector<SmtpConnection*> still;
     for (auto& [connection, slot] : slots_) still.push_back(connection);
-    for (SmtpConnection* c : still) c->abort("ringrelay is shutting down");
+    for (SmtpConnection* c : still) c->cut_off("ringrelay is shutting down");
   });
 }
 

@@ -27,11 +27,12 @@ struct ResultRecord {
   RequestPointer request;
   std::size_t recipient = 0;  // index into request->message.recipients
   proto::RecipientResult result;
-  std::string relay = "none";       // "host[address]:port"
-  double delay = 0;                 // seconds since the queue manager queued it
-  double delays[4] = {0, 0, 0, 0};  // before us / in our queue / connection set-up / transmission
-  std::size_t connection_use = 0;   // Postfix's conn_use: 1 for a new connection
-  TlsOutcome tls;                   // protocol, cipher, verification (empty: plaintext)
+  std::string relay = "none";        // "host[address]:port"
+  double delay = 0;                  // seconds since the queue manager queued it
+  double delays[4] = {0, 0, 0, 0};   // before us / in our queue / connection set-up / transmission
+  std::size_t connection_use = 0;    // Postfix's conn_use: 1 for a new connection
+  TlsOutcome tls;                    // protocol, cipher, verification (empty: plaintext)
+  const char* stage_text = nullptr;  // instead of result.stage's name ("restart": see feed_server)
 };
 
 // Where final results go. It runs on the shard that owns the request (the feed's shard): the

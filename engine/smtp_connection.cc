@@ -104,8 +104,18 @@ void SmtpConnection::quit() {
     session_.quit();
     run_actions();
   } else {
-    abort("shutting down");
+    cut_off("ringrelay is shutting down");
   }
+}
+
+void SmtpConnection::cut_off(const std::string& why) {
+  if (state_ == State::closing || state_ == State::closed) return;
+  if (state_ == State::open || state_ == State::connecting) {
+    session_.on_cut_off(why);
+    run_actions();
+  }
+  if (close_reason_.empty()) close_reason_ = why;
+  begin_close();
 }
 
 void SmtpConnection::abort(const std::string& why) {

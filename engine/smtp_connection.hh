@@ -74,7 +74,11 @@ class SmtpConnection {
   void deliver(const proto::Message& message, bool final_server);
   // Politely ends an idle connection; forcibly ends any other.
   void quit();
+  // Ends the connection after an I/O failure (`why`); pending recipients get the peer's trouble.
   void abort(const std::string& why);
+  // Ends the connection for a reason of ringrelay's own (shutdown): pending recipients are deferred
+  // saying so, and the destination gets no negative feedback.
+  void cut_off(const std::string& why);
 
   proto::ClientSession& session() { return session_; }
   const ServerAddress& server() const { return server_; }

@@ -159,6 +159,16 @@ void ClientSession::on_connection_lost() {
   fail_session(io_verdict(IoProblem::lost_connection, stage, peer_), stage, false);
 }
 
+void ClientSession::on_cut_off(std::string_view why) {
+  if (phase_ == Phase::closed) return;
+  if (phase_ == Phase::ready || phase_ == Phase::quitting || phase_ == Phase::connecting) {
+    close(std::string(why));
+    return;
+  }
+  Stage stage = waiting_stage();
+  fail_session(io_verdict(IoProblem::cut_off_locally, stage, peer_, why), stage, false);
+}
+
 // ---- work from the engine -------------------------------------------------------------------
 
 void ClientSession::start_transaction(const Message& message, bool final_server) {
@@ -651,6 +661,7 @@ void ClientSession::fail_pending(const Verdict& verdict, Stage stage) {
   for (std::size_t i = 0; i < t.has_result.size(); ++i) {
     if (!t.has_result[i]) {
       result(i, status, verdict.dsn, verdict.text, stage, verdict.reply_code, verdict.reply);
+      if (verdict.ambiguous) std::get<RecipientResult>(actions_.back()).ambiguous = true;
     }
   }
 }

@@ -42,6 +42,7 @@ struct RecipientResult {
   int reply_code = 0;
   std::string reply;               // the server's reply, when the result came from one
   std::size_t connection_use = 1;  // this transaction's number on the connection (Postfix conn_use)
+  bool ambiguous = false;  // cut off after end-of-data: the server may have taken it (deferred)
 };
 struct TransactionDone {
   bool delivered_any = false;  // positive feedback for the destination
@@ -84,6 +85,9 @@ class ClientSession {
   void on_tls_rejected(std::string_view failure);
   void on_timeout();
   void on_connection_lost();
+  // ringrelay ends the conversation itself (`why`: "shutting down"): pending recipients are
+  // deferred in words that say so, without blaming the peer or throttling the destination.
+  void on_cut_off(std::string_view why);
 
   // Work from the engine. `message` must outlive the transaction (until TransactionDone).
   // Allowed before the handshake ends (the transaction starts when it does) or when idle.

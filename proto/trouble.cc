@@ -207,11 +207,22 @@ Verdict io_verdict(IoProblem problem, Stage stage, std::string_view peer, std::s
              std::string(stage_phrase(stage));
       break;
     case IoProblem::malformed_reply:
-      return session_trouble(
-          "4.5.0", "host " + std::string(peer) + " sent a malformed reply while " +
-                       std::string(stage_phrase(stage)) + ": \"" + std::string(detail) + "\"");
+      text = "host " + std::string(peer) + " sent a malformed reply while " +
+             std::string(stage_phrase(stage)) + ": \"" + std::string(detail) + "\"";
+      break;
+    case IoProblem::cut_off_locally:
+      text = "conversation with " + std::string(peer) + " cut off by ringrelay (" +
+             std::string(detail) + ") while " + std::string(stage_phrase(stage));
+      break;
   }
-  return session_trouble("4.4.2", std::move(text));
+  Verdict v =
+      session_trouble(problem == IoProblem::malformed_reply ? "4.5.0" : "4.4.2", std::move(text));
+  if (problem == IoProblem::cut_off_locally) v.throttle = false;  // not the destination's doing
+  if (stage == Stage::end_of_data) {
+    v.ambiguous = true;
+    v.try_next_server = false;
+  }
+  return v;
 }
 
 Verdict connect_verdict(std::string_view peer_with_port, std::string_view reason) {

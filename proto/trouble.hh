@@ -58,6 +58,9 @@ struct Verdict {
   std::string text;             // Postfix's words, for results and the log
   int reply_code = 0;           // the server's code, 0 when the verdict is local
   std::string reply;            // the server's reply, one line, when there was one
+  // End-of-data was sent and no reply came: the server may have taken the message. Such a
+  // verdict is final for this delivery (no next server: that could deliver it twice).
+  bool ambiguous = false;
 };
 
 // The status one recipient gets from a verdict, on the last server or not.
@@ -67,8 +70,10 @@ DeliveryStatus status_for(const Verdict& verdict, bool final_server);
 Verdict reply_verdict(const Reply& reply, Stage stage, std::string_view peer,
                       bool skip_5xx_greeting, bool auth_soft_bounce);
 
-enum class IoProblem { lost_connection, timed_out, malformed_reply };
-// The connection failed at `stage`; `detail` is the malformed line, when there is one.
+// cut_off_locally: ringrelay ended the conversation itself (shutdown); `detail` says why. It is not
+// the peer's fault, so it is not negative feedback for the destination.
+enum class IoProblem { lost_connection, timed_out, malformed_reply, cut_off_locally };
+// The connection failed at `stage`; `detail` is the malformed line or the local reason.
 Verdict io_verdict(IoProblem problem, Stage stage, std::string_view peer,
                    std::string_view detail = {});
 

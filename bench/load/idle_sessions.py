@@ -52,7 +52,8 @@ def main():
     wait_for(lambda: port_open(port), 10, "smtp-sink")
     feed = os.path.join(work, "feed")
     with open(os.path.join(work, "main.cf"), "w") as f:
-        f.write(f"feed_socket = {feed}\nrelayhost = [127.0.0.1]:{port}\nmaillog_file = {work}/maillog\n"
+        f.write(f"feed_socket = {feed}\nspool_directories = {work}\nresults_journal = {work}/journal\n"
+                f"relayhost = [127.0.0.1]:{port}\nmaillog_file = {work}/maillog\n"
                 f"shards = 1\ninitial_destination_concurrency = {n}\n"
                 f"smtp_destination_concurrency_limit = {n}\nshard_session_limit = {n + 10}\n"
                 f"smtp_data_done_timeout = 600s\nsmtp_data_init_timeout = 600s\n")

@@ -71,7 +71,7 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0
 
 
-def serve_domains(w, dns_lines, domains, port):
+def serve_domains(w, dns_lines, domains, port, **more):
     """dnsmasq with `dns_lines` (MX and host records for d0..dN.bench.test), and ringrelay serve
     resolving through it, each domain routed to its MX hosts at the sinks' `port`."""
     dns = DnsServer(w, dns_lines, ttl=3600)
@@ -80,7 +80,8 @@ def serve_domains(w, dns_lines, domains, port):
         for d in range(domains):
             f.write(f"d{d}.bench.test smtp:d{d}.bench.test:{port}\n")
     w.serve(**dns.settings(transport_maps=f"texthash:{transport}",
-                           maillog_file=os.path.join(w.dir, "maillog")))
+                           maillog_file=os.path.join(w.dir, "maillog"),
+                           spool_directories=f"{w.dir} /dev/shm", **more))
 
 
 def run_size(ringrelay, size, args):

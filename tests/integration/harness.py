@@ -146,6 +146,7 @@ class World:
         self.feed = os.path.join(self.dir, "feed")
         self.log = os.path.join(self.dir, "maillog")
         self.config = os.path.join(self.dir, "main.cf")
+        self.journal = os.path.join(self.dir, "journal")
 
     def __enter__(self):
         return self
@@ -166,7 +167,8 @@ class World:
         """Starts ringrelay serve. `hosts`: /etc/hosts lines it sees instead of the machine's (in a
         private mount namespace; the machine's file is untouched)."""
         settings = {"feed_socket": self.feed, "maillog_file": self.log,
-                    "smtp_helo_name": "relay.test", "smtp_connect_timeout": "5s"}
+                    "smtp_helo_name": "relay.test", "smtp_connect_timeout": "5s",
+                    "spool_directories": self.dir, "results_journal": self.journal}
         settings.update({k: str(v) for k, v in parameters.items()})
         with open(self.config, "w") as f:
             for name, value in settings.items():

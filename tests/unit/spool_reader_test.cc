@@ -1,0 +1,95 @@
+// The spool reader as the feed's trust boundary for files: only regular files beneath
+// spool_directories are read, links and ".." cannot lead out, FIFOs do not block, and the bytes are
+// a copy (a file truncated afterwards changes nothing, and its budget is given back on release).
+#include "engine/spool_reader.hh"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace ringrelay::engine {
+namespace {
+
+struct SpoolDir : ::testing::Test {
+  std::string root =
+      std::filesystem::path(::testing::TempDir() + "/spool-reader-" + std::to_string(::getpid()))
+          .lexically_normal()
+          .string();
+  std::string spool = root + "/spool";
+  void SetUp() override {
+    std::filesystem::remove_all(root);
+    std::filesystem::create_directories(spool + "/sub");
+    std::ofstream(spool + "/sub/msg") << "HEADERSSubject: x\n\nbody\n";
+    std::ofstream(root + "/secret") << "root:secret\n";
+  }
+  void TearDown() override { std::filesystem::remove_all(root); }
+  std::string read(const std::string& path, std::uint64_t offset, std::uint64_t size,
+                   SpoolBody& body) {
+    std::vector<std::string> warnings;
+    SpoolReader reader({spool}, warnings);
+    EXPECT_TRUE(warnings.empty());
+    return reader.read(path, offset, size, body);
+  }
+};
+
+TEST_F(SpoolDir, ReadsARegionBeneathTheSpoolAndCountsItsBytes) {
+  std::uint64_t before = SpoolBody::bytes_held();
+  {
+    SpoolBody body;
+    ASSERT_EQ(read(spool + "/sub/msg", 7, 17, body), "");
+    EXPECT_EQ(body.bytes(), "Subject: x\n\nbody\n");
+    EXPECT_EQ(SpoolBody::bytes_held(), before + 17);
+    // A copy: truncating the file afterwards changes nothing (and cannot raise SIGBUS).
+    ::truncate((spool + "/sub/msg").c_str(), 0);
+    SpoolBody moved = std::move(body);
+    EXPECT_EQ(moved.bytes(), "Subject: x\n\nbody\n");
+  }
+  EXPECT_EQ(SpoolBody::bytes_held(), before);
+}
+
+TEST_F(SpoolDir, RefusesPathsOutsideTheSpool) {
+  SpoolBody body;
+  EXPECT_EQ(read("/etc/shadow", 0, 1, body),
+            "/etc/shadow is not under spool_directories (" + spool + ")");
+  EXPECT_EQ(read(spool + "/../secret", 0, 1, body),
+            spool + "/../secret is not under spool_directories (" + spool + ")");
+  std::filesystem::create_directory_symlink(root, spool + "/escape");
+  EXPECT_EQ(read(spool + "/escape/secret", 0, 1, body),
+            spool + "/escape/secret resolves outside spool_directories");
+  std::filesystem::create_symlink(root + "/secret", spool + "/link");
+  EXPECT_EQ(read(spool + "/link", 0, 1, body), spool + "/link is a symbolic link");
+  EXPECT_TRUE(body.bytes().empty());
+}
+
+TEST_F(SpoolDir, RefusesWhatIsNotARegularFileWithoutBlocking) {
+  SpoolBody body;
+  ASSERT_EQ(::mkfifo((spool + "/fifo").c_str(), 0600), 0);
+  EXPECT_EQ(read(spool + "/fifo", 0, 1, body), spool + "/fifo is not a regular file");
+  EXPECT_EQ(read(spool + "/sub", 0, 1, body), spool + "/sub is not a regular file");
+  EXPECT_EQ(read(spool + "/missing", 0, 1, body),
+            "cannot open " + spool + "/missing: No such file or directory");
+}
+
+TEST_F(SpoolDir, RefusesAShortFileWithTheReason) {
+  SpoolBody body;
+  EXPECT_EQ(read(spool + "/sub/msg", 7, 100, body),
+            spool +
+                "/sub/msg is 24 bytes, but the request says offset 7 size 100 (truncated "
+                "spool file?)");
+}
+
+TEST(SpoolReader, NamesDirectoriesItCannotOpen) {
+  std::vector<std::string> warnings;
+  SpoolReader reader({"/nonexistent/ringrelay-spool", "relative"}, warnings);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_EQ(warnings[0],
+            "spool_directories: /nonexistent/ringrelay-spool: No such file or directory; bodies "
+            "by path under it are refused");
+}
+
+}  // namespace
+}  // namespace ringrelay::engine
