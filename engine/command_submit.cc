@@ -169,8 +169,12 @@ int run_submit_command(std::span<const std::string_view> args) {
     return EX_UNAVAILABLE;
   }
 
-  std::string out;
+  // Protocol 2: results are numbered and kept by the server until acknowledged, under this name.
+  std::string client = "submit-" + std::to_string(::getpid());
+  std::string out = "{\"type\":\"hello\",\"protocol\":2,\"client\":\"" + client + "\"}\n";
   for (auto& r : requests) out += r;
+  std::uint64_t highest_seq = 0, acknowledged = 0;
+  std::set<std::pair<std::string, std::uint64_t>> seen;  // (id, index): a redelivery is shown once
   std::size_t out_offset = 0;
   std::string in;
   bool any_bounced = false, any_deferred = false, any_error = false;
@@ -190,7 +194,8 @@ int run_submit_command(std::span<const std::string_view> args) {
       ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         std::cerr << "ringrelay: submit: the server closed the connection with " << waiting.size()
-                  << " request(s) unfinished; their results are kept for a later \"collect\"\n";
+                  << " request(s) unfinished; their results are kept for client \"" << client
+                  << "\" until it connects again and acknowledges them\n";
         ::close(fd);
         return EX_TEMPFAIL;
       }
@@ -202,11 +207,19 @@ int run_submit_command(std::span<const std::string_view> args) {
         json j = json::parse(line, nullptr, false);
         if (j.is_discarded() || !j.contains("type")) continue;
         std::string type = j["type"].get<std::string>();
+        if (j.contains("seq") && j["seq"].is_number_unsigned()) {
+          highest_seq = std::max(highest_seq, j["seq"].get<std::uint64_t>());
+        }
+        if (type == "result" &&
+            !seen.emplace(j.value("id", ""), j.value("index", std::uint64_t{0})).second) {
+          continue;  // sent again after a reconnection or restart: shown once
+        }
         if (type == "result") {
           std::string status = j.value("status", "");
           any_bounced |= status == "bounced";
           any_deferred |= status == "deferred";
           j.erase("type");
+          j.erase("seq");
           std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << '\n' << std::flush;
         } else if (type == "done") {
           waiting.erase(j.value("id", ""));
@@ -219,8 +232,23 @@ int run_submit_command(std::span<const std::string_view> args) {
           if (j["id"].is_string()) waiting.erase(j["id"].get<std::string>());
         }
       }
+      // One cumulative acknowledgement per read, not one per result.
+      if (highest_seq > acknowledged && !waiting.empty()) {
+        if (out_offset == out.size()) {
+          out.clear();
+          out_offset = 0;
+        }
+        out += "{\"type\":\"ack\",\"upto\":" + std::to_string(highest_seq) + "}\n";
+        acknowledged = highest_seq;
+      }
     }
   }
+  // The last acknowledgement, so that the server forgets what this run has shown.
+  if (highest_seq > acknowledged) {
+    std::string ack = "{\"type\":\"ack\",\"upto\":" + std::to_string(highest_seq) + "}\n";
+    [[maybe_unused]] ssize_t n = ::send(fd, ack.data(), ack.size(), MSG_NOSIGNAL);
+  }
+  ::shutdown(fd, SHUT_WR);
   ::close(fd);
   if (any_error) return EX_DATAERR;
   if (any_bounced) return EX_UNAVAILABLE;

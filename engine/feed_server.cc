@@ -85,6 +85,7 @@ struct FeedServer::Client {
   bool paused = false;        // it does not read its results
   bool held_back = false;     // the engine is backlogged
   bool authenticated = true;  // a TCP client is not until its hello gives the secret
+  bool hanging_up = false;    // refused: no more reading, closed once its outbox is written
   int protocol = 1;
   std::string name;                   // protocol 2: the identity whose stream this connection reads
   std::uint64_t last_queued_seq = 0;  // protocol 2: records up to here are in the outbox
@@ -412,7 +413,9 @@ void FeedServer::stop_accepting() {
 }
 
 void FeedServer::arm_recv(Client& client) {
-  if (client.recv_op.in_flight || client.closing || client.paused || !accepting_) return;
+  if (client.recv_op.in_flight || client.closing || client.hanging_up || client.paused ||
+      !accepting_)
+    return;
   if (backlogged && backlogged()) {
     client.held_back = true;
     return;
@@ -478,7 +481,7 @@ void FeedServer::consume(Client& client) {
     client.inbox.clear();
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (!line.empty()) handle_line(client, line);
-    if (client.closing) return;
+    if (client.closing || client.hanging_up) return;
   }
   client.unread.clear();
   arm_recv(client);
@@ -493,13 +496,13 @@ void FeedServer::handle_line(Client& client, std::string_view line) {
   auto command = parse_feed_line(line, error);
   if (!command) {
     queue(client, format_error(error));
-    if (!client.authenticated) close_client(client);
+    if (!client.authenticated) hang_up(client);
     return;
   }
   if (!client.authenticated && command->type != FeedCommand::Type::hello) {
     refuse(client, "secret", "authenticate first: a hello with the feed_tcp_secret_file secret");
     log_.notice("feed: TCP client refused: a request before authenticating");
-    close_client(client);
+    hang_up(client);
     return;
   }
   switch (command->type) {
@@ -523,7 +526,7 @@ void FeedServer::handle_hello(Client& client, FeedCommand& command) {
     if (!secret_matches(command.secret, settings_.feed_tcp_secret)) {
       refuse(client, "secret", "authentication failed");
       log_.notice("feed: TCP client refused: wrong or missing secret");
-      close_client(client);
+      hang_up(client);
       return;
     }
     client.authenticated = true;
@@ -845,7 +848,7 @@ void FeedServer::on_send(Completion& c, int result, std::uint32_t) {
     self.written(client, client.outbox.front());
     client.outbox.pop_front();
   }
-  if (client.closing) {
+  if (client.closing || (client.hanging_up && client.outbox.empty())) {
     self.close_client(client);
     return;
   }
@@ -857,6 +860,11 @@ void FeedServer::on_send(Completion& c, int result, std::uint32_t) {
     }
   }
   self.kick_send(client);
+}
+
+void FeedServer::hang_up(Client& client) {
+  client.hanging_up = true;
+  if (client.outbox.empty() && !client.send_op.in_flight) close_client(client);
 }
 
 void FeedServer::close_client(Client& client) {

@@ -108,6 +108,7 @@ class FeedServer : public ResultSink {
   void start_request(const RequestPointer& request);
   void written(Client& client, const OutLine& line);
   void close_client(Client& client);
+  void hang_up(Client& client);  // after what is queued for it has been written
   void drop_logged(const std::string& client, const StreamRecord& record, const char* why);
   std::string request_entry(const DeliveryRequest& request) const;
 

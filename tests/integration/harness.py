@@ -75,6 +75,17 @@ class Sink:
                 self.process.kill()
 
 
+def feed_accepts(path):
+    """The feed socket takes connections (a stale socket file of a killed serve does not)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(1)
+            s.connect(path)
+            return True
+    except OSError:
+        return False
+
+
 def free_udp_port():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -182,7 +193,7 @@ class World:
             command = ["unshare", "-m", "sh", "-c",
                        f"mount --bind {hosts_file} /etc/hosts && exec {' '.join(command)}"]
         self.serve_process = subprocess.Popen(command, stdout=self.serve_output, stderr=subprocess.STDOUT)
-        wait_for(lambda: os.path.exists(self.feed) or self.serve_process.poll() is not None, 10,
+        wait_for(lambda: feed_accepts(self.feed) or self.serve_process.poll() is not None, 30,
                  "the feed socket")
         assert self.serve_process.poll() is None, open(os.path.join(self.dir, "serve.out")).read()
 
@@ -231,15 +242,30 @@ class World:
 
 
 class FeedClient:
-    """A raw feed-protocol client, for what `submit` does not do (disconnect, collect, errors)."""
+    """A raw feed-protocol client, for what `submit` does not do (disconnect, collect, errors).
+    With `name`, it speaks protocol 2 under that client identity."""
 
-    def __init__(self, world):
-        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.socket.settimeout(30)
-        self.socket.connect(world.feed)
+    def __init__(self, world, name=None, address=None, secret=None):
+        if address is None:
+            self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.socket.settimeout(30)
+            self.socket.connect(world.feed)
+        else:
+            self.socket = socket.create_connection(address, timeout=30)
         self.buffer = b""
         hello = self.read()
         assert hello["type"] == "hello" and hello["protocol"] == 1, hello
+        assert hello["protocols"] == [1, 2], hello
+        if name is not None or secret is not None:
+            greeting = {"type": "hello", "protocol": 2 if name else 1}
+            if name:
+                greeting["client"] = name
+            if secret is not None:
+                greeting["secret"] = secret
+            self.send(greeting)
+            if name:
+                welcome = self.read()
+                assert welcome["type"] == "welcome" and welcome["client"] == name, welcome
 
     def send(self, obj):
         data = obj if isinstance(obj, (bytes, str)) else json.dumps(obj)

@@ -120,8 +120,9 @@ def scenario_end_of_data_4xx(ringrelay):
 
 
 def scenario_disconnect_after_end_of_data(ringrelay):
-    run_fault(ringrelay, ["-q", "."], "deferred",
-              "while sending end of data -- message may be sent more than once")
+    results = run_fault(ringrelay, ["-q", "."], "deferred",
+                        "while sending end of data -- message may be sent more than once")
+    assert all(r.get("ambiguous") is True for r in results), results
 
 
 def scenario_disconnect_at_rcpt(ringrelay):
@@ -161,6 +162,11 @@ def scenario_stall_past_end_of_data_timeout(ringrelay):
               "conversation with 127.0.0.1[127.0.0.1] timed out while sending end of data -- "
               "message may be sent more than once",
               smtp_data_done_timeout="1s")
+
+
+def scenario_disconnect_at_rcpt_is_not_ambiguous(ringrelay):
+    results = run_fault(ringrelay, ["-q", "RCPT"], "deferred", "while sending RCPT TO")
+    assert not any(r.get("ambiguous") for r in results), results
 
 
 def scenario_stall_past_rcpt_timeout(ringrelay):
@@ -508,6 +514,7 @@ def scenario_bind_address(ringrelay):
 
 from dns_scenarios import *  # noqa: E402,F401,F403 (the DNS scenarios join the list)
 from tls_scenarios import *  # noqa: E402,F401,F403 (and the TLS ones)
+from feed_scenarios import *  # noqa: E402,F401,F403 (and the feed contract's)
 
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
 

@@ -1,0 +1,352 @@
+"""The feed contract, tried as an operator would: results survive feeder disconnects (read or not),
+a killed serve (the results journal), and hostile or broken input (spool files that change, FIFOs,
+paths outside spool_directories, an unauthenticated TCP client, a peer not allowed, a second
+instance). Every scenario asserts exactly one final result per recipient, or a flagged redelivery."""
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from harness import FeedClient, Sink, World, free_port, wait_for
+
+BODY = "Subject: x\n\nbody\n"
+
+
+def request(i, recipients=1, **more):
+    r = {"type": "deliver", "id": f"r{i}", "sender": "s@example.org",
+         "recipients": [f"u{i}-{k}@example.com" for k in range(recipients)], "body_inline": BODY}
+    r.update(more)
+    return r
+
+
+def read_v2(client, expected, results, done, deadline_s=120, ack=True):
+    """Reads records until every id in `expected` has its done record. Each (id, index) must have
+    exactly one result, except resends flagged "redelivered". Acknowledges as it goes."""
+    deadline = time.time() + deadline_s
+    highest = 0
+    while not expected <= done:
+        assert time.time() < deadline, f"{len(expected - done)} requests without a done record"
+        record = client.read()
+        highest = max(highest, record.get("seq", 0))
+        if record["type"] == "result":
+            key = (record["id"], record["index"])
+            if key in results:
+                assert record.get("redelivered") is True, (record, results[key])
+                assert record["status"] == results[key]["status"], (record, results[key])
+            else:
+                results[key] = record
+        elif record["type"] == "done":
+            done.add(record["id"])
+        if ack and highest:
+            client.send({"type": "ack", "upto": highest})
+    return highest
+
+
+def assert_every_recipient(results, requests):
+    want = {(r["id"], i) for r in requests for i in range(len(r["recipients"]))}
+    assert set(results) == want, (len(want - set(results)), len(set(results) - want))
+
+
+def scenario_feeder_disconnects_without_reading(ringrelay):
+    """2,000 requests; the feeder stops reading for 2 s, then shuts down with results unread in
+    its socket. Reconnecting under the same name brings every result, each exactly once (or a
+    flagged resend)."""
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}")
+        requests = [request(i) for i in range(2000)]
+        c = FeedClient(w, name="qm")
+        for r in requests:
+            c.send(r)
+        time.sleep(2)
+        c.socket.shutdown(socket.SHUT_RDWR)
+        c.close()
+        results, done = {}, set()
+        again = FeedClient(w, name="qm")
+        read_v2(again, {r["id"] for r in requests}, results, done)
+        assert_every_recipient(results, requests)
+        assert all(r["status"] == "sent" for r in results.values())
+        again.close()
+        # Acknowledged: a third connection gets nothing more than its "collected" marker.
+        third = FeedClient(w, name="qm")
+        record = third.read()
+        assert record == {"type": "collected", "count": 0, "done": 0}, record
+
+
+def scenario_feeder_crashes_with_results_in_flight(ringrelay):
+    """A feeder killed while results are being written: the next connection of the same client
+    receives what the first never acknowledged, flagged as redelivered."""
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}")
+        requests = [request(i, recipients=3) for i in range(300)]
+        c = FeedClient(w, name="qm")
+        for r in requests:
+            c.send(r)
+        results, done = {}, set()
+        # Read (and acknowledge) a few, then vanish without a word.
+        for _ in range(50):
+            record = c.read()
+            if record["type"] == "result":
+                results[(record["id"], record["index"])] = record
+            elif record["type"] == "done":
+                done.add(record["id"])
+        c.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        c.close()
+        again = FeedClient(w, name="qm")
+        read_v2(again, {r["id"] for r in requests}, results, done)
+        assert_every_recipient(results, requests)
+
+
+def scenario_protocol1_collect_counts_and_push(ringrelay):
+    """Protocol 1: results of a vanished client wait for "collect"; "collected" counts results and
+    done records apart; results finishing after the collect are pushed to the collecting client."""
+    with World(ringrelay) as w:
+        sink = Sink(w, ["-w", "2"])
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}")
+        c = FeedClient(w)
+        c.send(request(1, recipients=2))
+        c.close()
+        time.sleep(0.3)
+        collector = FeedClient(w)
+        collector.send({"type": "collect"})
+        assert collector.read() == {"type": "collected", "count": 0, "done": 0}
+        records = [collector.read() for _ in range(3)]  # pushed when they finish
+        results = [r for r in records if r["type"] == "result"]
+        assert len(results) == 2 and all(r["retained"] and r["status"] == "sent" for r in results), records
+        assert any(r["type"] == "done" for r in records), records
+
+
+def scenario_serve_killed_and_restarted_with_the_journal(ringrelay):
+    """kill -9 at random moments of a delivery, three times: after each restart, every recipient
+    has a result; one the sink accepted (logged sent) is reported sent, or as ambiguous when the
+    kill fell between the server's reply and the journal write."""
+    with World(ringrelay) as w:
+        sink = Sink(w, ["-w", "1"])
+        rng = random.Random(7)
+        requests = [request(i, recipients=2) for i in range(60)]
+        results, done = {}, set()
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", smtp_data_init_timeout="10s")
+        c = FeedClient(w, name="qm")
+        for r in requests:
+            c.send(r)
+        for round_ in range(3):
+            time.sleep(rng.uniform(0.3, 1.5))
+            w.serve_process.kill()
+            w.serve_process.wait(10)
+            c.close()
+            w.serve(relayhost=f"[127.0.0.1]:{sink.port}", smtp_data_init_timeout="10s")
+            c = FeedClient(w, name="qm")
+            # Requests the journal never saw were never started: the feeder sends them again.
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                try:
+                    c.socket.settimeout(1)
+                    record = c.read()
+                except (socket.timeout, TimeoutError):
+                    break
+                finally:
+                    c.socket.settimeout(30)
+                if record["type"] == "result":
+                    results.setdefault((record["id"], record["index"]), record)
+                elif record["type"] == "done":
+                    done.add(record["id"])
+                if "seq" in record:
+                    c.send({"type": "ack", "upto": record["seq"]})
+            for r in requests:
+                if r["id"] not in done:
+                    c.send(r)  # refused as "already in flight" when the journal has it: fine
+        read_v2(c, {r["id"] for r in requests}, results, done, deadline_s=120)
+        assert_every_recipient(results, requests)
+        sent_in_log = {line.split("to=<")[1].split(">")[0] for line in w.log_lines()
+                       if "status=sent" in line}
+        for (rid, index), r in results.items():
+            if r["recipient"] in sent_in_log:
+                assert r["status"] == "sent" or r.get("ambiguous") is True, r
+        ambiguous = sum(1 for r in results.values() if r.get("ambiguous"))
+        print(f"{len(results)} results after 3 kills: {len(sent_in_log)} logged sent, "
+              f"{ambiguous} ambiguous")
+        w.stop_serve()
+
+
+def scenario_spool_files_truncated_in_a_loop(ringrelay):
+    """Spool files truncated and rewritten while requests for them arrive: every request is refused
+    with a reason or gets its results; the process never dies of SIGBUS."""
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}")
+        spool = os.path.join(w.dir, "spool")
+        os.makedirs(spool)
+        body = ("Subject: t\n\n" + "x" * 70 + "\n") * 1500  # ~107 KiB: large bodies too
+        paths = [os.path.join(spool, f"m{i}") for i in range(20)]
+        for p in paths:
+            open(p, "w").write(body)
+        stop = threading.Event()
+
+        def vandal():
+            rng = random.Random(3)
+            while not stop.is_set():
+                p = rng.choice(paths)
+                with open(p, "r+") as f:
+                    f.truncate(rng.randrange(0, len(body)))
+                open(p, "w").write(body)
+
+        thread = threading.Thread(target=vandal)
+        thread.start()
+        c = FeedClient(w, name="qm")
+        ids = set()
+        try:
+            for i in range(400):
+                c.send({"type": "deliver", "id": f"t{i}", "sender": "s@example.org",
+                        "recipients": [f"a{i}@example.com"],
+                        "body": {"path": paths[i % 20], "size": len(body)}})
+                ids.add(f"t{i}")
+        finally:
+            stop.set()
+            thread.join()
+        answered, refused = set(), 0
+        deadline = time.time() + 120
+        while answered != ids:
+            assert time.time() < deadline
+            record = c.read()
+            if record["type"] == "error":
+                assert record["field"] in ("body", "body.path"), record
+                refused += 1
+                answered.add(record["id"])
+            elif record["type"] == "done":
+                answered.add(record["id"])
+            if "seq" in record:
+                c.send({"type": "ack", "upto": record["seq"]})
+        assert w.serve_process.poll() is None, "serve died"
+        print(f"{refused} of 400 refused as truncated, the rest delivered")
+
+
+def scenario_hostile_body_paths_are_refused(ringrelay):
+    """/etc/shadow, a link to it inside the spool, a FIFO: each refused with a reason naming
+    body.path, at once; another client is served meanwhile."""
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}")
+        fifo = os.path.join(w.dir, "fifo")
+        os.mkfifo(fifo)
+        link = os.path.join(w.dir, "shadow-link")
+        os.symlink("/etc/shadow", link)
+        c = FeedClient(w)
+        for i, (path, words) in enumerate([("/etc/shadow", "is not under spool_directories"),
+                                           (link, "is a symbolic link"),
+                                           (fifo, "is not a regular file"),
+                                           (w.dir + "/../../etc/shadow", "is not under spool_directories")]):
+            started = time.time()
+            c.send({"type": "deliver", "id": f"h{i}", "sender": "s@example.org",
+                    "recipients": ["a@example.com"], "body": {"path": path, "size": 10}})
+            e = c.read()
+            assert e["type"] == "error" and e["field"] == "body.path" and words in e["message"], e
+            assert time.time() - started < 1, "a body path blocked the feed"
+        other = FeedClient(w)  # its hello came at once
+        other.close()
+        assert sink.counter("mesg") == 0
+
+
+def scenario_tcp_feed_requires_the_secret(ringrelay):
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        secret_file = os.path.join(w.dir, "feed.secret")
+        with open(secret_file, "w") as f:
+            f.write("correct horse battery staple\n")
+        os.chmod(secret_file, 0o600)
+        port = free_port()
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", feed_tcp_listen=f"127.0.0.1:{port}",
+                feed_tcp_secret_file=secret_file)
+        anonymous = FeedClient(w, address=("127.0.0.1", port))
+        anonymous.send(request(1))
+        e = anonymous.read()
+        assert e["type"] == "error" and e["field"] == "secret", e
+        try:
+            extra = anonymous.read()
+            raise AssertionError(f"connection stayed open: {extra}")
+        except AssertionError as closed:
+            assert "feed connection closed" in str(closed) or "stayed open" not in str(closed)
+        wrong = FeedClient(w, address=("127.0.0.1", port), secret="not the secret at all")
+        assert wrong.read()["message"] == "authentication failed"
+        good = FeedClient(w, address=("127.0.0.1", port), name="tcp-qm",
+                          secret="correct horse battery staple")
+        assert good.read()["type"] == "collected"
+        good.send(request(2))
+        results, done = {}, set()
+        read_v2(good, {"r2"}, results, done)
+        assert results[("r2", 0)]["status"] == "sent"
+        assert sink.counter("mesg") <= 1
+        assert any("wrong or missing secret" in l for l in w.log_lines()), w.log_lines()[-5:]
+
+
+def scenario_feed_settings_refused_at_start(ringrelay):
+    """A TCP listener on all addresses, or without a secret, and a world-readable secret: exit 78."""
+    with World(ringrelay) as w:
+        loose = os.path.join(w.dir, "loose.secret")
+        with open(loose, "w") as f:
+            f.write("0123456789abcdef0123\n")
+        os.chmod(loose, 0o644)
+        for extra, words in [("feed_tcp_listen = 0.0.0.0:2526\nfeed_tcp_secret_file = " + loose,
+                              "expected a loopback address and port"),
+                             ("feed_tcp_listen = 127.0.0.1:2526", "needs feed_tcp_secret_file"),
+                             ("feed_tcp_listen = 127.0.0.1:2526\nfeed_tcp_secret_file = " + loose,
+                              "readable by it alone")]:
+            with open(w.config, "w") as f:
+                f.write(f"feed_socket = {w.feed}\nresults_journal = {w.journal}\n{extra}\n")
+            run = subprocess.run([ringrelay, "serve", "-c", w.config], capture_output=True,
+                                 text=True, timeout=30)
+            assert run.returncode == 78 and words in run.stderr, (run.returncode, run.stderr)
+
+
+def scenario_peer_not_allowed_is_refused(ringrelay):
+    """feed_allowed_users: a local user not in it is refused (SO_PEERCRED), even when the socket's
+    mode lets it connect."""
+    if os.geteuid() != 0:
+        return
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", feed_socket_mode="0666",
+                feed_allowed_users="root")
+        probe = ("import socket,sys; s=socket.socket(socket.AF_UNIX); s.settimeout(10); "
+                 f"s.connect({w.feed!r}); print(s.recv(4096).decode())")
+        run = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                              "python3", "-c", probe], capture_output=True, text=True, timeout=30)
+        assert "not allowed" in run.stdout, (run.stdout, run.stderr)
+        assert oct(os.stat(w.feed).st_mode & 0o777) == "0o666"
+        assert any("refused a connection from uid" in l for l in w.log_lines())
+
+
+def scenario_second_instance_is_refused(ringrelay):
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}")
+        run = subprocess.run([ringrelay, "serve", "-c", w.config], capture_output=True, text=True,
+                             timeout=30)
+        assert run.returncode == 75, (run.returncode, run.stderr)
+        assert f"already running (pid {w.serve_process.pid})" in run.stderr, run.stderr
+        c = FeedClient(w)  # the first instance is still reachable
+        c.send(request(1))
+        assert c.read_until_done("r1")[0]["status"] == "sent"
+
+
+def scenario_shutdown_cuts_off_end_of_data_in_its_own_words(ringrelay):
+    """SIGTERM while the server holds its end-of-data reply: after the grace period the result says
+    ringrelay cut the conversation off, is flagged ambiguous, and does not throttle anything."""
+    with World(ringrelay) as w:
+        sink = Sink(w, ["-p", "-W", ".:30"])
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}")
+        c = FeedClient(w, name="qm")
+        c.send(request(1))
+        time.sleep(1)
+        w.serve_process.send_signal(signal.SIGTERM)
+        results, done = {}, set()
+        read_v2(c, {"r1"}, results, done, deadline_s=30)
+        r = results[("r1", 0)]
+        assert r["status"] == "deferred" and r["ambiguous"] is True, r
+        assert "cut off by ringrelay (ringrelay is shutting down) while sending end of data" in r["text"], r
+        assert w.serve_process.wait(30) == 0
+        assert not any("throttl" in l for l in w.log_lines()), w.log_lines()
