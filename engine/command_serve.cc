@@ -138,7 +138,7 @@ int run_serve_command(std::span<const std::string_view> args) {
     // Push-back: no request is read while a shard's mailbox is full or too many are in flight.
     auto backlogged = [&] {
       return shards.backlogged() || feed.in_flight() >= settings.feed_request_limit ||
-             feed.body_memory_full();
+             feed.body_memory_full() || feed.journal_behind();
     };
     feed.backlogged = backlogged;
     feed.listen();

@@ -90,6 +90,8 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"relayhost", T::text, ""},
   // ringrelay: the durable results journal's directory (docs/feed-protocol.md); empty: none.
   {"results_journal", T::text, "/var/lib/ringrelay/results"},
+  // ringrelay: the journal is compacted once its active segment holds this many bytes.
+  {"results_journal_segment_limit", T::integer, "67108864", 4096},
   // ringrelay: each journal write is synced to disk (survives power loss); "no" survives a crash.
   {"results_journal_sync", T::boolean, "yes"},
   // ringrelay: how many SMTP/LMTP sessions one shard may hold at once; the feed pushes back past it.

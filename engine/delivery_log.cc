@@ -88,6 +88,7 @@ void DeliveryLog::result(const ResultRecord& r) {
       {"delay", r.delay},          {"delays", {r.delays[0], r.delays[1], r.delays[2], r.delays[3]}},
       {"dsn", r.result.dsn},       {"status", std::string(proto::status_name(r.result.status))},
       {"text", r.result.text}};
+  if (r.result.ambiguous) j["ambiguous"] = true;  // the server may have taken it
   emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 

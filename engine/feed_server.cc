@@ -27,7 +27,9 @@ namespace {
 
 constexpr std::size_t kRecvBytes = 64 * 1024;
 constexpr std::size_t kPauseAboveBytes = 16 << 20;  // stop reading a client with this much unread
-constexpr std::size_t kMaxClientNames = 1024;       // protocol-2 identities with results kept
+constexpr std::size_t kMaxClientNames = 1024;       // protocol-2 identities connected at once
+// Requests and records waiting for a journal write: past this (a stalled disk) no request is read.
+constexpr std::size_t kMaxWaitingForJournal = 100000;
 
 std::uint64_t to_number(std::string_view text) {
   std::uint64_t value = 0;
@@ -165,6 +167,7 @@ void FeedServer::open_journal() {
   ResultsJournal::Options options;
   options.directory = settings_.results_journal;
   options.sync = settings_.results_journal_sync;
+  options.segment_bytes = settings_.results_journal_segment_limit;
   journal_ = std::make_unique<ResultsJournal>(options);
   journal_->log_notice = [this](const std::string& text) { log_.notice(text); };
   journal_->on_durable = [this] { release_waiting(); };
@@ -191,7 +194,9 @@ void FeedServer::recover(ResultsJournal::Recovered recovered, std::string& live)
     std::vector<bool> finished;
     std::size_t sent = 0, deferred = 0, bounced = 0;
   };
-  std::map<std::uint64_t, Record> records;
+  // By client, so that an acknowledgement erases a range: recovery stays linear in the journal.
+  std::map<std::string, std::map<std::uint64_t, Record>> by_client;
+  std::unordered_map<std::uint64_t, std::string> client_of;
   std::map<std::string, Request> requests;
   std::uint64_t next = 0;
   auto count_status = [](Request& r, const std::string& line) {
@@ -210,14 +215,19 @@ void FeedServer::recover(ResultsJournal::Recovered recovered, std::string& live)
     if (f[0] == "R" && f.size() >= 8) {
       std::uint64_t seq = to_number(f[1]);
       next = std::max(next, seq + 1);
-      records[seq] = Record{std::string(f[2]), static_cast<std::int64_t>(to_number(f[3])),
-                            f[4] == "r", std::string(f[7])};
+      std::string client(f[2]);
+      auto old = client_of.find(seq);
+      if (old != client_of.end() && old->second != client) by_client[old->second].erase(seq);
+      client_of[seq] = client;
+      Record& stored = by_client[client][seq];
+      stored = Record{client, static_cast<std::int64_t>(to_number(f[3])), f[4] == "r",
+                      std::string(f[7])};
       auto it = requests.find(std::string(f[5]));
       if (f[4] == "r" && it != requests.end() && f[6] != "-") {
         std::size_t index = to_number(f[6]);
         if (index < it->second.finished.size() && !it->second.finished[index]) {
           it->second.finished[index] = true;
-          count_status(it->second, records[seq].line);
+          count_status(it->second, stored.line);
         }
       }
     } else if (f[0] == "Q" && f.size() >= 4) {
@@ -240,19 +250,33 @@ void FeedServer::recover(ResultsJournal::Recovered recovered, std::string& live)
     } else if (f[0] == "F" && f.size() >= 2) {
       requests.erase(std::string(f[1]));
     } else if (f[0] == "A" && f.size() >= 3) {
-      std::uint64_t upto = to_number(f[2]);
-      for (auto it = records.begin(); it != records.end() && it->first <= upto;) {
-        it = it->second.client == f[1] ? records.erase(it) : std::next(it);
+      auto stream = by_client.find(std::string(f[1]));
+      if (stream != by_client.end()) {
+        auto& records = stream->second;
+        auto end = records.upper_bound(to_number(f[2]));
+        for (auto it = records.begin(); it != end; ++it) client_of.erase(it->first);
+        records.erase(records.begin(), end);
       }
     } else if (f[0] == "X" && f.size() >= 2) {
-      records.erase(to_number(f[1]));
+      std::uint64_t seq = to_number(f[1]);
+      auto owner = client_of.find(seq);
+      if (owner != client_of.end()) {
+        by_client[owner->second].erase(seq);
+        client_of.erase(owner);
+      }
     } else if (f[0] == "S" && f.size() >= 2) {
       next = std::max(next, to_number(f[1]));
     }
   }
   next_seq_ = std::max(next_seq_, next);
   std::size_t offered = 0;
-  for (auto& [seq, r] : records) {
+  // Back into streams in sequence order (a stream is in seq order; the pool takes any).
+  std::map<std::uint64_t, Record*> in_order;
+  for (auto& [client, records] : by_client) {
+    for (auto& [seq, r] : records) in_order[seq] = &r;
+  }
+  for (auto& [seq, pointer] : in_order) {
+    Record& r = *pointer;
     StreamRecord record;
     record.seq = seq;
     record.line = std::move(r.line);
@@ -575,6 +599,7 @@ void FeedServer::handle_ack(Client& client, std::uint64_t upto) {
   if (streams_.acknowledge(client.name, upto) > 0 && journal_) {
     journal_->append("A\t" + client.name + "\t" + std::to_string(upto));
   }
+  streams_.forget_if_empty(client.name);  // names come and go: only streams with records stay
 }
 
 void FeedServer::handle_collect(Client& client) {
@@ -685,16 +710,24 @@ bool FeedServer::body_memory_full() const {
   return SpoolBody::bytes_held() >= settings_.feed_body_memory_limit;
 }
 
+bool FeedServer::journal_behind() const {
+  return waiting_.size() >= kMaxWaitingForJournal;
+}
+
 // ---- results ----------------------------------------------------------------------------------
 
 void FeedServer::report(ResultRecord record) {
-  log_.result(record);
   DeliveryRequest& request = *record.request;
   assert(record.recipient < request.message.recipients.size());
   if (record.recipient < request.reported.size()) {
-    if (request.reported[record.recipient]) return;  // exactly one result per recipient
+    if (request.reported[record.recipient]) {  // exactly one result per recipient
+      log_.notice("feed: internal error: a second result for recipient " +
+                  std::to_string(record.recipient) + " of " + request.id + " ignored");
+      return;
+    }
     request.reported[record.recipient] = true;
   }
+  log_.result(record);
   switch (record.result.status) {
     case proto::DeliveryStatus::sent:
       ++request.sent;
@@ -874,6 +907,7 @@ void FeedServer::close_client(Client& client) {
     if (!client.name.empty()) {
       auto holder = named_.find(client.name);
       if (holder != named_.end() && holder->second == &client) named_.erase(holder);
+      streams_.forget_if_empty(client.name);
     }
     if (collector_ == client.id) collector_ = 0;
     // Protocol-1 records not wholly written go to the pool for a later "collect"; one written in

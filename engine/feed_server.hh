@@ -54,6 +54,7 @@ class FeedServer : public ResultSink {
   void end_of_turn();
   std::size_t in_flight() const { return in_flight_.size(); }
   bool body_memory_full() const;
+  bool journal_behind() const;  // the journal is that far behind: stop reading requests
 
   void report(ResultRecord record) override;
 

@@ -168,7 +168,12 @@ void ResultsJournal::start(Ring& ring, const std::string& live) {
   std::vector<std::uint64_t> old = segment_indexes();
   open_segment(segment_index_ + 1);
   write_now(live);
+  compacted_bytes_ = live.size();
+  sync_directory();  // the new segment's name is on disk before the old ones go
   for (std::uint64_t index : old) ::unlink(segment_path(index).c_str());
+}
+
+void ResultsJournal::sync_directory() const {
   int dir = ::open(options_.directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
     ::fsync(dir);
@@ -195,7 +200,9 @@ void ResultsJournal::commit() {
     pending_.clear();
     return;
   }
-  if (segment_size_ >= options_.segment_bytes) compact();
+  // Compact when the segment is full, but not again before it has grown to twice the live state
+  // (else a large live state would be rewritten on every commit).
+  if (segment_size_ >= std::max(options_.segment_bytes, 2 * compacted_bytes_)) compact();
   if (broken_) return;
   writing_buffer_.swap(pending_);
   pending_.clear();
@@ -248,6 +255,8 @@ void ResultsJournal::compact() {
     std::uint64_t old = segment_index_;
     open_segment(old + 1);
     write_now(live);
+    compacted_bytes_ = live.size();
+    sync_directory();
     ::unlink(segment_path(old).c_str());
   } catch (const std::exception& e) {
     fail(e.what());

@@ -74,6 +74,7 @@ class ResultsJournal {
   void write_now(const std::string& data);  // synchronous, for start and compaction
   void fail(const std::string& why);
   void compact();
+  void sync_directory() const;
 
   Options options_;
   Ring* ring_ = nullptr;
@@ -81,6 +82,7 @@ class ResultsJournal {
   int fd_ = -1;
   std::uint64_t segment_index_ = 0;
   std::uint64_t segment_size_ = 0;
+  std::uint64_t compacted_bytes_ = 0;  // the live state written by the last compaction
   std::string pending_, writing_buffer_;
   std::uint64_t appended_ = 0, durable_ = 0, writing_end_ = 0;
   bool writing_ = false;

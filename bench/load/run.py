@@ -8,7 +8,7 @@ Prints a table with ratios and writes JSON.
 
   python3 bench/load/run.py [--messages 20000] [--sizes 1k,10k,100k] [--domains 20] [--sinks 4]
                             [--recipients 1] [--json results.json] [--ringrelay PATH]
-                            [--no-postfix]
+                            [--journal sync|nosync|off] [--no-postfix]
 
 Each message is its own spool file on tmpfs (/dev/shm), fed by reference through the feed socket.
 Figures: delivered messages/s (counted at the sinks; every result checked "sent"), CPU seconds
@@ -53,6 +53,15 @@ def children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
+# The results journal as deployed (synced group commits, on the disk under /tmp), written without
+# syncing, or off: bench/README.md reports what it costs.
+JOURNAL_MODES = {
+    "sync": lambda w: {},
+    "nosync": lambda w: {"results_journal_sync": "no"},
+    "off": lambda w: {"results_journal": ""},
+}
+
+
 def parse_size(text):
     text = text.lower()
     return int(text[:-1]) * 1024 if text.endswith("k") else int(text)
@@ -94,7 +103,7 @@ def run_size(ringrelay, size, args):
             lines.append(f"mx-host=d{d}.bench.test,mx{d % args.sinks}.bench.test,10")
         for i in range(args.sinks):
             lines.append(f"host-record=mx{i}.bench.test,127.0.0.{40 + i}")
-        serve_domains(w, lines, args.domains, port)
+        serve_domains(w, lines, args.domains, port, **JOURNAL_MODES[args.journal](w))
         serve_pid = w.serve_process.pid
         # One spool file per message on tmpfs, as a queue manager's queue would be.
         spool = tempfile.mkdtemp(prefix="ringrelay-spool-", dir="/dev/shm")
@@ -188,6 +197,8 @@ def main():
     parser.add_argument("--sinks", type=int, default=4)
     parser.add_argument("--recipients", type=int, default=1)
     parser.add_argument("--json", default="")
+    parser.add_argument("--journal", choices=sorted(JOURNAL_MODES), default="sync",
+                        help="the results journal: synced (as deployed), not synced, or off")
     parser.add_argument("--no-postfix", action="store_true",
                         help="skip the Postfix drain reference (it needs root)")
     parser.add_argument("--ringrelay", default=os.path.join(ROOT, "build", "release", "engine",
@@ -199,7 +210,7 @@ def main():
             sys.exit(77)
     rows = [run_size(args.ringrelay, parse_size(s), args) for s in args.sizes.split(",")]
     print(f"{args.messages} messages x {args.recipients} recipient(s), {args.domains} domains, "
-          f"{args.sinks} smtp-sink processes, {os.cpu_count()} cores")
+          f"{args.sinks} smtp-sink processes, {os.cpu_count()} cores, results journal {args.journal}")
     header = ("size", "ringrelay msg/s", "smtp-source msg/s", "rate ×", "ringrelay CPU ms/msg",
               "smtp-source CPU ms/msg", "CPU ×", "sink CPU s (ours/ref)", "conns", "msg/conn",
               "p50/p99 s", "peak RSS MiB", "Postfix drain msg/s", "rate × Postfix")

@@ -126,16 +126,16 @@ def scenario_serve_killed_and_restarted_with_the_journal(ringrelay):
     has a result; one the sink accepted (logged sent) is reported sent, or as ambiguous when the
     kill fell between the server's reply and the journal write."""
     with World(ringrelay) as w:
-        sink = Sink(w, ["-w", "1"])
+        sink = Sink(w)
         rng = random.Random(7)
-        requests = [request(i, recipients=2) for i in range(60)]
+        requests = [request(i, recipients=2) for i in range(1500)]
         results, done = {}, set()
         w.serve(relayhost=f"[127.0.0.1]:{sink.port}", smtp_data_init_timeout="10s")
         c = FeedClient(w, name="qm")
         for r in requests:
             c.send(r)
         for round_ in range(3):
-            time.sleep(rng.uniform(0.3, 1.5))
+            time.sleep(rng.uniform(0.05, 0.6))
             w.serve_process.kill()
             w.serve_process.wait(10)
             c.close()
@@ -350,3 +350,102 @@ def scenario_shutdown_cuts_off_end_of_data_in_its_own_words(ringrelay):
         assert "cut off by ringrelay (ringrelay is shutting down) while sending end of data" in r["text"], r
         assert w.serve_process.wait(30) == 0
         assert not any("throttl" in l for l in w.log_lines()), w.log_lines()
+
+
+def read_all(client, ids):
+    """Reads until each id has its done record; returns the records in order (no acks)."""
+    records, done = [], set()
+    deadline = time.time() + 60
+    while not ids <= done:
+        assert time.time() < deadline
+        record = client.read()
+        records.append(record)
+        if record["type"] == "done":
+            done.add(record["id"])
+    return records
+
+
+def scenario_journal_compacts_and_keeps_only_the_unacknowledged(ringrelay):
+    """A tiny segment limit forces many compactions; after kill -9, exactly the records the client
+    did not acknowledge come again (flagged), and the journal stayed small."""
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        serve = dict(relayhost=f"[127.0.0.1]:{sink.port}", results_journal_segment_limit="4096")
+        w.serve(**serve)
+        requests = [request(i, recipients=2) for i in range(300)]
+        c = FeedClient(w, name="qm")
+        for r in requests:
+            c.send(r)
+        records = read_all(c, {r["id"] for r in requests})
+        seqs = [r["seq"] for r in records if "seq" in r]
+        assert seqs == sorted(seqs) and len(seqs) == 900, len(seqs)
+        acked = seqs[449]
+        c.send({"type": "ack", "upto": acked})
+        time.sleep(1)  # the acknowledgement reaches the journal
+        segments = [n for n in os.listdir(w.journal) if n.startswith("results.")]
+        size = sum(os.path.getsize(os.path.join(w.journal, n)) for n in segments)
+        w.serve_process.kill()
+        w.serve_process.wait(10)
+        c.close()
+        # Compacted several times (a segment index past 3), one or two segments left, and no more
+        # than twice the live state (450 unacknowledged records) plus the segment limit.
+        assert len(segments) <= 2 and max(int(n.split(".")[1]) for n in segments) >= 3, segments
+        assert size < 2 * 450 * 700 + 4096, (segments, size)
+        w.serve(**serve)
+        again = FeedClient(w, name="qm")
+        backlog = []
+        while True:
+            record = again.read()
+            if record["type"] == "collected":
+                break
+            backlog.append(record)
+        assert [r["seq"] for r in backlog] == seqs[450:], (len(backlog), backlog[:2])
+        assert all(r["redelivered"] for r in backlog)
+        assert record == {"type": "collected", "count": 300, "done": 150}, record
+
+
+def scenario_newest_connection_of_a_client_takes_its_results(ringrelay):
+    with World(ringrelay) as w:
+        sink = Sink(w, ["-w", "1"])
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}")
+        first = FeedClient(w, name="qm")
+        assert first.read()["type"] == "collected"
+        for i in range(5):
+            first.send(request(i))
+        time.sleep(0.2)
+        second = FeedClient(w, name="qm")
+        assert second.read()["type"] == "collected"
+        results, done = {}, set()
+        read_v2(second, {f"r{i}" for i in range(5)}, results, done)
+        assert len(results) == 5
+        first.socket.settimeout(0.5)
+        try:
+            extra = first.read()
+            raise AssertionError(f"the older connection still got {extra}")
+        except (socket.timeout, TimeoutError):
+            pass
+        assert any("connected again" in l for l in w.log_lines())
+
+
+def scenario_retention_limit_drops_the_oldest_and_logs_it(ringrelay):
+    """A client that never acknowledges: past feed_result_retention_limit the oldest records are
+    dropped, each logged in full; the rest wait for it."""
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", feed_result_retention_limit=10)
+        c = FeedClient(w, name="qm")
+        for i in range(30):
+            c.send(request(i))
+        read_all(c, {f"r{i}" for i in range(30)})
+        c.close()
+        again = FeedClient(w, name="qm")
+        backlog = []
+        while True:
+            record = again.read()
+            if record["type"] == "collected":
+                break
+            backlog.append(record)
+        assert len(backlog) == 10 and record["count"] + record["done"] == 10, (backlog, record)
+        dropped = [l for l in w.log_lines() if "result retention limit reached" in l]
+        assert len(dropped) == 50, len(dropped)
+        assert all('"id":"r' in line and '"seq":' in line for line in dropped), dropped[0]

@@ -75,17 +75,6 @@ class Sink:
                 self.process.kill()
 
 
-def feed_accepts(path):
-    """The feed socket takes connections (a stale socket file of a killed serve does not)."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(1)
-            s.connect(path)
-            return True
-    except OSError:
-        return False
-
-
 def free_udp_port():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -163,7 +152,11 @@ class World:
         return self
 
     def __exit__(self, *exc):
-        self.stop_serve()
+        try:
+            self.stop_serve(expect_clean=exc[0] is None)
+        except AssertionError:
+            if exc[0] is None:
+                raise
         for cleanup in reversed(self.cleanups):
             cleanup()
         if exc[0] is None:
@@ -192,9 +185,12 @@ class World:
                 f.write(hosts)
             command = ["unshare", "-m", "sh", "-c",
                        f"mount --bind {hosts_file} /etc/hosts && exec {' '.join(command)}"]
+        starts_before = self.starts()
         self.serve_process = subprocess.Popen(command, stdout=self.serve_output, stderr=subprocess.STDOUT)
-        wait_for(lambda: feed_accepts(self.feed) or self.serve_process.poll() is not None, 30,
-                 "the feed socket")
+        # Ready when this process says it started (after a kill -9 the old socket can still take
+        # connections for a moment, until the kernel has torn down the dead process's ring).
+        wait_for(lambda: self.serve_process.poll() is not None or self.starts() > starts_before,
+                 30, "the feed socket")
         assert self.serve_process.poll() is None, open(os.path.join(self.dir, "serve.out")).read()
 
     def stop_serve(self, expect_clean=True):
@@ -236,6 +232,10 @@ class World:
                              capture_output=True, text=True, timeout=timeout)
         results = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
         return run.returncode, results, run.stderr
+
+    def starts(self):
+        """How many times a serve has said it started, in this world's log (Postfix or JSON)."""
+        return sum(1 for line in self.log_lines() if " started: feed on " in line)
 
     def log_lines(self):
         return open(self.log).read().splitlines() if os.path.exists(self.log) else []
