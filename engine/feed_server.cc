@@ -63,6 +63,19 @@ std::string record_entry(std::uint64_t seq, const std::string& client,
   return e;
 }
 
+// A result that ringrelay decides without a server (relay "none").
+ResultRecord local_deferral(const RequestPointer& request, std::size_t index, std::string dsn,
+                            std::string text) {
+  ResultRecord record;
+  record.request = request;
+  record.recipient = index;
+  record.result.recipient = index;
+  record.result.status = proto::DeliveryStatus::deferred;
+  record.result.dsn = std::move(dsn);
+  record.result.text = std::move(text);
+  return record;
+}
+
 }  // namespace
 
 struct FeedServer::Listener {
@@ -304,15 +317,10 @@ void FeedServer::recover(ResultsJournal::Recovered recovered, std::string& live)
     auto shared = std::make_shared<DeliveryRequest>(std::move(request));
     for (std::size_t i = 0; i < r.finished.size(); ++i) {
       if (r.finished[i]) continue;
-      ResultRecord record;
-      record.request = shared;
-      record.recipient = i;
-      record.result.recipient = i;
-      record.result.status = proto::DeliveryStatus::deferred;
-      record.result.dsn = "4.3.0";
-      record.result.text =
+      ResultRecord record = local_deferral(
+          shared, i, "4.3.0",
           "delivery state unknown: ringrelay stopped after accepting this request and before "
-          "recording this recipient's result -- message may be sent more than once";
+          "recording this recipient's result -- message may be sent more than once");
       record.result.ambiguous = true;
       record.stage_text = "restart";
       log_.result(record);
@@ -632,28 +640,26 @@ void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
                                       std::to_string(settings_.feed_body_memory_limit) + ")"}));
       return;
     }
-    std::string why = spool_->read(ref.path, ref.offset, ref.size, request->spool);
-    if (!why.empty()) {
-      bool where = why.find("spool_directories") != std::string::npos ||
-                   why.find("symbolic link") != std::string::npos ||
-                   why.find("regular file") != std::string::npos;
-      queue(client, format_error({request->id, where ? "body.path" : "body", why}));
+    if (auto problem = spool_->read(ref.path, ref.offset, ref.size, request->spool)) {
+      queue(client, format_error({request->id, problem->about_path ? "body.path" : "body",
+                                  problem->message}));
       return;
     }
     request->message.body = {request->spool.bytes()};
   }
   // Route every recipient first: a request is queued whole or refused whole.
-  std::map<std::string, std::pair<dns::Nexthop, std::vector<std::size_t>>> routes;
+  Routes routes;
   for (std::size_t i = 0; i < request->message.recipients.size(); ++i) {
     std::string error;
-    std::optional<dns::Nexthop> hop =
-        request->nexthop.empty() ? router_->route(request->message.recipients[i].address, error)
-                                 : dns::parse_nexthop(request->nexthop, &error);
+    std::optional<dns::Nexthop> hop = route(*request, i, error);
     if (!hop) {
       queue(client,
             format_error({request->id, "recipients[" + std::to_string(i) + "].address", error}));
       return;
     }
+    auto& to = routes[hop->key()];
+    to.first = std::move(*hop);
+    to.second.push_back(i);
   }
   request->feed_client = client.id;
   request->feed_client_name = client.name;
@@ -661,7 +667,7 @@ void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
   request->reported.assign(request->message.recipients.size(), false);
   in_flight_[request->id] = request;
   if (!journal_) {
-    start_request(request);
+    start_request(request, routes);
     return;
   }
   // Started only once the journal knows of it: after a crash, every recipient it might have
@@ -669,32 +675,18 @@ void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
   Waiting w;
   w.position = journal_->append(request_entry(*request));
   w.request = request;
+  w.routes = std::move(routes);
   waiting_.push_back(std::move(w));
 }
 
-void FeedServer::start_request(const RequestPointer& request) {
-  std::map<std::string, std::pair<dns::Nexthop, std::vector<std::size_t>>> routes;
-  for (std::size_t i = 0; i < request->message.recipients.size(); ++i) {
-    std::string error;
-    std::optional<dns::Nexthop> hop =
-        request->nexthop.empty() ? router_->route(request->message.recipients[i].address, error)
-                                 : dns::parse_nexthop(request->nexthop, &error);
-    if (!hop) {  // a reload changed the routes since the request was checked
-      ResultRecord record;
-      record.request = request;
-      record.recipient = i;
-      record.result.recipient = i;
-      record.result.status = proto::DeliveryStatus::deferred;
-      record.result.dsn = "4.3.5";
-      record.result.text = "cannot route: " + error;
-      report(std::move(record));
-      continue;
-    }
-    auto& route = routes[hop->key()];
-    route.first = *hop;
-    route.second.push_back(i);
-  }
-  for (auto& [key, route] : routes) dispatch_(request, route.first, std::move(route.second));
+std::optional<dns::Nexthop> FeedServer::route(const DeliveryRequest& request, std::size_t index,
+                                              std::string& error) const {
+  return request.nexthop.empty() ? router_->route(request.message.recipients[index].address, error)
+                                 : dns::parse_nexthop(request.nexthop, &error);
+}
+
+void FeedServer::start_request(const RequestPointer& request, Routes& routes) {
+  for (auto& [key, to] : routes) dispatch_(request, to.first, std::move(to.second));
 }
 
 void FeedServer::resume_reading() {
@@ -774,7 +766,7 @@ void FeedServer::release_waiting() {
     if (w.is_record) {
       hand_out(w);
     } else {
-      start_request(w.request);
+      start_request(w.request, w.routes);
     }
   }
 }

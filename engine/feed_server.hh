@@ -72,9 +72,12 @@ class FeedServer : public ResultSink {
     bool is_result = true;
   };
   // What waits for the journal: a record to hand out, or a request to start.
+  // A request's recipients by next hop, as the scheduler takes them.
+  using Routes = std::map<std::string, std::pair<dns::Nexthop, std::vector<std::size_t>>>;
   struct Waiting {
     std::uint64_t position = 0;    // the journal position that makes it durable
     RequestPointer request;        // a request to dispatch, or the record's request
+    Routes routes;                 // a request: where its recipients go
     std::string client;            // a record: its stream ("" with a protocol-1 client)
     std::uint64_t connection = 0;  // a record of a protocol-1 client: its connection
     StreamRecord record;
@@ -106,7 +109,10 @@ class FeedServer : public ResultSink {
   void release_waiting();
   void hand_out(Waiting& w);
   void pump_stream(Client& client);  // copies a protocol-2 client's records into its outbox
-  void start_request(const RequestPointer& request);
+  void start_request(const RequestPointer& request, Routes& routes);
+  // Where recipient `index` of `request` goes (its nexthop, or the router's answer).
+  std::optional<dns::Nexthop> route(const DeliveryRequest& request, std::size_t index,
+                                    std::string& error) const;
   void written(Client& client, const OutLine& line);
   void close_client(Client& client);
   void hang_up(Client& client);  // after what is queued for it has been written

@@ -90,10 +90,11 @@ SpoolReader::~SpoolReader() {
   for (auto& d : directories_) ::close(d.fd);
 }
 
-std::string SpoolReader::read(const std::string& path, std::uint64_t offset, std::uint64_t size,
-                              SpoolBody& body) const {
+std::optional<SpoolReader::Problem> SpoolReader::read(const std::string& path, std::uint64_t offset,
+                                                      std::uint64_t size, SpoolBody& body) const {
   body.release();
-  std::string wanted = normalised(path);
+  // No lexical normalisation: a ".." that leads out is refused by the kernel (RESOLVE_BENEATH).
+  const std::string& wanted = path;
   const Directory* beneath = nullptr;
   for (const auto& d : directories_) {
     if (wanted.size() > d.path.size() + 1 && wanted.compare(0, d.path.size(), d.path) == 0 &&
@@ -103,28 +104,32 @@ std::string SpoolReader::read(const std::string& path, std::uint64_t offset, std
     }
   }
   if (beneath == nullptr) {
-    return path + " is not under spool_directories (" + (names_.empty() ? "none" : names_) + ")";
+    return Problem{true, path + " is not under spool_directories (" +
+                             (names_.empty() ? "none" : names_) + ")"};
   }
   std::string relative = wanted.substr(beneath->path == "/" ? 1 : beneath->path.size() + 1);
   int fd = open_beneath(beneath->fd, relative);
   if (fd < 0) {
     int e = errno;
-    if (e == EXDEV) return path + " resolves outside spool_directories";
-    if (e == ELOOP) return path + " is a symbolic link";
-    return "cannot open " + path + ": " + std::strerror(e);
+    if (e == EXDEV) return Problem{true, path + " resolves outside spool_directories"};
+    if (e == ELOOP) return Problem{true, path + " is a symbolic link"};
+    return Problem{false, "cannot open " + path + ": " + std::strerror(e)};
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     int e = errno;
     ::close(fd);
-    return S_ISREG(st.st_mode) || st.st_mode == 0 ? "cannot stat " + path + ": " + std::strerror(e)
-                                                  : path + " is not a regular file";
+    if (S_ISREG(st.st_mode) || st.st_mode == 0) {
+      return Problem{false, "cannot stat " + path + ": " + std::strerror(e)};
+    }
+    return Problem{true, path + " is not a regular file"};
   }
   auto file_size = static_cast<std::uint64_t>(st.st_size);
   if (offset > file_size || size > file_size - offset) {
     ::close(fd);
-    return path + " is " + std::to_string(file_size) + " bytes, but the request says offset " +
-           std::to_string(offset) + " size " + std::to_string(size) + " (truncated spool file?)";
+    return Problem{false, path + " is " + std::to_string(file_size) +
+                              " bytes, but the request says offset " + std::to_string(offset) +
+                              " size " + std::to_string(size) + " (truncated spool file?)"};
   }
   auto data = std::make_unique_for_overwrite<char[]>(static_cast<std::size_t>(size));
   std::uint64_t done = 0;
@@ -135,8 +140,8 @@ std::string SpoolReader::read(const std::string& path, std::uint64_t offset, std
     if (n <= 0) {
       int e = n < 0 ? errno : 0;
       ::close(fd);
-      return n == 0 ? path + " ended early (truncated while being read?)"
-                    : "cannot read " + path + ": " + std::strerror(e);
+      return Problem{false, n == 0 ? path + " ended early (truncated while being read?)"
+                                   : "cannot read " + path + ": " + std::strerror(e)};
     }
     done += static_cast<std::uint64_t>(n);
   }
@@ -144,7 +149,7 @@ std::string SpoolReader::read(const std::string& path, std::uint64_t offset, std
   body.data_ = std::move(data);
   body.size_ = static_cast<std::size_t>(size);
   bytes_held_total.fetch_add(size, std::memory_order_relaxed);
-  return {};
+  return std::nullopt;
 }
 
 }  // namespace ringrelay::engine

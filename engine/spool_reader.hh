@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,12 +43,13 @@ class SpoolReader {
   SpoolReader(const SpoolReader&) = delete;
   SpoolReader& operator=(const SpoolReader&) = delete;
 
-  // Reads [offset, offset + size) of `path` into `body`. Returns an empty string on success, or
-  // the reason, in words for the "body.path" or "body" field of an error record.
-  std::string read(const std::string& path, std::uint64_t offset, std::uint64_t size,
-                   SpoolBody& body) const;
-  // The field a reason from read() belongs to: "body.path" for where, "body" for what was found.
-  static constexpr std::string_view kPathField = "body.path";
+  struct Problem {
+    bool about_path = false;  // where the path leads ("body.path"), or what was found ("body")
+    std::string message;
+  };
+  // Reads [offset, offset + size) of `path` into `body`; nullopt on success, else why not.
+  std::optional<Problem> read(const std::string& path, std::uint64_t offset, std::uint64_t size,
+                              SpoolBody& body) const;
 
  private:
   struct Directory {

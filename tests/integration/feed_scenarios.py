@@ -239,7 +239,7 @@ def scenario_hostile_body_paths_are_refused(ringrelay):
         for i, (path, words) in enumerate([("/etc/shadow", "is not under spool_directories"),
                                            (link, "is a symbolic link"),
                                            (fifo, "is not a regular file"),
-                                           (w.dir + "/../../etc/shadow", "is not under spool_directories")]):
+                                           (w.dir + "/../../etc/shadow", "resolves outside spool_directories")]):
             started = time.time()
             c.send({"type": "deliver", "id": f"h{i}", "sender": "s@example.org",
                     "recipients": ["a@example.com"], "body": {"path": path, "size": 10}})
@@ -365,6 +365,16 @@ def read_all(client, ids):
     return records
 
 
+def read_backlog(client):
+    """What a protocol-2 hello handed over: the records before "collected", and that marker."""
+    backlog = []
+    while True:
+        record = client.read()
+        if record["type"] == "collected":
+            return backlog, record
+        backlog.append(record)
+
+
 def scenario_journal_compacts_and_keeps_only_the_unacknowledged(ringrelay):
     """A tiny segment limit forces many compactions; after kill -9, exactly the records the client
     did not acknowledge come again (flagged), and the journal stayed small."""
@@ -393,12 +403,7 @@ def scenario_journal_compacts_and_keeps_only_the_unacknowledged(ringrelay):
         assert size < 2 * 450 * 700 + 4096, (segments, size)
         w.serve(**serve)
         again = FeedClient(w, name="qm")
-        backlog = []
-        while True:
-            record = again.read()
-            if record["type"] == "collected":
-                break
-            backlog.append(record)
+        backlog, record = read_backlog(again)
         assert [r["seq"] for r in backlog] == seqs[450:], (len(backlog), backlog[:2])
         assert all(r["redelivered"] for r in backlog)
         assert record == {"type": "collected", "count": 300, "done": 150}, record
@@ -439,12 +444,7 @@ def scenario_retention_limit_drops_the_oldest_and_logs_it(ringrelay):
         read_all(c, {f"r{i}" for i in range(30)})
         c.close()
         again = FeedClient(w, name="qm")
-        backlog = []
-        while True:
-            record = again.read()
-            if record["type"] == "collected":
-                break
-            backlog.append(record)
+        backlog, record = read_backlog(again)
         assert len(backlog) == 10 and record["count"] + record["done"] == 10, (backlog, record)
         dropped = [l for l in w.log_lines() if "result retention limit reached" in l]
         assert len(dropped) == 50, len(dropped)

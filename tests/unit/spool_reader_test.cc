@@ -32,7 +32,10 @@ struct SpoolDir : ::testing::Test {
     std::vector<std::string> warnings;
     SpoolReader reader({spool}, warnings);
     EXPECT_TRUE(warnings.empty());
-    return reader.read(path, offset, size, body);
+    auto problem = reader.read(path, offset, size, body);
+    if (!problem) return "";
+    // The field: where the path leads is body.path's fault, what was found is body's.
+    return (problem->about_path ? "body.path: " : "body: ") + problem->message;
   }
 };
 
@@ -54,30 +57,31 @@ TEST_F(SpoolDir, ReadsARegionBeneathTheSpoolAndCountsItsBytes) {
 TEST_F(SpoolDir, RefusesPathsOutsideTheSpool) {
   SpoolBody body;
   EXPECT_EQ(read("/etc/shadow", 0, 1, body),
-            "/etc/shadow is not under spool_directories (" + spool + ")");
+            "body.path: /etc/shadow is not under spool_directories (" + spool + ")");
   EXPECT_EQ(read(spool + "/../secret", 0, 1, body),
-            spool + "/../secret is not under spool_directories (" + spool + ")");
+            "body.path: " + spool + "/../secret resolves outside spool_directories");
   std::filesystem::create_directory_symlink(root, spool + "/escape");
   EXPECT_EQ(read(spool + "/escape/secret", 0, 1, body),
-            spool + "/escape/secret resolves outside spool_directories");
+            "body.path: " + spool + "/escape/secret resolves outside spool_directories");
   std::filesystem::create_symlink(root + "/secret", spool + "/link");
-  EXPECT_EQ(read(spool + "/link", 0, 1, body), spool + "/link is a symbolic link");
+  EXPECT_EQ(read(spool + "/link", 0, 1, body), "body.path: " + spool + "/link is a symbolic link");
   EXPECT_TRUE(body.bytes().empty());
 }
 
 TEST_F(SpoolDir, RefusesWhatIsNotARegularFileWithoutBlocking) {
   SpoolBody body;
   ASSERT_EQ(::mkfifo((spool + "/fifo").c_str(), 0600), 0);
-  EXPECT_EQ(read(spool + "/fifo", 0, 1, body), spool + "/fifo is not a regular file");
-  EXPECT_EQ(read(spool + "/sub", 0, 1, body), spool + "/sub is not a regular file");
+  EXPECT_EQ(read(spool + "/fifo", 0, 1, body),
+            "body.path: " + spool + "/fifo is not a regular file");
+  EXPECT_EQ(read(spool + "/sub", 0, 1, body), "body.path: " + spool + "/sub is not a regular file");
   EXPECT_EQ(read(spool + "/missing", 0, 1, body),
-            "cannot open " + spool + "/missing: No such file or directory");
+            "body: cannot open " + spool + "/missing: No such file or directory");
 }
 
 TEST_F(SpoolDir, RefusesAShortFileWithTheReason) {
   SpoolBody body;
   EXPECT_EQ(read(spool + "/sub/msg", 7, 100, body),
-            spool +
+            "body: " + spool +
                 "/sub/msg is 24 bytes, but the request says offset 7 size 100 (truncated "
                 "spool file?)");
 }
