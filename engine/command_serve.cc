@@ -113,7 +113,7 @@ int run_serve_command(std::span<const std::string_view> args) {
     Timers timers;
     auto router = std::make_unique<Router>(settings.relayhost, settings.transport_maps);
     ShardResolver resolver(ring, timers, settings);
-    FeedServer feed(ring, settings, log);
+    FeedServer feed(ring, timers, settings, log);
     Scheduler scheduler(ring, timers, settings, resolver, feed);
     scheduler.log_notice = [&log](const std::string& text) { log.notice(text); };
     std::size_t shard_count =

@@ -90,6 +90,8 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"relayhost", T::text, ""},
   // ringrelay: the durable results journal's directory (docs/feed-protocol.md); empty: none.
   {"results_journal", T::text, "/var/lib/ringrelay/results"},
+  // ringrelay: journal commits start at most this often (ms): fewer synced writes, later results.
+  {"results_journal_commit_delay_ms", T::integer, "5", 0},
   // ringrelay: the journal is compacted once its active segment holds this many bytes.
   {"results_journal_segment_limit", T::integer, "67108864", 4096},
   // ringrelay: each journal write is synced to disk (survives power loss); "no" survives a crash.

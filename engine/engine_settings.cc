@@ -244,6 +244,8 @@ EngineSettings engine_settings(const Config& c) {
   e.feed_body_memory_limit = static_cast<std::uint64_t>(c.integer("feed_body_memory_limit"));
   e.results_journal = c.value("results_journal");
   e.results_journal_sync = c.boolean("results_journal_sync");
+  e.results_journal_commit_delay =
+      std::chrono::milliseconds(c.integer("results_journal_commit_delay_ms"));
   e.results_journal_segment_limit =
       static_cast<std::uint64_t>(c.integer("results_journal_segment_limit"));
   e.result_retention_time = std::chrono::seconds(c.seconds("feed_result_retention_time"));

@@ -66,6 +66,7 @@ struct EngineSettings {
   std::string results_journal;  // directory; empty: no journal
   bool results_journal_sync = true;
   std::uint64_t results_journal_segment_limit = 64ull << 20;  // compaction threshold
+  std::chrono::milliseconds results_journal_commit_delay{5};  // between commits, at least
   std::chrono::seconds result_retention_time{3600};
   std::size_t result_retention_limit = 100000;
   std::size_t feed_request_limit = 50000;

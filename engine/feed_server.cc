@@ -109,8 +109,9 @@ struct FeedServer::Client {
   std::size_t backlog_results = 0, backlog_done = 0;
 };
 
-FeedServer::FeedServer(Ring& ring, const EngineSettings& settings, DeliveryLog& log)
+FeedServer::FeedServer(Ring& ring, Timers& timers, const EngineSettings& settings, DeliveryLog& log)
     : ring_(ring),
+      timers_(timers),
       settings_(settings),
       log_(log),
       streams_(settings.result_retention_limit, settings.result_retention_time) {
@@ -181,6 +182,7 @@ void FeedServer::open_journal() {
   options.directory = settings_.results_journal;
   options.sync = settings_.results_journal_sync;
   options.segment_bytes = settings_.results_journal_segment_limit;
+  options.commit_delay = settings_.results_journal_commit_delay;
   journal_ = std::make_unique<ResultsJournal>(options);
   journal_->log_notice = [this](const std::string& text) { log_.notice(text); };
   journal_->on_durable = [this] { release_waiting(); };
@@ -243,22 +245,23 @@ void FeedServer::recover(ResultsJournal::Recovered recovered, std::string& live)
           count_status(it->second, stored.line);
         }
       }
-    } else if (f[0] == "Q" && f.size() >= 4) {
-      auto j = nlohmann::json::parse(f[3], nullptr, false);
-      if (!j.is_object()) continue;
+    } else if (f[0] == "Q" && f.size() >= 7) {
+      // Q, client, id, sent, deferred, bounced, finished indices (comma-separated), addresses...
       Request r;
       r.client = std::string(f[1]);
-      for (const auto& a : j.value("recipients", nlohmann::json::array())) {
-        r.recipients.push_back(a.is_string() ? a.get<std::string>() : "");
-      }
+      for (std::size_t k = 7; k < f.size(); ++k) r.recipients.emplace_back(f[k]);
       r.finished.assign(r.recipients.size(), false);
-      for (const auto& i : j.value("finished", nlohmann::json::array())) {
-        if (i.is_number_unsigned() && i.get<std::size_t>() < r.finished.size())
-          r.finished[i.get<std::size_t>()] = true;
+      std::string_view finished = f[6];
+      while (!finished.empty()) {
+        std::size_t comma = finished.find(',');
+        std::size_t index = to_number(finished.substr(0, comma));
+        if (index < r.finished.size()) r.finished[index] = true;
+        finished =
+            comma == std::string_view::npos ? std::string_view() : finished.substr(comma + 1);
       }
-      r.sent = j.value("sent", 0u);
-      r.deferred = j.value("deferred", 0u);
-      r.bounced = j.value("bounced", 0u);
+      r.sent = to_number(f[3]);
+      r.deferred = to_number(f[4]);
+      r.bounced = to_number(f[5]);
       requests[std::string(f[2])] = std::move(r);
     } else if (f[0] == "F" && f.size() >= 2) {
       requests.erase(std::string(f[1]));
@@ -349,20 +352,24 @@ void FeedServer::recover(ResultsJournal::Recovered recovered, std::string& live)
   streams_.expire();
 }
 
+// Written once per request on the hot path: fields joined by tabs, which no address, id or client
+// name can contain (the feed refuses control characters).
 std::string FeedServer::request_entry(const DeliveryRequest& request) const {
-  nlohmann::json recipients = nlohmann::json::array();
-  nlohmann::json finished = nlohmann::json::array();
-  for (std::size_t i = 0; i < request.message.recipients.size(); ++i) {
-    recipients.push_back(request.message.recipients[i].address);
-    if (i < request.reported.size() && request.reported[i]) finished.push_back(i);
+  std::string e = "Q\t" + request.feed_client_name + "\t" + request.id + "\t" +
+                  std::to_string(request.sent) + "\t" + std::to_string(request.deferred) + "\t" +
+                  std::to_string(request.bounced) + "\t";
+  bool first = true;
+  for (std::size_t i = 0; i < request.reported.size(); ++i) {
+    if (!request.reported[i]) continue;
+    if (!first) e += ',';
+    e += std::to_string(i);
+    first = false;
   }
-  nlohmann::json j = {{"recipients", recipients},
-                      {"finished", finished},
-                      {"sent", request.sent},
-                      {"deferred", request.deferred},
-                      {"bounced", request.bounced}};
-  return "Q\t" + request.feed_client_name + "\t" + request.id + "\t" +
-         j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  for (const auto& recipient : request.message.recipients) {
+    e += '\t';
+    e += recipient.address;
+  }
+  return e;
 }
 
 // What a compacted journal must start with: every record not yet acknowledged (in streams, or
@@ -938,7 +945,10 @@ bool FeedServer::flushed() const {
 void FeedServer::end_of_turn() {
   graveyard_.clear();
   streams_.expire();
-  if (journal_) journal_->commit();
+  if (!journal_) return;
+  if (auto again = journal_->commit(); again && !commit_timer_.armed()) {
+    commit_timer_.arm(timers_, *again - Clock::now(), [] {});  // the next end_of_turn commits
+  }
 }
 
 }  // namespace ringrelay::engine

@@ -29,7 +29,7 @@ namespace ringrelay::engine {
 
 class FeedServer : public ResultSink {
  public:
-  FeedServer(Ring& ring, const EngineSettings& settings, DeliveryLog& log);
+  FeedServer(Ring& ring, Timers& timers, const EngineSettings& settings, DeliveryLog& log);
   ~FeedServer() override;
 
   // Where routed work goes (the owner shard's scheduler), and how requests are routed.
@@ -120,6 +120,8 @@ class FeedServer : public ResultSink {
   std::string request_entry(const DeliveryRequest& request) const;
 
   Ring& ring_;
+  Timers& timers_;
+  Timer commit_timer_;  // wakes the loop for a commit that results_journal_commit_delay_ms held
   const EngineSettings& settings_;
   DeliveryLog& log_;
   Dispatch dispatch_;

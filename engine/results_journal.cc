@@ -194,16 +194,19 @@ std::uint64_t ResultsJournal::append(std::string_view entry) {
   return appended_;
 }
 
-void ResultsJournal::commit() {
-  if (writing_ || pending_.empty() || ring_ == nullptr) return;
+std::optional<Clock::time_point> ResultsJournal::commit() {
+  if (writing_ || pending_.empty() || ring_ == nullptr) return std::nullopt;
   if (broken_) {
     pending_.clear();
-    return;
+    return std::nullopt;
   }
+  Clock::time_point now = Clock::now();
+  if (now < last_commit_ + options_.commit_delay) return last_commit_ + options_.commit_delay;
+  last_commit_ = now;
   // Compact when the segment is full, but not again before it has grown to twice the live state
   // (else a large live state would be rewritten on every commit).
   if (segment_size_ >= std::max(options_.segment_bytes, 2 * compacted_bytes_)) compact();
-  if (broken_) return;
+  if (broken_) return std::nullopt;
   writing_buffer_.swap(pending_);
   pending_.clear();
   writing_end_ = appended_;
@@ -212,6 +215,7 @@ void ResultsJournal::commit() {
                       static_cast<unsigned>(writing_buffer_.size()), segment_size_);
   if (options_.sync) sqe->rw_flags = RWF_DSYNC;
   writing_ = true;
+  return std::nullopt;
 }
 
 void ResultsJournal::on_write(Completion& c, int result, std::uint32_t) {

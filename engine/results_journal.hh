@@ -10,11 +10,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/ring.hh"
+#include "engine/timers.hh"
 
 namespace ringrelay::engine {
 
@@ -24,6 +26,8 @@ class ResultsJournal {
     std::string directory;
     bool sync = true;                           // RWF_DSYNC: survive power loss, not only a crash
     std::uint64_t segment_bytes = 64ull << 20;  // compact once the active segment is this large
+    // Commits start at most this often: larger batches, fewer synced writes, later results.
+    std::chrono::milliseconds commit_delay{0};
   };
   // What a previous run left: the entries of every segment, oldest first, up to the first torn or
   // corrupt frame of each (a crash can leave half an entry at the end).
@@ -53,9 +57,10 @@ class ResultsJournal {
   std::uint64_t appended() const { return appended_; }
   std::uint64_t durable() const { return durable_; }
   // Writes what was appended since the last commit, unless a write is already in flight (then it
-  // goes with the next one: group commit). Compacts first when the segment is full, asking
-  // `live_state` for the entries that must survive.
-  void commit();
+  // goes with the next one: group commit) or commit_delay has not passed since the last one (then
+  // it returns when to call again). Compacts first when the segment is full, asking `live_state`
+  // for the entries that must survive.
+  std::optional<Clock::time_point> commit();
   bool idle() const { return !writing_ && pending_.empty(); }
   const std::string& directory() const { return options_.directory; }
 
@@ -86,6 +91,7 @@ class ResultsJournal {
   std::string pending_, writing_buffer_;
   std::uint64_t appended_ = 0, durable_ = 0, writing_end_ = 0;
   bool writing_ = false;
+  Clock::time_point last_commit_{};
   bool broken_ = false;  // a write failed: results are kept in memory only
   WriteOp write_op_;
 };

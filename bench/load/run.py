@@ -8,7 +8,7 @@ Prints a table with ratios and writes JSON.
 
   python3 bench/load/run.py [--messages 20000] [--sizes 1k,10k,100k] [--domains 20] [--sinks 4]
                             [--recipients 1] [--json results.json] [--ringrelay PATH]
-                            [--journal sync|nosync|off] [--no-postfix]
+                            [--journal sync|sync-every-turn|nosync|off] [--no-postfix]
 
 Each message is its own spool file on tmpfs (/dev/shm), fed by reference through the feed socket.
 Figures: delivered messages/s (counted at the sinks; every result checked "sent"), CPU seconds
@@ -57,6 +57,7 @@ def children_cpu():
 # syncing, or off: bench/README.md reports what it costs.
 JOURNAL_MODES = {
     "sync": lambda w: {},
+    "sync-every-turn": lambda w: {"results_journal_commit_delay_ms": "0"},
     "nosync": lambda w: {"results_journal_sync": "no"},
     "off": lambda w: {"results_journal": ""},
 }
