@@ -6,9 +6,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cerrno>
 #include <charconv>
@@ -50,17 +52,19 @@ std::uint64_t clock_seq() {
 
 // Journal entries (results_journal.hh): R record, Q request accepted, F request finished,
 // A acknowledged, X forgotten (written to a protocol-1 client, or dropped), S next sequence.
-std::string record_entry(std::uint64_t seq, const std::string& client,
-                         std::chrono::system_clock::time_point when, bool is_result,
-                         std::string_view id, std::string_view index, std::string_view line) {
-  std::string e = "R\t" + std::to_string(seq) + "\t" + client + "\t" +
-                  std::to_string(wall_ms(when)) + "\t" + (is_result ? "r" : "d") + "\t";
-  e.append(id);
-  e += '\t';
-  e.append(index);
-  e += '\t';
-  e.append(line);
-  return e;
+// An R entry: R, seq, client, wall-clock ms, r (result) or d (done), id, index ("-"), the line.
+// Framed straight into `out` (a journal's pending buffer or a live state): one record per
+// recipient goes through here, so no intermediate string is built.
+void frame_record(std::string& out, std::uint64_t seq, const std::string& client,
+                  std::chrono::system_clock::time_point when, bool is_result, std::string_view id,
+                  std::string_view index, std::string_view line) {
+  char seq_text[24], when_text[24];
+  auto seq_end = std::to_chars(seq_text, seq_text + sizeof seq_text, seq).ptr;
+  auto when_end = std::to_chars(when_text, when_text + sizeof when_text, wall_ms(when)).ptr;
+  ResultsJournal::frame_fields(
+      out, {"R", std::string_view(seq_text, static_cast<std::size_t>(seq_end - seq_text)), client,
+            std::string_view(when_text, static_cast<std::size_t>(when_end - when_text)),
+            is_result ? "r" : "d", id, index, line});
 }
 
 // A result that ringrelay decides without a server (relay "none").
@@ -96,6 +100,9 @@ struct FeedServer::Client {
   std::deque<OutLine> outbox;
   std::size_t outbox_bytes = 0;
   std::size_t sent_offset = 0;
+  // The lines of one send: many records go out in one sendmsg, not one operation per line.
+  std::array<iovec, 64> iov{};
+  msghdr message{};
   bool closing = false;
   bool paused = false;        // it does not read its results
   bool held_back = false;     // the engine is backlogged
@@ -299,8 +306,7 @@ void FeedServer::recover(ResultsJournal::Recovered recovered, std::string& live)
     record.when = std::chrono::system_clock::time_point(std::chrono::milliseconds(r.when_ms));
     record.is_result = r.is_result;
     record.sent_before = true;  // it may have reached the client before the restart
-    ResultsJournal::frame(
-        live, record_entry(seq, r.client, record.when, r.is_result, "", "-", record.line));
+    frame_record(live, seq, r.client, record.when, r.is_result, "", "-", record.line);
     streams_.add(r.client, std::move(record));
     ++offered;
   }
@@ -331,15 +337,14 @@ void FeedServer::recover(ResultsJournal::Recovered recovered, std::string& live)
       std::uint64_t seq = next_seq_++;
       StreamRecord stream_record{seq, format_result(record, seq), std::chrono::system_clock::now(),
                                  true, false};
-      ResultsJournal::frame(
-          live, record_entry(seq, r.client, stream_record.when, true, "", "-", stream_record.line));
+      frame_record(live, seq, r.client, stream_record.when, true, "", "-", stream_record.line);
       streams_.add(r.client, std::move(stream_record));
       ++unknown;
     }
     std::uint64_t seq = next_seq_++;
     StreamRecord done{seq, format_done(*shared, seq), std::chrono::system_clock::now(), false,
                       false};
-    ResultsJournal::frame(live, record_entry(seq, r.client, done.when, false, "", "-", done.line));
+    frame_record(live, seq, r.client, done.when, false, "", "-", done.line);
     streams_.add(r.client, std::move(done));
   }
   ResultsJournal::frame(live, "S\t" + std::to_string(next_seq_));
@@ -378,13 +383,13 @@ std::string FeedServer::live_state() const {
   std::string live;
   ResultsJournal::frame(live, "S\t" + std::to_string(next_seq_));
   streams_.for_each([&](const std::string& client, const StreamRecord& r) {
-    ResultsJournal::frame(live, record_entry(r.seq, client, r.when, r.is_result, "", "-", r.line));
+    frame_record(live, r.seq, client, r.when, r.is_result, "", "-", r.line);
   });
   for (const auto& [id, c] : clients_) {
     for (const auto& line : c->outbox) {
       if (line.seq != 0) {
-        ResultsJournal::frame(live, record_entry(line.seq, "", std::chrono::system_clock::now(),
-                                                 line.is_result, "", "-", line.text));
+        frame_record(live, line.seq, "", std::chrono::system_clock::now(), line.is_result, "", "-",
+                     line.text);
       }
     }
   }
@@ -760,8 +765,10 @@ void FeedServer::add_record(DeliveryRequest& request, std::string line, std::uin
     hand_out(w);
     return;
   }
-  w.position = journal_->append(
-      record_entry(seq, w.client, w.record.when, is_result, request.id, index, w.record.line));
+  w.position = journal_->append_with([&](std::string& pending) {
+    frame_record(pending, seq, w.client, w.record.when, is_result, request.id, index,
+                 w.record.line);
+  });
   waiting_.push_back(std::move(w));
 }
 
@@ -848,10 +855,17 @@ void FeedServer::queue(Client& client, std::string line, std::uint64_t seq, bool
 
 void FeedServer::kick_send(Client& client) {
   if (client.send_op.in_flight || client.outbox.empty() || client.fd < 0 || client.closing) return;
-  const std::string& front = client.outbox.front().text;
+  std::size_t count = 0;
+  for (const OutLine& line : client.outbox) {
+    if (count == client.iov.size()) break;
+    std::size_t skip = count == 0 ? client.sent_offset : 0;
+    client.iov[count++] = {const_cast<char*>(line.text.data()) + skip, line.text.size() - skip};
+  }
+  client.message = {};
+  client.message.msg_iov = client.iov.data();
+  client.message.msg_iovlen = count;
   io_uring_sqe* sqe = ring_.prepare(&client.send_op);
-  io_uring_prep_send(sqe, client.fd, front.data() + client.sent_offset,
-                     front.size() - client.sent_offset, MSG_NOSIGNAL);
+  io_uring_prep_sendmsg(sqe, client.fd, &client.message, MSG_NOSIGNAL);
   client.send_op.in_flight = true;
 }
 

@@ -187,9 +187,28 @@ void ResultsJournal::frame(std::string& out, std::string_view entry) {
   out.append(entry);
 }
 
+void ResultsJournal::frame_fields(std::string& out,
+                                  std::initializer_list<std::string_view> fields) {
+  std::size_t start = out.size();
+  out.append(8, '\0');  // length and CRC, filled in below
+  bool first = true;
+  for (std::string_view field : fields) {
+    if (!first) out += '\t';
+    out.append(field);
+    first = false;
+  }
+  std::string_view payload = std::string_view(out).substr(start + 8);
+  std::uint32_t header[2] = {static_cast<std::uint32_t>(payload.size()), checksum(payload)};
+  std::memcpy(out.data() + start, header, sizeof header);
+}
+
 std::uint64_t ResultsJournal::append(std::string_view entry) {
   frame(pending_, entry);
-  appended_ += 8 + entry.size();
+  return appended(8 + entry.size());
+}
+
+std::uint64_t ResultsJournal::appended(std::size_t bytes) {
+  appended_ += bytes;
   if (broken_) durable_ = appended_;
   return appended_;
 }

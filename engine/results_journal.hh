@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,8 +50,18 @@ class ResultsJournal {
   // written and synced at once, then deletes the old segments. Throws std::runtime_error.
   void start(Ring& ring, const std::string& live);
 
-  // Adds one framed entry to `out` (for start() and live_state).
+  // Adds one framed entry to `out` (for start() and live_state): the entry itself, or its fields
+  // joined by tabs (no intermediate string).
   static void frame(std::string& out, std::string_view entry);
+  static void frame_fields(std::string& out, std::initializer_list<std::string_view> fields);
+  // Appends what `write` frames into the pending buffer (frame / frame_fields); returns the
+  // position durable() must reach, as append() does.
+  template <class Write>
+  std::uint64_t append_with(Write&& write) {
+    std::size_t before = pending_.size();
+    write(pending_);
+    return appended(pending_.size() - before);
+  }
   // Appends one entry (committed with the next commit()). Returns the position that durable() must
   // reach for it to be on disk.
   std::uint64_t append(std::string_view entry);
@@ -80,6 +91,7 @@ class ResultsJournal {
   void fail(const std::string& why);
   void compact();
   void sync_directory() const;
+  std::uint64_t appended(std::size_t bytes);  // accounts for bytes just framed into pending_
 
   Options options_;
   Ring* ring_ = nullptr;

@@ -86,6 +86,10 @@ TEST(ResultsJournal, RecoversWholeEntriesAndCutsATornTail) {
     // A second instance cannot take the same journal.
     EXPECT_THROW(ResultsJournal({dir, true}), std::runtime_error);
   }
+  std::string whole, joined;
+  ResultsJournal::frame(whole, "R\t7\tqm\t{}\n");
+  ResultsJournal::frame_fields(joined, {"R", "7", "qm", "{}\n"});
+  EXPECT_EQ(whole, joined);  // the hot path's framing is the same bytes
   auto fields = journal_fields("A\tqm\t1");
   ASSERT_EQ(fields.size(), 3u);
   EXPECT_EQ(fields[1], "qm");
