@@ -52,8 +52,9 @@ struct Scheduler::Destination {
   std::deque<std::unique_ptr<Job>> pending;
   std::size_t active = 0;  // connections connecting or carrying a job
   double window = 1;
-  std::size_t consecutive_failures = 0;
-  std::size_t failed_cohorts = 0;
+  // Postfix's pseudo-cohorts: each failure adds 1/window (the window before it shrinks); any
+  // delivery resets it; at destination_concurrency_failed_cohort_limit the destination is dead.
+  double failed_cohorts = 0;
   Clock::time_point dead_until{};
   std::string last_failure_dsn = "4.4.1", last_failure_text;
 };
@@ -237,8 +238,8 @@ void Scheduler::dispatch(Destination& d) {
     }
     d.dead_until = {};
     d.failed_cohorts = 0;
-    d.consecutive_failures = 0;
-    d.window = static_cast<double>(protocol(d).initial_concurrency);
+    // Back from the dead, as Postfix: the connections still busy, or the initial concurrency.
+    d.window = static_cast<double>(d.active > 0 ? d.active : protocol(d).initial_concurrency);
     d.answer.reset();
   }
   if (d.pending.empty()) return;
@@ -458,25 +459,29 @@ void Scheduler::feedback(Destination& d, const proto::TransactionDone& done) {
   };
   double limit = static_cast<double>(concurrency_limit(d));
   if (done.delivered_any) {
-    d.window = std::min(limit, d.window + step(settings_.positive_feedback));
-    d.consecutive_failures = 0;
     d.failed_cohorts = 0;
+    // Grow only while the window is within the initial concurrency of what is really busy, as
+    // Postfix does: a window far above the actual concurrency would make negative feedback blunt.
+    double busy_margin = static_cast<double>(d.active + protocol(d).initial_concurrency);
+    if (d.window < limit && d.window < busy_margin) {
+      d.window = std::min(limit, d.window + step(settings_.positive_feedback));
+    }
     return;
   }
   if (!done.throttle) return;
-  d.window = std::max(1.0, d.window - step(settings_.negative_feedback));
-  // A failed cohort: as many failures in a row as the window allows connections.
-  if (++d.consecutive_failures >= static_cast<std::size_t>(std::max(1.0, std::floor(d.window)))) {
-    d.consecutive_failures = 0;
-    if (++d.failed_cohorts >= settings_.failed_cohort_limit && settings_.failed_cohort_limit > 0) {
-      d.dead_until = Clock::now() + settings_.dead_destination_time;
-      if (log_notice) {
-        log_notice("destination " + d.key + " throttled for " +
-                   std::to_string(settings_.dead_destination_time.count()) +
-                   "s after failed cohorts: " + d.last_failure_text);
-      }
+  if (d.dead_until != Clock::time_point{}) return;  // already dead: the other sessions' news
+  d.failed_cohorts += 1.0 / std::max(1.0, d.window);
+  if (settings_.failed_cohort_limit > 0 &&
+      d.failed_cohorts >= static_cast<double>(settings_.failed_cohort_limit)) {
+    d.dead_until = Clock::now() + settings_.dead_destination_time;
+    if (log_notice) {
+      log_notice("destination " + d.key + " throttled for " +
+                 std::to_string(settings_.dead_destination_time.count()) +
+                 "s after failed cohorts: " + d.last_failure_text);
     }
+    return;
   }
+  d.window = std::max(1.0, d.window - step(settings_.negative_feedback));
 }
 
 void Scheduler::on_notice(SmtpConnection&, const std::string& text) {
@@ -505,6 +510,7 @@ void Scheduler::on_idle(SmtpConnection& c) {
     auto job = std::move(d.pending.front());
     d.pending.pop_front();
     start_job(d, std::move(job), &slot);  // reuse at once: no RSET, the session is known clean
+    dispatch(d);  // a standing backlog uses the whole window, not only the connections it has
     return;
   }
   park(slot);
