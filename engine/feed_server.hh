@@ -88,6 +88,7 @@ class FeedServer : public ResultSink {
   static void on_recv(Completion& c, int result, std::uint32_t flags);
   static void on_send(Completion& c, int result, std::uint32_t flags);
 
+  // The journal side (feed_journal.cc): opening and replaying it, and the entries written.
   void open_journal();
   void recover(ResultsJournal::Recovered recovered, std::string& live);
   std::string live_state() const;
@@ -102,10 +103,10 @@ class FeedServer : public ResultSink {
   void handle_collect(Client& client);
   void queue(Client& client, std::string line, std::uint64_t seq = 0, bool is_result = true);
   void refuse(Client& client, const std::string& field, const std::string& message);
-  // A new record, a result (`index`: the recipient's) or a done record (`index` "-"): journaled,
-  // then handed out once durable.
+  // A new record, a result (of `recipient`) or a done record (no recipient): journaled, then
+  // handed out once durable.
   void add_record(DeliveryRequest& request, std::string line, std::uint64_t seq,
-                  const std::string& index);
+                  std::optional<std::size_t> recipient);
   void release_waiting();
   void hand_out(Waiting& w);
   void pump_stream(Client& client);  // copies a protocol-2 client's records into its outbox
@@ -118,6 +119,13 @@ class FeedServer : public ResultSink {
   void hang_up(Client& client);  // after what is queued for it has been written
   void drop_logged(const std::string& client, const StreamRecord& record, const char* why);
   std::string request_entry(const DeliveryRequest& request) const;
+  std::uint64_t journal_record(const StreamRecord& record, const std::string& client,
+                               std::string_view id, std::optional<std::size_t> recipient);
+  void journal_acknowledged(const std::string& client, std::uint64_t upto);
+  void journal_forgotten(std::uint64_t seq);
+  void journal_finished(const std::string& id);
+  // Protocol-1 records queued to a connection and not yet written (they are still live).
+  void for_each_unwritten_record(const std::function<void(const OutLine&)>& visit) const;
 
   Ring& ring_;
   Timers& timers_;
