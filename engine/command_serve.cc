@@ -25,6 +25,7 @@
 #include "engine/router.hh"
 #include "engine/scheduler.hh"
 #include "engine/shards.hh"
+#include "engine/smtp_connection.hh"
 #include "engine/timers.hh"
 #include "engine/version.hh"
 
@@ -114,17 +115,20 @@ int run_serve_command(std::span<const std::string_view> args) {
     auto router = std::make_unique<Router>(settings.relayhost, settings.transport_maps);
     ShardResolver resolver(ring, timers, settings);
     FeedServer feed(ring, timers, settings, log);
-    Scheduler scheduler(ring, timers, settings, resolver, feed);
-    scheduler.log_notice = [&log](const std::string& text) { log.notice(text); };
+    RingNetwork network(ring, timers);
     std::size_t shard_count =
         settings.shards > 0 ? settings.shards : std::max(1u, std::thread::hardware_concurrency());
+    Scheduler scheduler(network, timers, settings, resolver, feed, ShardPlace{0, shard_count});
+    scheduler.log_notice = [&log](const std::string& text) { log.notice(text); };
     ShardSet shards(shard_count, settings, ring, log);
-    // Each destination belongs to one shard; shard 0 (this thread) also runs the feed.
-    auto dispatch = [&](const RequestPointer& request, const dns::Nexthop& hop,
-                        std::vector<std::size_t> recipients) {
-      std::size_t owner = shards.owner(hop);
-      if (owner == 0) {
-        scheduler.submit(request, hop, recipients);
+    bool stopping = false;
+    // Work for a shard: by the site a shard learnt for the next hop, else by the hop's hash. The
+    // owning shard's lookup may hand it on once (`owned` then), to the shard owning its site.
+    auto route = [&](const RequestPointer& request, const dns::Nexthop& hop,
+                     std::vector<std::size_t> recipients, bool owned, std::size_t owner) {
+      // While stopping, the workers may be gone: what comes back is deferred here.
+      if (owner == 0 || stopping) {
+        scheduler.submit(request, hop, recipients, owned);
         return;
       }
       WorkItem item;
@@ -132,7 +136,21 @@ int run_serve_command(std::span<const std::string_view> args) {
       item.request = request;
       item.hop = hop;
       item.recipients = std::move(recipients);
+      item.owned = owned;
       shards.submit(owner, std::move(item));
+    };
+    auto dispatch = [&](const RequestPointer& request, const dns::Nexthop& hop,
+                        std::vector<std::size_t> recipients) {
+      route(request, hop, std::move(recipients), false, shards.owner(hop));
+    };
+    auto hand_over = [&](std::size_t owner, const RequestPointer& request, const dns::Nexthop& hop,
+                         std::vector<std::size_t> recipients) {
+      shards.learn_owner(hop, owner);
+      route(request, hop, std::move(recipients), true, owner);
+    };
+    scheduler.hand_over = hand_over;
+    auto reroute = [&](WorkItem&& item) {
+      hand_over(item.owner, item.request, item.hop, std::move(item.recipients));
     };
     feed.attach(dispatch, *router);
     // Push-back: no request is read while a shard's mailbox is full or too many are in flight.
@@ -152,12 +170,11 @@ int run_serve_command(std::span<const std::string_view> args) {
                ", io_uring " + ring.mode() + ", " + std::to_string(shard_count) +
                (shard_count == 1 ? " shard" : " shards"));
 
-    bool stopping = false;
     Clock::time_point stop_deadline{};
     for (;;) {
       ring.run_once(timers.until_next(std::chrono::seconds(1)));
       timers.fire_due();
-      shards.pump(feed);
+      shards.pump(feed, reroute);
       if (!backlogged()) feed.resume_reading();
       scheduler.collect_garbage();
       if (signal_reader.last == SIGHUP) {
@@ -191,7 +208,7 @@ int run_serve_command(std::span<const std::string_view> args) {
       }
       if (!stopping) arm_signal(ring, signal_reader);
       if (stopping && scheduler.quiet() && shards.all_finished()) {
-        shards.pump(feed);  // the last results of the other shards
+        shards.pump(feed, reroute);  // the last results of the other shards
         if (feed.flushed()) break;
       }
       feed.end_of_turn();  // commits the journal: results go out once it is on disk

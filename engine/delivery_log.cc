@@ -89,6 +89,7 @@ void DeliveryLog::result(const ResultRecord& r) {
       {"dsn", r.result.dsn},       {"status", std::string(proto::status_name(r.result.status))},
       {"text", r.result.text}};
   if (r.result.ambiguous) j["ambiguous"] = true;  // the server may have taken it
+  if (!r.site.empty()) j["site"] = r.site;        // the MX site, when not the next hop itself
   emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 

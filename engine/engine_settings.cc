@@ -188,6 +188,7 @@ EngineSettings engine_settings(const Config& c) {
   e.negative_feedback = c.feedback("smtp_destination_concurrency_negative_feedback");
   e.failed_cohort_limit =
       static_cast<std::size_t>(c.integer("smtp_destination_concurrency_failed_cohort_limit"));
+  e.feedback_debug = c.boolean("destination_concurrency_feedback_debug");
   e.dead_destination_time = std::chrono::seconds(c.seconds("minimal_backoff_time"));
   for (std::string map : c.list("smtp_destination_concurrency_maps")) {
     if (map.starts_with("texthash:")) map = map.substr(9);
@@ -207,7 +208,6 @@ EngineSettings engine_settings(const Config& c) {
     }
   }
   e.debug_peers = c.list("debug_peer_list");
-  e.mx_address_limit = static_cast<std::size_t>(c.integer("smtp_mx_address_limit"));
   e.mx_session_limit = static_cast<std::size_t>(c.integer("smtp_mx_session_limit"));
   auto protocols = c.list("inet_protocols");
   bool all = std::find(protocols.begin(), protocols.end(), "all") != protocols.end();

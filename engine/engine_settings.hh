@@ -13,7 +13,8 @@
 #include "dns/lookups.hh"
 #include "dns/resolver.hh"
 #include "engine/config.hh"
-#include "engine/smtp_connection.hh"
+#include "engine/config_values.hh"
+#include "engine/connection.hh"
 #include "engine/tls_settings.hh"
 #include "proto/session_settings.hh"
 
@@ -31,11 +32,11 @@ struct EngineSettings {
   ProtocolSettings smtp, lmtp;
   Feedback positive_feedback, negative_feedback;
   std::size_t failed_cohort_limit = 1;
+  bool feedback_debug = false;                      // destination_concurrency_feedback_debug
   std::chrono::seconds dead_destination_time{300};  // minimal_backoff_time
   // smtp_destination_concurrency_maps: destination key → concurrency limit.
   std::map<std::string, std::size_t, std::less<>> concurrency_overrides;
   std::vector<std::string> debug_peers;  // debug_peer_list
-  std::size_t mx_address_limit = 5;
   std::size_t mx_session_limit = 2;
   bool ipv4 = true, ipv6 = true;
   // How next hops become addresses (MX plan, loop detection, fallback relays), and the DNS

@@ -349,6 +349,7 @@ std::string format_result(const ResultRecord& r, std::uint64_t seq) {
   if (r.result.reply_code != 0)
     w.key("reply_code").number(static_cast<std::uint64_t>(r.result.reply_code));
   if (seq != 0) w.key("seq").number(seq);
+  if (!r.site.empty()) w.key("site").text(r.site);
   w.key("stage").text(r.stage_text ? std::string_view(r.stage_text)
                                    : proto::stage_name(r.result.stage));
   w.key("status").text(proto::status_name(r.result.status));

@@ -1,36 +1,51 @@
-// The scheduler: destinations with their queues, windows and caches; jobs that carry recipient
-// batches over connections; results with Postfix's delay breakdown. Connection callbacks never
-// free a connection in place: closed ones wait in the graveyard until collect_garbage().
+// The scheduler: destinations resolve into sites; sites queue jobs and start them within their
+// window, on cached connections first; connection events come back here and become results,
+// feedback, retries and reuse. Connection callbacks never free a connection in place: closed ones
+// wait in the graveyard until collect_garbage().
 #include "engine/scheduler.hh"
 
 #include <algorithm>
-#include <cmath>
+#include <cassert>
+#include <cstdio>
+
+#include "engine/reuse_policy.hh"
+#include "engine/site_key.hh"
 
 namespace ringrelay::engine {
-namespace {
 
-double seconds_between(Clock::time_point from, Clock::time_point to) {
-  if (from == Clock::time_point{} || to < from) return 0;
-  return std::chrono::duration<double>(to - from).count();
-}
-
-}  // namespace
+struct Scheduler::Destination {
+  std::string key;
+  dns::Nexthop hop;
+  std::shared_ptr<const ResolveAnswer> answer;  // the latest lookup; null before the first
+  bool resolving = false;
+  bool answer_fresh = false;                 // not yet used by a dispatch
+  std::deque<std::unique_ptr<Job>> waiting;  // until its lookup says which site takes them
+  Site* site = nullptr;                      // the site its jobs went to last
+  std::size_t jobs = 0;                      // Job objects alive for it, anywhere
+  std::size_t active = 0;                    // its jobs on connections now
+  Clock::time_point last_used{};
+};
 
 struct Scheduler::Job {
   RequestPointer request;
+  Destination* destination;
   std::vector<std::size_t> recipients;        // indices into request->message.recipients
   std::vector<bool> reported;                 // per job recipient: final result given
   proto::Message message;                     // just those recipients; the body spans are shared
   std::shared_ptr<const ResolveAnswer> plan;  // the addresses it started with (kept for retries)
   std::size_t address_index = 0;
-  std::size_t sessions = 0;        // connections that reached a server of the current site
-  bool fresh_connection = false;   // a retry at the next address: no cached connection
+  std::size_t sessions = 0;        // connections that reached a server of the current MX group
+  bool fresh_connection = false;   // a retry: no cached connection
   bool plaintext = false;          // a retry after a failed "may" handshake: no STARTTLS
-  std::vector<std::size_t> retry;  // job recipients to try at the next address
+  bool owned = false;              // handed over by another shard: never handed on
+  bool requeue = false;            // its retry goes back to the site's queue (requeue_allowed)
+  std::size_t requeues = 0;        // times it went back to the queue that way
+  std::vector<std::size_t> retry;  // job recipients to try again on another connection
   Clock::time_point started_at{};
 
-  Job(RequestPointer r, std::vector<std::size_t> indices)
-      : request(std::move(r)), recipients(std::move(indices)) {
+  Job(RequestPointer r, Destination& d, std::vector<std::size_t> indices)
+      : request(std::move(r)), destination(&d), recipients(std::move(indices)) {
+    ++destination->jobs;
     const proto::Message& m = request->message;
     message.sender = m.sender;
     message.encoding = m.encoding;
@@ -41,32 +56,40 @@ struct Scheduler::Job {
     for (std::size_t i : recipients) message.recipients.push_back(m.recipients[i]);
     reported.assign(recipients.size(), false);
   }
+  ~Job() { --destination->jobs; }
+  Job(const Job&) = delete;
+  Job& operator=(const Job&) = delete;
 };
 
-struct Scheduler::Destination {
-  std::string key;
-  dns::Nexthop hop;
-  std::shared_ptr<const ResolveAnswer> answer;  // the latest lookup; null before the first
-  bool resolving = false;
-  bool answer_fresh = false;  // not yet used by a dispatch
+struct Scheduler::Site {
+  std::string name;
+  dns::Nexthop hop;  // the next hop that made it: its protocol's settings apply
+  SiteWindow window;
   std::deque<std::unique_ptr<Job>> pending;
-  std::size_t active = 0;  // connections connecting or carrying a job
-  double window = 1;
-  // Postfix's pseudo-cohorts: each failure adds 1/window (the window before it shrinks); any
-  // delivery resets it; at destination_concurrency_failed_cohort_limit the destination is dead.
-  double failed_cohorts = 0;
-  Clock::time_point dead_until{};
+  std::size_t active = 0;             // connections connecting or carrying a job
+  std::size_t connections = 0;        // all of its connections: busy, idle, closing
+  std::size_t destinations = 0;       // destinations whose jobs come here
+  std::size_t message_limit = 0;      // learnt per-connection message limit; 0: none seen
+  Clock::time_point last_delivery{};  // a transaction delivered something
+  // A new connection was turned away while `ceiling` others were open: no more until then.
+  std::size_t ceiling = 0;
+  Clock::time_point ceiling_until{};
   std::string last_failure_dsn = "4.4.1", last_failure_text;
+  Clock::time_point last_used{};
+
+  Site(std::string n, const dns::Nexthop& h, std::size_t initial)
+      : name(std::move(n)), hop(h), window(initial) {}
 };
 
 struct Scheduler::Slot {
-  std::unique_ptr<SmtpConnection> connection;
-  Destination* destination = nullptr;
+  std::unique_ptr<Connection> connection;
+  Site* site = nullptr;
+  Destination* destination = nullptr;  // of the job it carries; null when idle
   std::unique_ptr<Job> job;
-  std::size_t address_index = 0;
-  bool active = false;  // counted in destination->active
-  bool idle = false;    // in the cache
-  bool fresh = true;    // the current job opened this connection
+  std::size_t address_index = 0;  // the server's place in the job's plan (size: not in it)
+  bool active = false;            // counted in site->active and destination->active
+  bool idle = false;              // in the cache
+  bool fresh = true;              // the current job opened this connection
   cache::EndpointKey endpoint;
   tls::PeerNames names;  // what the current job checks the server's certificate against
   // How a reused TLS connection fares under the current job's policy ("Verified", ...); empty
@@ -75,107 +98,19 @@ struct Scheduler::Slot {
   Timer idle_timer;
 };
 
-std::size_t Scheduler::next_address(const ResolveAnswer& plan, std::size_t index,
-                                    std::size_t site_sessions) const {
-  // As Postfix walks its next hops: the following address of the same site until the site has
-  // had smtp_mx_session_limit sessions, then the first address of the next site.
-  std::size_t next = index + 1;
-  if (index < plan.addresses.size() && settings_.mx_session_limit > 0 &&
-      site_sessions >= settings_.mx_session_limit) {
-    unsigned site = plan.addresses[index].site;
-    while (next < plan.addresses.size() && plan.addresses[next].site == site) ++next;
-  }
-  return next;
-}
-
-Scheduler::Scheduler(Ring& ring, Timers& timers, const EngineSettings& settings, Resolver& resolver,
-                     ResultSink& sink)
-    : ring_(ring),
-      timers_(timers),
+Scheduler::Scheduler(Network& network, Timers& timers, const EngineSettings& settings,
+                     Resolver& resolver, ResultSink& sink, ShardPlace place)
+    : timers_(timers),
       settings_(settings),
       resolver_(resolver),
       sink_(sink),
-      tls_sessions_(settings.tls.session_cache_timeout, settings.tls.session_cache_limit) {
-  if (settings.tls.any_tls()) refresh_tls_context();
+      place_(place),
+      tls_(settings, timers, log_notice),
+      connector_(network, settings, tls_) {
+  assert(place_.count >= 1 && place_.index < place_.count);
 }
 
 Scheduler::~Scheduler() = default;
-
-const ProtocolSettings& Scheduler::protocol(const Destination& d) const {
-  return d.hop.protocol == dns::Protocol::lmtp ? settings_.lmtp : settings_.smtp;
-}
-
-cache::EndpointKey Scheduler::endpoint_of(const Destination& d, const ServerAddress& server) const {
-  const ProtocolSettings& p = protocol(d);
-  // TLS is checked when a connection is taken (serves()); SASL is not in the engine yet.
-  return cache::EndpointKey{server.address, server.port,
-                            server.family() == AF_INET6
-                                ? (p.connect.source6 ? p.connect.source6->address : std::string())
-                                : (p.connect.source ? p.connect.source->address : std::string()),
-                            p.session.helo_name, ""};
-}
-
-const tls::Policy& Scheduler::tls_policy(const Destination& d) const {
-  return settings_.tls.policy_for(d.hop);
-}
-
-tls::PeerNames Scheduler::peer_names(const Destination& d, const ServerAddress& server) const {
-  return tls::PeerNames{d.hop.host, server.hostname.empty() ? d.hop.host : server.hostname};
-}
-
-bool Scheduler::serves(const Slot& slot, const Destination& d, const tls::PeerNames& names) const {
-  return tls::serves(slot.connection->established(), tls_policy(d), names);
-}
-
-bool Scheduler::tls_broken(const ServerAddress& server) {
-  auto it = tls_broken_peers_.find(server.address_port());
-  if (it == tls_broken_peers_.end()) return false;
-  if (Clock::now() < it->second) return true;
-  tls_broken_peers_.erase(it);
-  return false;
-}
-
-void Scheduler::remember_tls_broken(const SmtpConnection& c) {
-  if (settings_.tls.broken_peer_time.count() <= 0) return;
-  tls_broken_peers_[c.server().address_port()] = Clock::now() + settings_.tls.broken_peer_time;
-  if (log_notice) {
-    log_notice("TLS handshake with " + c.server().name_address_port() + " failed (" +
-               c.close_reason() + "): retrying in plaintext; remembering the server as broken " +
-               "for " + std::to_string(settings_.tls.broken_peer_time.count()) + "s");
-  }
-}
-
-void Scheduler::refresh_tls_context() {
-  if (tls_context_ && tls_context_settings_ == settings_.tls.context) return;
-  try {
-    // Loading the CAs (the system bundle: ~140 certificates) takes milliseconds: once per shard
-    // at start, and again only when a reload changes the files.
-    tls_context_ = std::make_unique<tls::Context>(tls::Role::client, settings_.tls.context);
-    tls_context_settings_ = settings_.tls.context;
-  } catch (const tls::ContextError& e) {
-    // Checked at start; a file broken since a reload leaves TLS unavailable, loudly.
-    if (log_notice) log_notice("warning: TLS is unavailable: " + std::string(e.what()));
-    tls_context_.reset();
-  }
-}
-
-TlsPlan Scheduler::tls_plan(const Destination& d, const ServerAddress& server, bool plaintext) {
-  TlsPlan plan;
-  plan.policy = tls_policy(d);
-  if (!plan.policy.uses_tls()) return plan;
-  refresh_tls_context();
-  plan.context = tls_context_.get();
-  plan.sessions = &tls_sessions_;
-  plan.names = peer_names(d, server);
-  plan.digest = settings_.tls.fingerprint_digest;
-  plan.plaintext = !plan.policy.mandatory() && (plaintext || tls_broken(server));
-  return plan;
-}
-
-std::size_t Scheduler::concurrency_limit(const Destination& d) const {
-  auto it = settings_.concurrency_overrides.find(d.key);
-  return it != settings_.concurrency_overrides.end() ? it->second : protocol(d).concurrency_limit;
-}
 
 void Scheduler::debug(const ServerAddress& peer, const std::string& text) const {
   if (!log_notice || settings_.debug_peers.empty()) return;
@@ -191,6 +126,25 @@ void Scheduler::debug(const ServerAddress& peer, const std::string& text) const 
   }
 }
 
+WindowSettings Scheduler::window_settings(const Site& s) const {
+  const ProtocolSettings& p = connector_.protocol(s.hop);
+  WindowSettings w;
+  w.initial = p.initial_concurrency;
+  auto it = settings_.concurrency_overrides.find(s.name);
+  w.limit = it != settings_.concurrency_overrides.end() ? it->second : p.concurrency_limit;
+  w.positive = settings_.positive_feedback;
+  w.negative = settings_.negative_feedback;
+  w.failed_cohort_limit = settings_.failed_cohort_limit;
+  w.dead_time = settings_.dead_destination_time;
+  return w;
+}
+
+std::size_t Scheduler::destination_limit(const Destination& d) const {
+  if (d.site != nullptr && d.site->name == d.key) return 0;  // the site's own limit
+  auto it = settings_.concurrency_overrides.find(d.key);
+  return it != settings_.concurrency_overrides.end() ? it->second : 0;
+}
+
 Scheduler::Destination& Scheduler::destination(const dns::Nexthop& hop) {
   std::string key = hop.key();
   auto& slot = destinations_[key];
@@ -198,63 +152,61 @@ Scheduler::Destination& Scheduler::destination(const dns::Nexthop& hop) {
     slot = std::make_unique<Destination>();
     slot->key = key;
     slot->hop = hop;
-    slot->window = static_cast<double>(protocol(*slot).initial_concurrency);
+  }
+  return *slot;
+}
+
+Scheduler::Site& Scheduler::site(const std::string& name, const dns::Nexthop& hop) {
+  auto& slot = sites_[name];
+  if (!slot) {
+    const ProtocolSettings& p = connector_.protocol(hop);
+    slot = std::make_unique<Site>(name, hop, p.initial_concurrency);
   }
   return *slot;
 }
 
 void Scheduler::submit(const RequestPointer& request, const dns::Nexthop& hop,
-                       const std::vector<std::size_t>& recipients) {
+                       const std::vector<std::size_t>& recipients, bool owned) {
   Destination& d = destination(hop);
-  std::size_t limit = std::max<std::size_t>(1, protocol(d).recipient_limit);
+  d.last_used = timers_.now();
+  std::size_t limit = std::max<std::size_t>(1, connector_.protocol(hop).recipient_limit);
   for (std::size_t start = 0; start < recipients.size(); start += limit) {
     std::size_t end = std::min(recipients.size(), start + limit);
-    d.pending.push_back(std::make_unique<Job>(
-        request, std::vector<std::size_t>(recipients.begin() + static_cast<long>(start),
-                                          recipients.begin() + static_cast<long>(end))));
+    auto job = std::make_unique<Job>(
+        request, d,
+        std::vector<std::size_t>(recipients.begin() + static_cast<long>(start),
+                                 recipients.begin() + static_cast<long>(end)));
+    job->owned = owned;
+    d.waiting.push_back(std::move(job));
   }
+  arm_sweep();
   dispatch(d);
 }
 
 void Scheduler::dispatch(Destination& d) {
-  Clock::time_point now = Clock::now();
+  Clock::time_point now = timers_.now();
   if (shutting_down_) {
-    while (!d.pending.empty()) {
-      fail_job(*d.pending.front(), "4.3.2", "delivery interrupted: ringrelay is shutting down",
+    while (!d.waiting.empty()) {
+      fail_job(*d.waiting.front(), "4.3.2", "delivery interrupted: ringrelay is shutting down",
                false);
-      d.pending.pop_front();
+      d.waiting.pop_front();
     }
     return;
   }
-  if (d.dead_until != Clock::time_point{}) {
-    if (now < d.dead_until) {
-      // A throttled destination: defer at once, with the reason, as Postfix's qmgr does.
-      while (!d.pending.empty()) {
-        fail_job(*d.pending.front(), d.last_failure_dsn,
-                 "delivery temporarily suspended: " + d.last_failure_text, false);
-        d.pending.pop_front();
-      }
-      return;
-    }
-    d.dead_until = {};
-    d.failed_cohorts = 0;
-    // Back from the dead, as Postfix: the connections still busy, or the initial concurrency.
-    d.window = static_cast<double>(d.active > 0 ? d.active : protocol(d).initial_concurrency);
-    d.answer.reset();
-  }
-  if (d.pending.empty()) return;
+  if (d.waiting.empty()) return;
   // An answer is used at least by the dispatch its lookup triggers, even one with a zero TTL.
   if (!d.answer || (now >= d.answer->expires && !d.answer_fresh)) {
     // Look up (again); the lookup may finish at once (cache, literal) or later (DNS), and then
-    // it dispatches this destination itself.
+    // it dispatches this destination itself. A destination is never freed while it resolves.
     if (!d.resolving) {
       d.resolving = true;
       auto returned = std::make_shared<bool>(false);
-      resolver_.resolve(d.hop, [this, &d, returned](ResolveAnswer answer) {
-        d.resolving = false;
-        d.answer = std::make_shared<const ResolveAnswer>(std::move(answer));
-        d.answer_fresh = true;
-        if (*returned) dispatch(d);
+      Destination* looked_up = &d;
+      resolver_.resolve(d.hop, [this, looked_up, returned](ResolveAnswer answer) {
+        looked_up->resolving = false;
+        looked_up->answer = std::make_shared<const ResolveAnswer>(std::move(answer));
+        looked_up->answer_fresh = true;
+        if (*returned) dispatch(*looked_up);
       });
       *returned = true;
     }
@@ -264,106 +216,186 @@ void Scheduler::dispatch(Destination& d) {
   const ResolveAnswer& answer = *d.answer;
   if (answer.addresses.empty()) {
     // Failed lookups are remembered until the answer expires (dns_negative_cache_time).
-    while (!d.pending.empty()) {
-      fail_job(*d.pending.front(), answer.dsn, answer.text, answer.hard_failure);
-      d.pending.pop_front();
+    while (!d.waiting.empty()) {
+      fail_job(*d.waiting.front(), answer.dsn, answer.text, answer.hard_failure);
+      d.waiting.pop_front();
     }
     return;
   }
-  std::size_t window = std::max<std::size_t>(
-      1, std::min(concurrency_limit(d), static_cast<std::size_t>(std::floor(d.window))));
-  while (!d.pending.empty()) {
-    Job& next = *d.pending.front();
-    if (!next.fresh_connection) {
-      // A cached connection of this next hop, or to this very server under another next hop.
-      // Either way, only a connection whose TLS satisfies this destination's policy.
-      // The names come from this destination's own lookup: by endpoint, a connection opened
-      // under another name must satisfy this one.
-      auto take_if_served = [this, &d](Slot* s, const tls::PeerNames& names) {
-        if (!serves(*s, d, names)) return false;
-        s->names = names;
+  std::string name = site_name(d.hop, answer);
+  std::size_t owner = owner_shard(name, place_.count);
+  if (owner != place_.index && hand_over) {
+    // Another shard owns the site: its window, throttle and connections are there.
+    std::deque<std::unique_ptr<Job>> kept;
+    while (!d.waiting.empty()) {
+      std::unique_ptr<Job> job = std::move(d.waiting.front());
+      d.waiting.pop_front();
+      if (job->owned) {
+        kept.push_back(std::move(job));
+      } else {
+        hand_over(owner, job->request, d.hop, job->recipients);  // no result given here
+      }
+    }
+    d.waiting = std::move(kept);
+    if (d.waiting.empty()) return;
+  }
+  Site& s = site(name, d.hop);
+  if (d.site != &s) {
+    if (d.site != nullptr) --d.site->destinations;
+    d.site = &s;
+    ++s.destinations;
+  }
+  while (!d.waiting.empty()) {
+    d.waiting.front()->plan = d.answer;
+    s.pending.push_back(std::move(d.waiting.front()));
+    d.waiting.pop_front();
+  }
+  dispatch(s);
+}
+
+Scheduler::Job* Scheduler::next_job(Site& s) {
+  // Without per-destination limits inside sites (the usual case), simply the first.
+  for (std::size_t i = 0; i < s.pending.size(); ++i) {
+    Job& job = *s.pending[i];
+    std::size_t limit = destination_limit(*job.destination);
+    if (limit == 0 || job.destination->active < limit) {
+      if (i > 0) std::swap(s.pending[0], s.pending[i]);
+      return s.pending.front().get();
+    }
+    if (settings_.concurrency_overrides.empty()) break;
+  }
+  return nullptr;
+}
+
+void Scheduler::dispatch(Site& s) {
+  Clock::time_point now = timers_.now();
+  s.last_used = now;
+  if (shutting_down_) {
+    while (!s.pending.empty()) {
+      fail_job(*s.pending.front(), "4.3.2", "delivery interrupted: ringrelay is shutting down",
+               false);
+      s.pending.pop_front();
+    }
+    return;
+  }
+  WindowSettings ws = window_settings(s);
+  if (s.window.dead(now)) {
+    // A throttled site: defer at once, with the reason, as Postfix's qmgr does.
+    while (!s.pending.empty()) {
+      fail_job(*s.pending.front(), s.last_failure_dsn,
+               "delivery temporarily suspended: " + s.last_failure_text, false);
+      s.pending.pop_front();
+    }
+    return;
+  }
+  if (s.window.revive_if_due(ws, now, s.active) && log_notice) {
+    log_notice("site " + s.name + ": delivery resumed after the throttle, window " +
+               std::to_string(s.window.allowed(ws.limit)));
+  }
+  while (!s.pending.empty()) {
+    Job* next = next_job(s);
+    if (next == nullptr) break;
+    const dns::Nexthop& hop = next->destination->hop;
+    if (!next->fresh_connection) {
+      // A cached connection of this site, or to this very server under another site. Either way,
+      // only a connection whose TLS satisfies this next hop's policy, checked against the names
+      // from this next hop's own lookup.
+      auto accept = [this, &hop](Slot* slot, const tls::PeerNames& names) {
+        if (!tls_.serves(*slot->connection, hop, names)) return false;
+        slot->names = names;
         return true;
       };
-      std::optional<Slot*> cached = cache_.take_by_nexthop(d.key, [&](Slot* s) {
-        return take_if_served(s, peer_names(d, s->connection->server()));
+      std::optional<Slot*> cached = cache_.take_by_nexthop(s.name, [&](Slot* slot) {
+        return accept(slot, tls_.peer_names(hop, slot->connection->server()));
       });
       if (!cached) {
-        tls::PeerNames names = peer_names(d, answer.addresses.front());
-        cached = cache_.take_by_endpoint(endpoint_of(d, answer.addresses.front()),
-                                         [&](Slot* s) { return take_if_served(s, names); });
+        const ServerAddress& first = next->plan->addresses.front();
+        tls::PeerNames names = tls_.peer_names(hop, first);
+        cached = cache_.take_by_endpoint(connector_.endpoint(hop, first),
+                                         [&](Slot* slot) { return accept(slot, names); });
       }
       if (cached) {
         Slot* slot = *cached;
-        if (slot->destination != &d) {
-          slot->destination = &d;
-          slot->address_index = 0;
+        if (slot->site != &s) {
+          --slot->site->connections;
+          slot->site = &s;
+          ++s.connections;
         }
-        auto job = std::move(d.pending.front());
-        d.pending.pop_front();
-        start_job(d, std::move(job), slot);
+        std::unique_ptr<Job> job = std::move(s.pending.front());
+        s.pending.pop_front();
+        start_job(s, std::move(job), slot);
         continue;
       }
     }
-    if (d.active >= window || slots_.size() >= settings_.shard_session_limit) break;
-    auto job = std::move(d.pending.front());
-    d.pending.pop_front();
-    start_job(d, std::move(job), nullptr);
+    // A new connection: within the window, and never more connections to the site than its
+    // limit (closing ones included), nor more sessions on this shard than shard_session_limit.
+    if (s.active >= allowed_connections(s, ws) || s.connections >= ws.limit ||
+        slots_.size() >= settings_.shard_session_limit) {
+      break;
+    }
+    std::unique_ptr<Job> job = std::move(s.pending.front());
+    s.pending.pop_front();
+    start_job(s, std::move(job), nullptr);
   }
 }
 
-void Scheduler::start_job(Destination& d, std::unique_ptr<Job> job, Slot* reuse) {
-  if (job->started_at == Clock::time_point{}) job->started_at = Clock::now();
-  if (!job->plan) job->plan = d.answer;
+void Scheduler::start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse) {
+  Clock::time_point now = timers_.now();
+  if (job->started_at == Clock::time_point{}) job->started_at = now;
+  Destination& d = *job->destination;
   const ResolveAnswer& plan = *job->plan;
   std::size_t addresses = plan.addresses.size();
+  assert(addresses > 0);
   Slot* slot = reuse;
   bool fresh = reuse == nullptr;
   if (fresh) {
     auto owned = std::make_unique<Slot>();
-    owned->destination = &d;
+    owned->site = &s;
+    ++s.connections;
     owned->address_index = std::min(job->address_index, addresses - 1);
     const ServerAddress& server = plan.addresses[owned->address_index];
-    owned->connection =
-        std::make_unique<SmtpConnection>(ring_, timers_, *this, server, protocol(d).session,
-                                         protocol(d).connect, tls_plan(d, server, job->plaintext));
-    owned->endpoint = endpoint_of(d, server);
-    owned->names = peer_names(d, server);
+    owned->connection = connector_.open(*this, d.hop, server, job->plaintext);
+    owned->endpoint = connector_.endpoint(d.hop, server);
+    owned->names = tls_.peer_names(d.hop, server);
     slot = owned.get();
     slots_[slot->connection.get()] = std::move(owned);
-    ++stats_.connections_opened;
-    if (debugging())
-      debug(slot->connection->server(), "connecting for " + d.key + " (window " +
-                                            std::to_string(static_cast<int>(d.window)) +
-                                            ", active " + std::to_string(d.active) + ")");
+    if (debugging()) {
+      debug(slot->connection->server(),
+            "connecting for " + d.key + " (site " + s.name + ", window " +
+                std::to_string(s.window.allowed(window_settings(s).limit)) + ", active " +
+                std::to_string(s.active) + ")");
+    }
   } else {
     cache_.remove(slot);
     slot->idle = false;
     slot->idle_timer.cancel();
-    ++stats_.connections_reused;
     // Judged once per job, not per recipient: the connection may have been opened under
     // another next hop's policy.
-    const SmtpConnection& c = *slot->connection;
-    slot->reused_trust =
-        c.established().tls
-            ? std::string(tls::trust_word(
-                  tls::judge(tls_policy(d), c.established().certificate, slot->names).trust))
-            : std::string();
-    if (debugging())
-      debug(slot->connection->server(), "reusing the connection for " + d.key + " (transaction " +
-                                            std::to_string(slot->connection->reuse_count() + 1) +
-                                            ")");
+    slot->reused_trust = tls_.reused_trust(*slot->connection, d.hop, slot->names);
+    const ServerAddress& server = slot->connection->server();
+    slot->address_index = addresses;
+    for (std::size_t i = 0; i < addresses; ++i) {
+      if (plan.addresses[i].address == server.address && plan.addresses[i].port == server.port) {
+        slot->address_index = i;
+        break;
+      }
+    }
+    if (debugging()) {
+      debug(server, "reusing the connection for " + d.key + " (transaction " +
+                        std::to_string(slot->connection->reuse_count() + 1) + ")");
+    }
   }
   slot->fresh = fresh;
   slot->active = true;
+  slot->destination = &d;
+  ++s.active;
   ++d.active;
   // A cached connection may serve a next hop whose plan does not list its address: then it is
   // the only server tried for this job.
-  bool listed = !fresh && slot->address_index < addresses &&
-                plan.addresses[slot->address_index].address == slot->connection->server().address;
-  bool final_server = (!fresh && !listed) ||
-                      next_address(plan, slot->address_index, job->sessions + 1) >= addresses;
+  bool final_server = slot->address_index >= addresses ||
+                      connector_.final_server(plan, slot->address_index, job->sessions + 1);
   slot->job = std::move(job);
-  SmtpConnection& connection = *slot->connection;
+  Connection& connection = *slot->connection;
   connection.deliver(slot->job->message, final_server);
   if (fresh) connection.start();
 }
@@ -372,42 +404,26 @@ void Scheduler::report(Job& job, std::size_t job_recipient, const proto::Recipie
                        const Slot* slot) {
   if (job.reported[job_recipient]) return;
   job.reported[job_recipient] = true;
-  Clock::time_point now = Clock::now();
-  DeliveryRequest& request = *job.request;
-  ResultRecord record;
-  record.request = job.request;
-  record.recipient = job.recipients[job_recipient];
-  record.result = result;
-  record.delays[0] = request.queued_seconds;
-  record.delays[1] = seconds_between(request.received, job.started_at);
+  Carrier carrier;
+  carrier.started = job.started_at;
+  const Site* s = slot != nullptr ? slot->site : job.destination->site;
+  if (s != nullptr && s->name != job.destination->key) carrier.site = s->name;
   if (slot != nullptr) {
-    const SmtpConnection& c = *slot->connection;
-    if (result.stage != proto::Stage::connect) record.relay = c.server().name_address_port();
-    Clock::time_point setup_done =
-        c.handshake_done_at() != Clock::time_point{} ? c.handshake_done_at() : now;
-    record.delays[2] = slot->fresh ? seconds_between(c.created(), setup_done) : 0;
-    record.delays[3] = seconds_between(std::max(job.started_at, setup_done), now);
-    record.connection_use = result.connection_use;
-    record.tls = c.tls_outcome();
-    if (!slot->fresh && !slot->reused_trust.empty()) record.tls.trust = slot->reused_trust;
+    carrier.connection = slot->connection.get();
+    carrier.fresh = slot->fresh;
+    carrier.reused_trust = slot->reused_trust;
   }
-  record.delay = request.queued_seconds + seconds_between(request.received, now);
-  sink_.report(std::move(record));
+  sink_.report(
+      result_record(job.request, job.recipients[job_recipient], result, carrier, timers_.now()));
 }
 
 void Scheduler::fail_job(Job& job, const std::string& dsn, const std::string& text, bool hard) {
   for (std::size_t i = 0; i < job.recipients.size(); ++i) {
-    proto::RecipientResult r;
-    r.recipient = i;
-    r.status = hard ? proto::DeliveryStatus::bounced : proto::DeliveryStatus::deferred;
-    r.dsn = dsn.empty() ? (hard ? "5.0.0" : "4.0.0") : dsn;
-    r.text = text;
-    r.stage = proto::Stage::connect;
-    report(job, i, r, nullptr);
+    report(job, i, local_result(i, dsn, text, hard), nullptr);
   }
 }
 
-void Scheduler::on_result(SmtpConnection& c, const proto::RecipientResult& result) {
+void Scheduler::on_result(Connection& c, const proto::RecipientResult& result) {
   Slot& slot = *slots_.at(&c);
   if (!slot.job) return;
   if (result.status == proto::DeliveryStatus::try_next_server) {
@@ -415,122 +431,193 @@ void Scheduler::on_result(SmtpConnection& c, const proto::RecipientResult& resul
     return;
   }
   if (result.status == proto::DeliveryStatus::deferred) {
-    slot.destination->last_failure_dsn = result.dsn;
-    slot.destination->last_failure_text = result.text;
+    slot.site->last_failure_dsn = result.dsn;
+    slot.site->last_failure_text = result.text;
+    if (requeue_allowed(slot, result)) {
+      slot.job->retry.push_back(result.recipient);
+      if (!slot.job->requeue) cap_at_the_server_limit(*slot.site);
+      slot.job->requeue = true;
+      return;
+    }
   }
   report(*slot.job, result.recipient, result, &slot);
 }
 
-void Scheduler::on_transaction_done(SmtpConnection& c, const proto::TransactionDone& done) {
+bool Scheduler::requeue_allowed(const Slot& slot, const proto::RecipientResult& result) const {
+  // A new connection turned away before any transaction ("421 Too many connections", a refused
+  // connection) while the site's other connections deliver: the site works, this session did
+  // not. Postfix defers such a message to its deferred queue; here it waits in the site's queue
+  // for a connection that works (the negative feedback has shrunk the window), a few times at most.
+  using proto::Stage;
+  bool before_mail = result.stage == Stage::connect || result.stage == Stage::greeting ||
+                     result.stage == Stage::ehlo || result.stage == Stage::helo ||
+                     result.stage == Stage::lhlo;
+  const Site& s = *slot.site;
+  if (!before_mail || !slot.fresh || result.connection_use > 1 ||
+      slot.job->requeues >= kRequeueLimit) {
+    return false;
+  }
+  bool delivering =
+      s.last_delivery != Clock::time_point{} && timers_.now() - s.last_delivery <= kRequeueWindow;
+  // A server that greets with 421 while other connections of the site are busy is up and at its
+  // connection limit, even before the first delivery.
+  bool at_its_limit =
+      result.stage == proto::Stage::greeting && result.reply_code == 421 && s.active > 1;
+  return delivering || at_its_limit;
+}
+
+void Scheduler::cap_at_the_server_limit(Site& s) {
+  // The others (this connection is still counted) are what the server takes: no more new
+  // connections than that for a while, then the window may probe upwards again.
+  s.ceiling = std::max<std::size_t>(1, s.connections - 1);
+  s.ceiling_until = timers_.now() + kCeilingTime;
+  if (settings_.feedback_debug && log_notice) {
+    log_notice("feedback: site " + s.name + ": a new connection was turned away with " +
+               std::to_string(s.ceiling) + " others open; at most that many for " +
+               std::to_string(kCeilingTime.count()) + "s");
+  }
+}
+
+std::size_t Scheduler::allowed_connections(const Site& s, const WindowSettings& ws) const {
+  std::size_t allowed = s.window.allowed(ws.limit);
+  if (s.ceiling > 0 && timers_.now() < s.ceiling_until) allowed = std::min(allowed, s.ceiling);
+  return allowed;
+}
+
+void Scheduler::on_transaction_done(Connection& c, const proto::TransactionDone& done) {
   Slot& slot = *slots_.at(&c);
-  Destination& d = *slot.destination;
+  Site& s = *slot.site;
   std::unique_ptr<Job> job = std::move(slot.job);
-  feedback(d, done);
+  feedback(s, done);
+  bool refused = c.refused_after() > 0;
+  if (refused) learn_message_limit(s, c);
   if (!job) return;
+  std::size_t sessions_before = job->sessions;
   if (c.connected_at() != Clock::time_point{}) ++job->sessions;
-  if (!job->retry.empty()) {
-    // Recipients another server may take: the next address, on a connection of its own.
-    std::vector<std::size_t> indices;
-    for (std::size_t i : job->retry) indices.push_back(job->recipients[i]);
-    auto next = std::make_unique<Job>(job->request, std::move(indices));
-    next->plan = job->plan;
-    if (c.tls_failed_opportunistically()) {
-      // "may" whose handshake failed: this very server again, in plaintext, once.
-      remember_tls_broken(c);
-      next->address_index = slot.address_index;
-      next->sessions = job->sessions;
-      next->plaintext = true;
-    } else {
-      next->address_index = next_address(*job->plan, slot.address_index, job->sessions);
-      bool same_site = next->address_index < job->plan->addresses.size() &&
-                       job->plan->addresses[next->address_index].site ==
-                           job->plan->addresses[slot.address_index].site;
-      next->sessions = same_site ? job->sessions : 0;
-    }
-    next->fresh_connection = true;
-    next->started_at = job->started_at;
-    d.pending.push_front(std::move(next));
+  if (job->retry.empty()) return;
+  // Recipients another connection may take, on a connection of its own.
+  std::vector<std::size_t> indices;
+  for (std::size_t i : job->retry) indices.push_back(job->recipients[i]);
+  auto next = std::make_unique<Job>(job->request, *job->destination, std::move(indices));
+  next->plan = job->plan;
+  next->owned = true;
+  std::size_t addresses = job->plan->addresses.size();
+  std::size_t here = slot.address_index < addresses ? slot.address_index : 0;
+  next->fresh_connection = true;
+  if (refused) {
+    // The connection was used up, not the server troubled: the same server, afresh.
+    next->address_index = here;
+    next->sessions = sessions_before;
+  } else if (job->requeue) {
+    // Back to the queue: a working connection of the site may take it.
+    next->address_index = here;
+    next->sessions = sessions_before;
+    next->requeues = job->requeues + 1;
+    next->fresh_connection = false;
+  } else if (c.tls_failed_opportunistically()) {
+    // "may" whose handshake failed: this very server again, in plaintext, once.
+    tls_.remember_broken(c);
+    next->address_index = here;
+    next->sessions = job->sessions;
+    next->plaintext = true;
+  } else {
+    next->address_index = connector_.next_address(*job->plan, here, job->sessions);
+    bool same_group =
+        next->address_index < addresses &&
+        job->plan->addresses[next->address_index].site == job->plan->addresses[here].site;
+    next->sessions = same_group ? job->sessions : 0;
   }
+  next->started_at = job->started_at;
+  s.pending.push_front(std::move(next));
 }
 
-void Scheduler::feedback(Destination& d, const proto::TransactionDone& done) {
-  auto step = [&](const Feedback& f) {
-    return f.per_concurrency ? 1.0 / std::max(1.0, d.window) : f.amount;
-  };
-  double limit = static_cast<double>(concurrency_limit(d));
+void Scheduler::feedback(Site& s, const proto::TransactionDone& done) {
+  if (!done.delivered_any && !done.throttle) return;
+  WindowSettings ws = window_settings(s);
+  double before = s.window.window();
   if (done.delivered_any) {
-    d.failed_cohorts = 0;
-    // Grow only while the window is within the initial concurrency of what is really busy, as
-    // Postfix does: a window far above the actual concurrency would make negative feedback blunt.
-    double busy_margin = static_cast<double>(d.active + protocol(d).initial_concurrency);
-    if (d.window < limit && d.window < busy_margin) {
-      d.window = std::min(limit, d.window + step(settings_.positive_feedback));
-    }
-    return;
+    s.last_delivery = timers_.now();
+    s.window.delivered(ws, s.active);
+  } else if (s.window.throttled(ws, timers_.now()) && log_notice) {
+    log_notice("site " + s.name + " throttled for " +
+               std::to_string(settings_.dead_destination_time.count()) +
+               "s after failed cohorts: " + s.last_failure_text);
   }
-  if (!done.throttle) return;
-  if (d.dead_until != Clock::time_point{}) return;  // already dead: the other sessions' news
-  d.failed_cohorts += 1.0 / std::max(1.0, d.window);
-  if (settings_.failed_cohort_limit > 0 &&
-      d.failed_cohorts >= static_cast<double>(settings_.failed_cohort_limit)) {
-    d.dead_until = Clock::now() + settings_.dead_destination_time;
-    if (log_notice) {
-      log_notice("destination " + d.key + " throttled for " +
-                 std::to_string(settings_.dead_destination_time.count()) +
-                 "s after failed cohorts: " + d.last_failure_text);
-    }
-    return;
+  if (settings_.feedback_debug && log_notice) {
+    char line[160];
+    std::snprintf(line, sizeof line,
+                  ": window %.2f -> %.2f (%s feedback, %zu busy, failed cohorts %.2f%s)", before,
+                  s.window.window(), done.delivered_any ? "positive" : "negative", s.active,
+                  s.window.failed_cohorts(), s.window.dead(timers_.now()) ? ", dead" : "");
+    log_notice("feedback: site " + s.name + line);
   }
-  d.window = std::max(1.0, d.window - step(settings_.negative_feedback));
 }
 
-void Scheduler::on_notice(SmtpConnection&, const std::string& text) {
+void Scheduler::learn_message_limit(Site& s, const Connection& c) {
+  std::size_t limit = engine::learn_message_limit(s.message_limit, c.refused_after());
+  if (limit == s.message_limit) return;
+  s.message_limit = limit;
+  if (log_notice) {
+    log_notice("site " + s.name + ": " + c.server().name_address_port() +
+               " refused another message after " + std::to_string(c.refused_after()) +
+               " on one connection; connections to the site now carry at most " +
+               std::to_string(limit) + " messages");
+  }
+}
+
+void Scheduler::on_notice(Connection&, const std::string& text) {
   if (log_notice) log_notice(text);
 }
 
-bool Scheduler::cacheable(const Destination& d) const {
-  if (settings_.cache_on_demand) return true;
-  return std::find(settings_.cache_destinations.begin(), settings_.cache_destinations.end(),
-                   d.key) != settings_.cache_destinations.end();
-}
-
-void Scheduler::on_idle(SmtpConnection& c) {
+void Scheduler::on_idle(Connection& c) {
   Slot& slot = *slots_.at(&c);
-  Destination& d = *slot.destination;
+  Site& s = *slot.site;
+  Destination* d = slot.destination;
   if (slot.active) {
     slot.active = false;
-    --d.active;
+    --s.active;
+    if (d != nullptr) --d->active;
   }
+  slot.destination = nullptr;
   if (shutting_down_) {
     c.quit();
     return;
   }
-  if (!d.pending.empty() && !d.pending.front()->fresh_connection && d.answer &&
-      d.dead_until == Clock::time_point{} && serves(slot, d, slot.names)) {
-    auto job = std::move(d.pending.front());
-    d.pending.pop_front();
-    start_job(d, std::move(job), &slot);  // reuse at once: no RSET, the session is known clean
-    dispatch(d);  // a standing backlog uses the whole window, not only the connections it has
+  Clock::time_point now = timers_.now();
+  bool cacheable = d == nullptr || cacheable_destination(settings_, d->key);
+  if (const char* refusal = reuse_refusal(settings_, cacheable, c, now, s.message_limit)) {
+    if (debugging()) debug(c.server(), std::string("closing: ") + refusal);
+    c.quit();
+    dispatch(s);
     return;
   }
+  if (!s.window.dead(now)) {
+    Job* next = next_job(s);
+    if (next != nullptr && !next->fresh_connection) {
+      const dns::Nexthop& hop = next->destination->hop;
+      tls::PeerNames names = tls_.peer_names(hop, c.server());
+      if (tls_.serves(c, hop, names)) {
+        slot.names = names;
+        std::unique_ptr<Job> job = std::move(s.pending.front());
+        s.pending.pop_front();
+        start_job(s, std::move(job), &slot);  // reuse at once: no RSET, the session is clean
+        dispatch(s);  // a standing backlog uses the whole window, not only these connections
+        return;
+      }
+    }
+  }
   park(slot);
-  dispatch(d);
+  dispatch(s);
 }
 
 void Scheduler::park(Slot& slot) {
-  Destination& d = *slot.destination;
-  SmtpConnection& c = *slot.connection;
-  bool too_old = Clock::now() - c.created() >= settings_.reuse_time_limit;
-  bool used_up = settings_.reuse_count_limit > 0 && c.reuse_count() >= settings_.reuse_count_limit;
-  if (!cacheable(d) || too_old || used_up) {
-    c.quit();
-    return;
-  }
+  Connection& c = *slot.connection;
   slot.idle = true;
-  cache_.put(&slot, d.key, slot.endpoint);
-  if (debugging())
-    debug(c.server(), "cached for " + d.key + ", idle for at most " +
+  cache_.put(&slot, slot.site->name, slot.endpoint);
+  if (debugging()) {
+    debug(c.server(), "cached for " + slot.site->name + ", idle for at most " +
                           std::to_string(settings_.cache_time_limit.count()) + "s");
+  }
   Slot* parked = &slot;
   slot.idle_timer.arm(timers_, settings_.cache_time_limit, [this, parked] {
     cache_.remove(parked);
@@ -539,11 +626,11 @@ void Scheduler::park(Slot& slot) {
   });
 }
 
-void Scheduler::on_closed(SmtpConnection& c) {
+void Scheduler::on_closed(Connection& c) {
   auto it = slots_.find(&c);
   if (it == slots_.end()) return;
   Slot& slot = *it->second;
-  Destination& d = *slot.destination;
+  Site& s = *slot.site;
   if (debugging()) debug(c.server(), "closed: " + c.close_reason());
   slot.idle_timer.cancel();
   if (slot.idle) {
@@ -552,51 +639,84 @@ void Scheduler::on_closed(SmtpConnection& c) {
   }
   if (slot.active) {
     slot.active = false;
-    --d.active;
+    --s.active;
+    if (slot.destination != nullptr) --slot.destination->active;
   }
+  slot.destination = nullptr;
   if (slot.job) {
     // The session always ends a transaction before closing; this is a safety net only.
     fail_job(*slot.job, "4.4.2", "connection closed: " + c.close_reason(), false);
     slot.job.reset();
   }
+  assert(s.connections > 0);
+  --s.connections;
   graveyard_.push_back(std::move(it->second));
   slots_.erase(it);
-  dispatch(d);
+  dispatch(s);
 }
 
 void Scheduler::collect_garbage() {
   graveyard_.clear();
 }
 
+void Scheduler::arm_sweep() {
+  if (sweep_timer_.armed()) return;
+  sweep_timer_.arm(timers_, kIdleTableTime / 10, [this] {
+    sweep();
+    if (!destinations_.empty() || !sites_.empty()) arm_sweep();
+  });
+}
+
+void Scheduler::sweep() {
+  Clock::time_point now = timers_.now();
+  tls_.prune();
+  // Destinations first: a freed destination no longer holds its site.
+  std::erase_if(destinations_, [&](const auto& entry) {
+    const Destination& d = *entry.second;
+    bool idle = d.jobs == 0 && !d.resolving && d.active == 0 && now - d.last_used >= kIdleTableTime;
+    if (idle && d.site != nullptr) --d.site->destinations;
+    return idle;
+  });
+  std::erase_if(sites_, [&](const auto& entry) {
+    const Site& s = *entry.second;
+    return s.destinations == 0 && s.connections == 0 && s.pending.empty() && !s.window.dead(now) &&
+           now - s.last_used >= kIdleTableTime;
+  });
+}
+
 void Scheduler::shutdown(std::chrono::seconds grace) {
   shutting_down_ = true;
   for (auto& [key, d] : destinations_) dispatch(*d);
-  std::vector<SmtpConnection*> idle, busy;
+  for (auto& [name, s] : sites_) dispatch(*s);
+  std::vector<Connection*> idle, busy;
   for (auto& [connection, slot] : slots_) (slot->active ? busy : idle).push_back(connection);
-  for (SmtpConnection* c : idle) c->quit();
+  for (Connection* c : idle) c->quit();
   if (busy.empty()) return;
   shutdown_timer_.arm(timers_, grace, [this] {
-    std::vector<SmtpConnection*> still;
+    std::vector<Connection*> still;
     for (auto& [connection, slot] : slots_) still.push_back(connection);
-    for (SmtpConnection* c : still) c->cut_off("ringrelay is shutting down");
+    for (Connection* c : still) c->cut_off("ringrelay is shutting down");
   });
 }
 
 bool Scheduler::quiet() const {
   if (!slots_.empty()) return false;
   return std::all_of(destinations_.begin(), destinations_.end(),
-                     [](const auto& d) { return d.second->pending.empty(); });
+                     [](const auto& d) { return d.second->waiting.empty(); }) &&
+         std::all_of(sites_.begin(), sites_.end(),
+                     [](const auto& s) { return s.second->pending.empty(); });
 }
 
-SchedulerStats Scheduler::stats() const {
-  SchedulerStats s = stats_;
-  for (const auto& [key, d] : destinations_) {
-    s.active_connections += d->active;
-    s.pending_jobs += d->pending.size();
-  }
-  s.idle_connections = cache_.size();
-  s.tls_broken_peers = tls_broken_peers_.size();
-  return s;
+SchedulerTables Scheduler::tables() const {
+  SchedulerTables t;
+  t.destinations = destinations_.size();
+  t.sites = sites_.size();
+  t.connections = slots_.size();
+  t.idle_connections = cache_.size();
+  for (const auto& [name, s] : sites_) t.queued_jobs += s->pending.size();
+  for (const auto& [key, d] : destinations_) t.queued_jobs += d->waiting.size();
+  t.tls_broken_peers = tls_.broken_peers();
+  return t;
 }
 
 }  // namespace ringrelay::engine

@@ -1,7 +1,9 @@
-// The per-shard, per-destination scheduler, with Postfix's qmgr semantics: a queue per next hop,
-// a concurrency window that grows with success and shrinks with trouble, recipient batches of at
-// most the recipient limit, dead (throttled) destinations whose new work is deferred at once, the
-// next server for recipients that may do better elsewhere, and the connection cache.
+// The per-shard delivery core, wiring Postfix-shaped parts: next hops (destinations) resolve into
+// MX sites; a site has one queue, one concurrency window with Postfix's feedback (site_window), one
+// dead-site throttle and one set of cached connections; jobs carry recipient batches over
+// connections opened by the connector, kept or closed by the reuse policy, with TLS from the TLS
+// planner; results go out through delivery_results. Its I/O (Network), clock (Timers), DNS
+// (Resolver) and results (ResultSink) are parameters, so the simulator drives it without sockets.
 #pragma once
 
 #include <deque>
@@ -13,121 +15,120 @@
 
 #include "cache/idle_connections.hh"
 #include "dns/nexthop.hh"
+#include "engine/connection.hh"
+#include "engine/connector.hh"
 #include "engine/delivery_request.hh"
+#include "engine/delivery_results.hh"
 #include "engine/engine_settings.hh"
 #include "engine/resolver.hh"
-#include "engine/smtp_connection.hh"
-#include "tls/context.hh"
-#include "tls/session_store.hh"
+#include "engine/site_window.hh"
+#include "engine/tls_planner.hh"
 
 namespace ringrelay::engine {
 
-// A final result for one recipient, with what the log and the queue manager need.
-struct ResultRecord {
-  RequestPointer request;
-  std::size_t recipient = 0;  // index into request->message.recipients
-  proto::RecipientResult result;
-  std::string relay = "none";        // "host[address]:port"
-  double delay = 0;                  // seconds since the queue manager queued it
-  double delays[4] = {0, 0, 0, 0};   // before us / in our queue / connection set-up / transmission
-  std::size_t connection_use = 0;    // Postfix's conn_use: 1 for a new connection
-  TlsOutcome tls;                    // protocol, cipher, verification (empty: plaintext)
-  const char* stage_text = nullptr;  // instead of result.stage's name ("restart": see feed_server)
-};
-
-// Where final results go. It runs on the shard that owns the request (the feed's shard): the
-// request's counters are touched there only, even when its recipients went to several shards.
-class ResultSink {
- public:
-  virtual ~ResultSink() = default;
-  virtual void report(ResultRecord record) = 0;
-};
-
-struct SchedulerStats {
-  std::size_t connections_opened = 0;
-  std::size_t connections_reused = 0;  // transactions started on an already used connection
-  std::size_t tls_broken_peers = 0;    // servers currently getting plaintext after a failed "may"
-  std::size_t active_connections = 0;
+// The sizes of the core's tables, for bounds checks and tests.
+struct SchedulerTables {
+  std::size_t destinations = 0;
+  std::size_t sites = 0;
+  std::size_t connections = 0;  // busy and idle
   std::size_t idle_connections = 0;
-  std::size_t pending_jobs = 0;
+  std::size_t queued_jobs = 0;
+  std::size_t tls_broken_peers = 0;
+};
+
+// Where this scheduler sits among the shards: it owns the sites that hash to `index`.
+struct ShardPlace {
+  std::size_t index = 0;
+  std::size_t count = 1;
 };
 
 class Scheduler : public ConnectionListener {
  public:
-  Scheduler(Ring& ring, Timers& timers, const EngineSettings& settings, Resolver& resolver,
-            ResultSink& sink);
+  Scheduler(Network& network, Timers& timers, const EngineSettings& settings, Resolver& resolver,
+            ResultSink& sink, ShardPlace place = {});
   ~Scheduler() override;
 
-  // Queues `recipients` (indices) of `request` for `hop`.
+  // Queues `recipients` (indices) of `request` for `hop`. `owned`: another shard handed it over
+  // because its site is this shard's; it is delivered here whatever this shard's lookup says.
   void submit(const RequestPointer& request, const dns::Nexthop& hop,
-              const std::vector<std::size_t>& recipients);
+              const std::vector<std::size_t>& recipients, bool owned = false);
   // Stops: pending work is deferred, idle connections QUIT, busy ones get `grace` to finish.
   void shutdown(std::chrono::seconds grace);
   bool quiet() const;  // nothing pending, nothing in flight
-  SchedulerStats stats() const;
+  SchedulerTables tables() const;
   // Frees connections that closed since the last call (never inside their own callbacks).
   void collect_garbage();
 
   // ConnectionListener
-  void on_result(SmtpConnection& c, const proto::RecipientResult& result) override;
-  void on_transaction_done(SmtpConnection& c, const proto::TransactionDone& done) override;
-  void on_notice(SmtpConnection& c, const std::string& text) override;
-  void on_idle(SmtpConnection& c) override;
-  void on_closed(SmtpConnection& c) override;
+  void on_result(Connection& c, const proto::RecipientResult& result) override;
+  void on_transaction_done(Connection& c, const proto::TransactionDone& done) override;
+  void on_notice(Connection& c, const std::string& text) override;
+  void on_idle(Connection& c) override;
+  void on_closed(Connection& c) override;
 
-  // Logs a notice (connection events, conversions); set by the shard.
+  // Logs a notice (connection events, conversions, throttling); set by the shard.
   std::function<void(const std::string&)> log_notice;
+  // Work whose site another shard owns: hand it to shard `owner` (set when there are shards).
+  std::function<void(std::size_t owner, const RequestPointer& request, const dns::Nexthop& hop,
+                     std::vector<std::size_t> recipients)>
+      hand_over;
+
+  // Destinations and sites with no work, no connection and no lookup are freed after this long
+  // (Postfix frees an empty queue at once; a short wait keeps a busy site's window and learnt
+  // limits between bursts). The sweep runs at a tenth of it.
+  static constexpr std::chrono::seconds kIdleTableTime{60};
+  // A job turned away by a new connection of a site that delivers goes back to the site's queue
+  // at most this many times, and only when the site delivered within the window.
+  static constexpr std::size_t kRequeueLimit = 3;
+  static constexpr std::chrono::seconds kRequeueWindow{10};
+  // How long a site stays capped at the connections its server took when it turned one away.
+  static constexpr std::chrono::seconds kCeilingTime{60};
 
  private:
   struct Job;
   struct Destination;
+  struct Site;
   struct Slot;
 
   Destination& destination(const dns::Nexthop& hop);
-  void dispatch(Destination& d);
-  void start_job(Destination& d, std::unique_ptr<Job> job, Slot* reuse);
+  Site& site(const std::string& name, const dns::Nexthop& hop);
+  void dispatch(Destination& d);  // resolve, then move its jobs to its site (or another shard)
+  void dispatch(Site& s);         // start jobs within the site's window
+  Job* next_job(Site& s);         // the first queued job whose destination is under its own limit
+  void start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse);
   void fail_job(Job& job, const std::string& dsn, const std::string& text, bool hard);
   void report(Job& job, std::size_t job_recipient, const proto::RecipientResult& result,
               const Slot* slot);
-  void feedback(Destination& d, const proto::TransactionDone& done);
+  void feedback(Site& s, const proto::TransactionDone& done);
+  bool requeue_allowed(const Slot& slot, const proto::RecipientResult& result) const;
+  void cap_at_the_server_limit(Site& s);
+  std::size_t allowed_connections(const Site& s, const WindowSettings& ws) const;
+  void learn_message_limit(Site& s, const Connection& c);
   void park(Slot& slot);
-  // What makes two connections interchangeable (cache/endpoint_key.hh).
-  cache::EndpointKey endpoint_of(const Destination& d, const ServerAddress& server) const;
-  const ProtocolSettings& protocol(const Destination& d) const;
-  std::size_t next_address(const ResolveAnswer& plan, std::size_t index,
-                           std::size_t site_sessions) const;
-  std::size_t concurrency_limit(const Destination& d) const;
+  WindowSettings window_settings(const Site& s) const;
+  std::size_t destination_limit(const Destination& d) const;  // 0: none of its own
+  void sweep();  // frees idle destinations and sites, forgets expired broken TLS peers
+  void arm_sweep();
   // Connection and cache events for peers in debug_peer_list. Callers check debugging() first, so
   // the text is not even built on the per-message path when nobody is being debugged.
   bool debugging() const { return log_notice && !settings_.debug_peers.empty(); }
   void debug(const ServerAddress& peer, const std::string& text) const;
-  bool cacheable(const Destination& d) const;
-  // TLS: the policy of a destination, the names its servers are checked against, the plan a new
-  // connection gets, whether a cached one may serve it, and the servers whose "may" TLS failed.
-  const tls::Policy& tls_policy(const Destination& d) const;
-  tls::PeerNames peer_names(const Destination& d, const ServerAddress& server) const;
-  TlsPlan tls_plan(const Destination& d, const ServerAddress& server, bool plaintext);
-  void refresh_tls_context();  // made at start, remade when a reload changes its files
-  bool serves(const Slot& slot, const Destination& d, const tls::PeerNames& names) const;
-  bool tls_broken(const ServerAddress& server);
-  void remember_tls_broken(const SmtpConnection& c);
 
-  Ring& ring_;
   Timers& timers_;
   const EngineSettings& settings_;
   Resolver& resolver_;
   ResultSink& sink_;
+  ShardPlace place_;
+  TlsPlanner tls_;
+  Connector connector_;
   std::unordered_map<std::string, std::unique_ptr<Destination>> destinations_;
-  std::unordered_map<SmtpConnection*, std::unique_ptr<Slot>> slots_;
-  cache::IdleConnections<Slot*> cache_;  // this shard's idle connections
+  std::unordered_map<std::string, std::unique_ptr<Site>> sites_;
+  std::unordered_map<Connection*, std::unique_ptr<Slot>> slots_;
+  cache::IdleConnections<Slot*> cache_;  // this shard's idle connections, by site and endpoint
   std::vector<std::unique_ptr<Slot>> graveyard_;
-  std::unique_ptr<tls::Context> tls_context_;  // this shard's client context (made when needed)
-  tls::ContextSettings tls_context_settings_;  // what it was made from (a reload may change it)
-  tls::SessionStore tls_sessions_;
-  std::unordered_map<std::string, Clock::time_point> tls_broken_peers_;  // "address:port" → until
   bool shutting_down_ = false;
   Timer shutdown_timer_;
-  SchedulerStats stats_;
+  Timer sweep_timer_;
 };
 
 }  // namespace ringrelay::engine

@@ -3,19 +3,22 @@
 
 #include "engine/resolver.hh"
 #include "engine/ring.hh"
+#include "engine/site_key.hh"
+#include "engine/smtp_connection.hh"
 #include "engine/timers.hh"
 
 namespace ringrelay::engine {
 
 // The worker's result sink: results wait in a local list until the outbox has room.
+// Hand-overs wait there too, in order with the results.
 class WorkerShard::ForwardingSink : public ResultSink {
  public:
-  void report(ResultRecord record) override { pending.push_back(std::move(record)); }
-  std::deque<ResultRecord> pending;
+  void report(ResultRecord record) override { pending.emplace_back(std::move(record)); }
+  std::deque<Outgoing> pending;
 };
 
-WorkerShard::WorkerShard(std::size_t index, EngineSettings settings, DeliveryLog& log)
-    : index_(index), settings_(std::move(settings)), log_(log) {
+WorkerShard::WorkerShard(ShardPlace place, EngineSettings settings, DeliveryLog& log)
+    : place_(place), settings_(std::move(settings)), log_(log) {
   inbox_bell_.handler = [](Completion&, int, std::uint32_t) {};
   outbox_bell_.handler = [](Completion&, int, std::uint32_t) {};
 }
@@ -35,11 +38,15 @@ bool WorkerShard::send(Ring& home_ring, WorkItem&& item) {
   return true;
 }
 
-std::size_t WorkerShard::receive(ResultSink& sink) {
+std::size_t WorkerShard::receive(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute) {
   answer_doorbell(outbox_bell_);
   std::size_t n = 0;
-  while (auto record = outbox_.try_pop()) {
-    sink.report(std::move(*record));
+  while (auto outgoing = outbox_.try_pop()) {
+    if (auto* record = std::get_if<ResultRecord>(&*outgoing)) {
+      sink.report(std::move(*record));
+    } else {
+      reroute(std::get<WorkItem>(std::move(*outgoing)));
+    }
     ++n;
   }
   return n;
@@ -52,8 +59,20 @@ void WorkerShard::run() {
   auto settings = std::make_shared<EngineSettings>(settings_);
   ShardResolver resolver(ring, timers, *settings);
   ForwardingSink sink;
-  Scheduler scheduler(ring, timers, *settings, resolver, sink);
+  RingNetwork network(ring, timers);
+  Scheduler scheduler(network, timers, *settings, resolver, sink, place_);
   scheduler.log_notice = [this](const std::string& text) { log_.notice(text); };
+  scheduler.hand_over = [&sink](std::size_t owner, const RequestPointer& request,
+                                const dns::Nexthop& hop, std::vector<std::size_t> recipients) {
+    WorkItem item;
+    item.kind = WorkItem::Kind::deliver;
+    item.request = request;
+    item.hop = hop;
+    item.recipients = std::move(recipients);
+    item.owned = true;
+    item.owner = owner;
+    sink.pending.emplace_back(std::move(item));
+  };
   ready_.store(true, std::memory_order_release);
   bool stopping = false;
   for (;;) {
@@ -63,7 +82,7 @@ void WorkerShard::run() {
     while (auto item = inbox_.try_pop()) {
       switch (item->kind) {
         case WorkItem::Kind::deliver:
-          scheduler.submit(item->request, item->hop, item->recipients);
+          scheduler.submit(item->request, item->hop, item->recipients, item->owned);
           break;
         case WorkItem::Kind::reload:
           // Sessions keep their copies; new work uses the new settings.
@@ -98,7 +117,7 @@ ShardSet::ShardSet(std::size_t count, const EngineSettings& settings, Ring& home
                    DeliveryLog& log)
     : home_ring_(home_ring) {
   for (std::size_t i = 1; i < count; ++i) {
-    auto worker = std::make_unique<WorkerShard>(i, settings, log);
+    auto worker = std::make_unique<WorkerShard>(ShardPlace{i, count}, settings, log);
     worker->home_doorbell().ring_fd = home_ring.fd();
     worker->start();
     workers_.push_back(std::move(worker));
@@ -113,7 +132,15 @@ ShardSet::~ShardSet() {
 }
 
 std::size_t ShardSet::owner(const dns::Nexthop& hop) const {
-  return std::hash<std::string>{}(hop.key()) % count();
+  std::string key = hop.key();
+  auto known = site_owners_.find(key);
+  if (known != site_owners_.end()) return known->second;
+  return owner_shard(key, count());
+}
+
+void ShardSet::learn_owner(const dns::Nexthop& hop, std::size_t owner) {
+  if (site_owners_.size() >= kSiteOwnerLimit) site_owners_.clear();
+  site_owners_[hop.key()] = owner;
 }
 
 void ShardSet::submit(std::size_t owner, WorkItem item) {
@@ -123,9 +150,9 @@ void ShardSet::submit(std::size_t owner, WorkItem item) {
   }
 }
 
-void ShardSet::pump(ResultSink& sink) {
+void ShardSet::pump(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute) {
   for (std::size_t w = 0; w < workers_.size(); ++w) {
-    workers_[w]->receive(sink);
+    workers_[w]->receive(sink, reroute);
     while (!waiting_[w].empty() && workers_[w]->send(home_ring_, std::move(waiting_[w].front()))) {
       waiting_[w].pop_front();
     }

@@ -1,12 +1,16 @@
 // Shards beyond the first: each a thread with its own ring, timers, resolver and scheduler, owning
-// the destinations whose key hashes to it. Shard 0 (the feed's thread) hands them work and gets
-// results back through bounded SPSC mailboxes woken with MSG_RING; no mutex on the message path.
+// the MX sites whose name hashes to it. Shard 0 (the feed's thread) hands them work (by the site
+// it learnt for the next hop, else by the next hop's hash) and gets back results and work whose
+// site another shard owns, through bounded SPSC mailboxes woken with MSG_RING; no mutex on the
+// message path.
 #pragma once
 
 #include <atomic>
 #include <deque>
 #include <memory>
 #include <thread>
+#include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "engine/delivery_log.hh"
@@ -21,22 +25,26 @@ struct WorkItem {
   RequestPointer request;
   dns::Nexthop hop;
   std::vector<std::size_t> recipients;
+  // A hand-over: the shard that resolved `hop` found its site owned by shard `owner`; the owner
+  // delivers it whatever its own lookup says (no second hand-over).
+  bool owned = false;
+  std::size_t owner = 0;
   std::shared_ptr<const EngineSettings> settings;  // reload
 };
 
 class WorkerShard {
  public:
   // `log` is shared by every shard: each line is one locked stdio write.
-  WorkerShard(std::size_t index, EngineSettings settings, DeliveryLog& log);
+  WorkerShard(ShardPlace place, EngineSettings settings, DeliveryLog& log);
   ~WorkerShard();
 
   void start();  // returns once the shard's ring exists
-  std::size_t index() const { return index_; }
+  std::size_t index() const { return place_.index; }
 
   // Shard 0's side. False when the inbox is full (shard 0 keeps the item and stops reading).
   bool send(Ring& home_ring, WorkItem&& item);
-  // Drains results into `sink`. Returns how many.
-  std::size_t receive(ResultSink& sink);
+  // Drains results into `sink` and hand-overs into `reroute`. Returns how many.
+  std::size_t receive(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute);
   bool finished() const { return finished_.load(std::memory_order_acquire); }
   Doorbell& home_doorbell() { return outbox_bell_; }
 
@@ -44,11 +52,12 @@ class WorkerShard {
   class ForwardingSink;
   void run();
 
-  std::size_t index_;
+  ShardPlace place_;
   EngineSettings settings_;
   DeliveryLog& log_;
   SpscQueue<WorkItem> inbox_{4096};
-  SpscQueue<ResultRecord> outbox_{8192};
+  using Outgoing = std::variant<ResultRecord, WorkItem>;  // a result, or a hand-over
+  SpscQueue<Outgoing> outbox_{8192};
   Doorbell inbox_bell_;   // rung by shard 0, answered by this shard
   Doorbell outbox_bell_;  // rung by this shard, answered by shard 0 (ring_fd set by shard 0)
   std::thread thread_;
@@ -63,11 +72,15 @@ class ShardSet {
   ~ShardSet();
 
   std::size_t count() const { return workers_.size() + 1; }
+  // The shard that owns the next hop's site, when a shard has said so; else the hop's hash.
   std::size_t owner(const dns::Nexthop& hop) const;
+  // A shard found `hop`'s site owned by `owner`: later work for `hop` goes there directly.
+  void learn_owner(const dns::Nexthop& hop, std::size_t owner);
   // Queues work for shard `owner` (>= 1).
   void submit(std::size_t owner, WorkItem item);
-  // Moves results from every worker to `sink`, and retries work that found an inbox full.
-  void pump(ResultSink& sink);
+  // Moves results from every worker to `sink` and hand-overs to `reroute`, and retries work that
+  // found an inbox full.
+  void pump(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute);
   bool backlogged() const;  // some inbox was full: stop reading the feed for now
   void broadcast(WorkItem::Kind kind, std::shared_ptr<const EngineSettings> settings = nullptr);
   bool all_finished() const;
@@ -76,6 +89,9 @@ class ShardSet {
   Ring& home_ring_;
   std::vector<std::unique_ptr<WorkerShard>> workers_;
   std::vector<std::deque<WorkItem>> waiting_;  // per worker: items its full inbox refused
+  // Next hop key → the shard owning its site; a cache, emptied when it reaches its bound.
+  std::unordered_map<std::string, std::size_t> site_owners_;
+  static constexpr std::size_t kSiteOwnerLimit = 100000;
 };
 
 }  // namespace ringrelay::engine

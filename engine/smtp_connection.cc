@@ -49,7 +49,8 @@ SmtpConnection::SmtpConnection(Ring& ring, Timers& timers, ConnectionListener& l
       server_(std::move(server)),
       options_(std::move(options)),
       tls_(std::move(tls)),
-      session_(with_tls_mode(std::move(settings), tls_), server_.name_address()) {
+      session_(with_tls_mode(std::move(settings), tls_), server_.name_address()),
+      created_(timers.now()) {
   established_.policy = tls_.policy;
   if (tls_.plaintext) established_.policy.level = tls::SecurityLevel::may;
   for (Op* op : {&connect_op_, &recv_op_, &send_op_}) op->owner = this;
@@ -147,7 +148,7 @@ void SmtpConnection::on_connect_complete(Completion& c, int result, std::uint32_
     return;
   }
   self.state_ = State::open;
-  self.connected_at_ = Clock::now();
+  self.connected_at_ = self.timers_.now();
   self.session_.on_connected();
   self.arm_recv();
   self.run_actions();
@@ -319,7 +320,7 @@ void SmtpConnection::run_actions() {
     }
     if (!handshake_seen_ && session_.handshake_done()) {
       handshake_seen_ = true;
-      handshake_done_at_ = Clock::now();
+      handshake_done_at_ = timers_.now();
     }
   }
 }
@@ -362,7 +363,7 @@ void SmtpConnection::start_tls() {
     return;
   }
   if (tls_.sessions != nullptr)
-    channel_->resume(tls_.sessions->find(tls_session_key(), Clock::now()));
+    channel_->resume(tls_.sessions->find(tls_session_key(), timers_.now()));
   raw_batches_ = send_queue_.size();  // STARTTLS itself may still be on its way out
   continue_handshake();
 }
@@ -423,7 +424,7 @@ void SmtpConnection::read_plaintext() {
     // TLS 1.3 tickets come after the handshake: the session is complete once data has come.
     if (!session_saved_ && tls_.sessions != nullptr) {
       session_saved_ = true;
-      tls_.sessions->put(tls_session_key(), channel_->resumable(), Clock::now());
+      tls_.sessions->put(tls_session_key(), channel_->resumable(), timers_.now());
     }
     session_.on_received(std::string_view(buffer, produced));
   }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/address.hh"
+#include "engine/connection.hh"
 #include "engine/ring.hh"
 #include "engine/timers.hh"
 #include "proto/client_session.hh"
@@ -24,44 +25,7 @@
 
 namespace ringrelay::engine {
 
-class SmtpConnection;
-
-class ConnectionListener {
- public:
-  virtual ~ConnectionListener() = default;
-  virtual void on_result(SmtpConnection& c, const proto::RecipientResult& result) = 0;
-  virtual void on_transaction_done(SmtpConnection& c, const proto::TransactionDone& done) = 0;
-  virtual void on_notice(SmtpConnection& c, const std::string& text) = 0;
-  virtual void on_idle(SmtpConnection& c) = 0;
-  // Nothing is in flight any more: the listener may destroy the connection (after returning).
-  virtual void on_closed(SmtpConnection& c) = 0;
-};
-
-struct ConnectOptions {
-  std::chrono::seconds connect_timeout{30};
-  std::optional<ServerAddress> source;   // smtp_bind_address (IPv4 connections)
-  std::optional<ServerAddress> source6;  // smtp_bind_address6 (IPv6 connections)
-};
-
-// What TLS a connection uses; the scheduler fills it in from the next hop's policy.
-struct TlsPlan {
-  const tls::Context* context = nullptr;  // the shard's client context; null: never STARTTLS
-  tls::SessionStore* sessions = nullptr;  // the shard's sessions to resume
-  tls::Policy policy;                     // level none: never STARTTLS
-  tls::PeerNames names;                   // next hop and the server's host name
-  std::string digest = "sha256";          // smtp_tls_fingerprint_digest
-  bool plaintext = false;  // "may" to a peer remembered as broken: no STARTTLS this time
-};
-
-// The TLS a connection ended up with, for results and logs (empty protocol: plaintext).
-struct TlsOutcome {
-  std::string protocol;  // "TLSv1.3"
-  std::string cipher;    // "TLS_AES_128_GCM_SHA256"
-  std::string trust;     // "Verified", "Trusted", "Untrusted", "Anonymous"
-  bool resumed = false;  // an abbreviated handshake (session resumption)
-};
-
-class SmtpConnection {
+class SmtpConnection final : public Connection {
  public:
   SmtpConnection(Ring& ring, Timers& timers, ConnectionListener& listener, ServerAddress server,
                  proto::SessionSettings settings, ConnectOptions options, TlsPlan tls = {});
@@ -69,34 +33,32 @@ class SmtpConnection {
   SmtpConnection(const SmtpConnection&) = delete;
   SmtpConnection& operator=(const SmtpConnection&) = delete;
 
-  void start();
+  void start() override;
   // Hands the session a transaction (before or after the handshake).
-  void deliver(const proto::Message& message, bool final_server);
+  void deliver(const proto::Message& message, bool final_server) override;
   // Politely ends an idle connection; forcibly ends any other.
-  void quit();
+  void quit() override;
   // Ends the connection after an I/O failure (`why`); pending recipients get the peer's trouble.
   void abort(const std::string& why);
   // Ends the connection for a reason of ringrelay's own (shutdown): pending recipients are deferred
   // saying so, and the destination gets no negative feedback.
-  void cut_off(const std::string& why);
+  void cut_off(const std::string& why) override;
 
   proto::ClientSession& session() { return session_; }
-  const ServerAddress& server() const { return server_; }
+  const ServerAddress& server() const override { return server_; }
   bool closed() const { return state_ == State::closed; }
   // Transactions completed on this connection before the current one (Postfix's conn_use - 1).
-  std::size_t reuse_count() const { return session_.transactions_done(); }
-  Clock::time_point created() const { return created_; }
-  Clock::time_point connected_at() const { return connected_at_; }
-  Clock::time_point handshake_done_at() const { return handshake_done_at_; }
-  std::string close_reason() const { return close_reason_; }
+  std::size_t reuse_count() const override { return session_.transactions_done(); }
+  Clock::time_point created() const override { return created_; }
+  Clock::time_point connected_at() const override { return connected_at_; }
+  Clock::time_point handshake_done_at() const override { return handshake_done_at_; }
+  std::string close_reason() const override { return close_reason_; }
   // What the connection was opened under and showed: decides which requests it may serve.
-  const tls::Established& established() const { return established_; }
-  const TlsOutcome& tls_outcome() const { return tls_outcome_; }
+  const tls::Established& established() const override { return established_; }
+  const TlsOutcome& tls_outcome() const override { return tls_outcome_; }
   // The TLS handshake failed at a level that allows plaintext ("may"): retry without STARTTLS.
-  bool tls_failed_opportunistically() const { return tls_failed_opportunistically_; }
-
-  // Connections put to rest in the cache keep a receive armed: a server that closes one is seen.
-  void set_listener(ConnectionListener& listener) { listener_ = &listener; }
+  bool tls_failed_opportunistically() const override { return tls_failed_opportunistically_; }
+  std::size_t refused_after() const override { return session_.refused_after(); }
 
  private:
   enum class State { created, connecting, open, closing, closed };
@@ -155,10 +117,27 @@ class SmtpConnection {
   tls::Established established_;
   TlsOutcome tls_outcome_;
   Timer timer_;
-  Clock::time_point created_ = Clock::now();
+  Clock::time_point created_;
   Clock::time_point connected_at_{};
   Clock::time_point handshake_done_at_{};
   std::string close_reason_;
+};
+
+// The production network: SmtpConnections on the shard's ring.
+class RingNetwork final : public Network {
+ public:
+  RingNetwork(Ring& ring, Timers& timers) : ring_(ring), timers_(timers) {}
+  std::unique_ptr<Connection> open(ConnectionListener& listener, ServerAddress server,
+                                   proto::SessionSettings settings, ConnectOptions options,
+                                   TlsPlan tls) override {
+    return std::make_unique<SmtpConnection>(ring_, timers_, listener, std::move(server),
+                                            std::move(settings), std::move(options),
+                                            std::move(tls));
+  }
+
+ private:
+  Ring& ring_;
+  Timers& timers_;
 };
 
 }  // namespace ringrelay::engine

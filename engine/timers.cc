@@ -9,7 +9,7 @@ void Timer::arm(Timers& timers, Clock::duration after, std::function<void()> fir
   cancel();
   timers_ = &timers;
   fire_ = std::move(fire);
-  position_ = timers.deadlines_.emplace(Clock::now() + after, this);
+  position_ = timers.deadlines_.emplace(timers.now() + after, this);
 }
 
 void Timer::cancel() {
@@ -20,14 +20,14 @@ void Timer::cancel() {
 
 Clock::duration Timers::until_next(Clock::duration longest) const {
   if (deadlines_.empty()) return longest;
-  auto wait = deadlines_.begin()->first - Clock::now();
+  auto wait = deadlines_.begin()->first - now();
   if (wait < Clock::duration::zero()) return Clock::duration::zero();
   return wait < longest ? wait : longest;
 }
 
 std::size_t Timers::fire_due() {
   std::size_t fired = 0;
-  auto now = Clock::now();
+  auto now = this->now();
   // Bounded by the timers due now: a handler that re-arms lands after `now`.
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     Timer* timer = deadlines_.begin()->second;

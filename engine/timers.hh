@@ -1,12 +1,14 @@
 // Per-shard timers on the monotonic clock, kept in one ordered map: arming and cancelling are
 // O(log n), and the loop sleeps exactly until the earliest deadline. Timer objects are owned by
-// whatever they time (a connection, a cache entry) and cancel themselves when destroyed.
+// whatever they time (a connection, a cache entry) and cancel themselves when destroyed. The clock
+// is the monotonic one, or a virtual one that the deterministic simulator moves.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 
 namespace ringrelay::engine {
 
@@ -35,6 +37,15 @@ class Timer {
 
 class Timers {
  public:
+  Timers() = default;
+  // Virtual time (the simulator): `now()` is whatever `*clock` says, and only it moves time.
+  explicit Timers(const Clock::time_point* clock) : virtual_now_(clock) {}
+  Clock::time_point now() const { return virtual_now_ ? *virtual_now_ : Clock::now(); }
+  // The earliest deadline, if any (the simulator jumps to it).
+  std::optional<Clock::time_point> next_deadline() const {
+    if (deadlines_.empty()) return std::nullopt;
+    return deadlines_.begin()->first;
+  }
   // How long until the earliest deadline (capped by `longest`).
   Clock::duration until_next(Clock::duration longest) const;
   // Fires every timer whose deadline has passed. Returns how many fired.
@@ -44,6 +55,7 @@ class Timers {
  private:
   friend class Timer;
   std::multimap<Clock::time_point, Timer*> deadlines_;
+  const Clock::time_point* virtual_now_ = nullptr;
 };
 
 }  // namespace ringrelay::engine

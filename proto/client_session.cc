@@ -511,6 +511,22 @@ void ClientSession::handle_transaction_reply(const Reply& reply) {
   Stage stage = waiting_stage();
   bool advance = true;
 
+  if (command.kind == CommandKind::mail && refuses_more_messages(reply, transactions_done_)) {
+    // The connection is used up, not the server troubled: every recipient goes to a fresh
+    // connection (try_next_server even on the last server), and no negative feedback.
+    refused_after_ = transactions_done_;
+    Verdict verdict = reply_verdict(reply, Stage::mail, peer_, false, false);
+    for (std::size_t i = 0; i < t.has_result.size(); ++i) {
+      result(i, DeliveryStatus::try_next_server, verdict.dsn, verdict.text, Stage::mail,
+             verdict.reply_code, verdict.reply);
+    }
+    transaction_.reset();
+    ++transactions_done_;
+    actions_.emplace_back(TransactionDone{false, false});
+    write("QUIT\r\n");
+    close("the server takes no more messages on this connection");
+    return;
+  }
   if (reply.code == 421) {
     fail_session(reply_verdict(reply, stage, peer_, false, false), stage, false);
     return;

@@ -102,6 +102,9 @@ class ClientSession {
   bool handshake_done() const { return handshake_done_; }
   const Capabilities& capabilities() const { return caps_; }
   std::size_t transactions_done() const { return transactions_done_; }
+  // The server refused MAIL FROM after this many transactions on this connection, worded as a
+  // per-connection message limit (refuses_more_messages); 0 when it did not.
+  std::size_t refused_after() const { return refused_after_; }
 
   // The actions produced since the last call.
   std::vector<Action> take_actions();
@@ -156,6 +159,7 @@ class ClientSession {
   bool handshake_done_ = false;
   std::unique_ptr<Transaction> transaction_;
   std::size_t transactions_done_ = 0;
+  std::size_t refused_after_ = 0;
   std::vector<Action> actions_;
 };
 

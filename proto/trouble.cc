@@ -3,6 +3,8 @@
 // try the next server; 421 and I/O trouble end the connection; session-level trouble throttles.
 #include "proto/trouble.hh"
 
+#include "proto/ascii.hh"
+
 namespace ringrelay::proto {
 namespace {
 
@@ -137,6 +139,12 @@ std::string_view status_name(DeliveryStatus status) {
       return "try-next-server";
   }
   return "unknown";
+}
+
+bool refuses_more_messages(const Reply& reply, std::size_t transactions_done) {
+  if (transactions_done == 0 || reply.code / 100 != 4) return false;
+  if (reply.code == 421 || reply.code == 452) return true;
+  return ascii_lower(reply.text()).find("too many") != std::string::npos;
 }
 
 DeliveryStatus status_for(const Verdict& verdict, bool final_server) {

@@ -70,6 +70,12 @@ DeliveryStatus status_for(const Verdict& verdict, bool final_server);
 Verdict reply_verdict(const Reply& reply, Stage stage, std::string_view peer,
                       bool skip_5xx_greeting, bool auth_soft_bounce);
 
+// A temporary refusal of MAIL FROM on a connection that has already carried `transactions_done`
+// transactions, worded as a per-connection limit: OpenSMTPD's "452 4.5.3 Too many recipients: Too
+// many messages sent", Exim's "421 ... too many messages in one connection". The message is not at
+// fault: it goes to a fresh connection, and the connection count is the server's limit.
+bool refuses_more_messages(const Reply& reply, std::size_t transactions_done);
+
 // cut_off_locally: ringrelay ended the conversation itself (shutdown); `detail` says why. It is not
 // the peer's fault, so it is not negative feedback for the destination.
 enum class IoProblem { lost_connection, timed_out, malformed_reply, cut_off_locally };

@@ -13,6 +13,7 @@
 #include "engine/engine_settings.hh"
 #include "engine/mailbox.hh"
 #include "engine/scheduler.hh"
+#include "engine/smtp_connection.hh"
 
 namespace {
 
@@ -53,7 +54,8 @@ void BM_SchedulerSubmitAndSettle(benchmark::State& state) {
   Timers timers;
   FailingResolver resolver;
   CountingSink sink;
-  Scheduler scheduler(ring, timers, settings, resolver, sink);
+  RingNetwork network(ring, timers);
+  Scheduler scheduler(network, timers, settings, resolver, sink);
   auto request = std::make_shared<DeliveryRequest>();
   request->id = "bench";
   request->message.sender = "s@example.org";

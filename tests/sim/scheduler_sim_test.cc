@@ -1,0 +1,431 @@
+// The delivery core under the deterministic simulator: windows, Postfix's feedback, dead sites and
+// recovery, the MX walk, reuse limits and the learnt per-connection message limit, MX sites, and
+// shutdown, each against scripted servers in virtual time; then a seeded random run over many
+// sites and faults asserting one result per recipient, bounded tables, and the same run per seed.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/config.hh"
+#include "engine/engine_settings.hh"
+#include "engine/scheduler.hh"
+#include "tests/sim/sim_network.hh"
+
+namespace ringrelay::sim {
+namespace {
+
+using engine::RequestPointer;
+using engine::ResultRecord;
+using proto::DeliveryStatus;
+
+// Every result, by request id and recipient: a recipient with two results is a failure.
+class Sink : public engine::ResultSink {
+ public:
+  void report(ResultRecord record) override {
+    auto& list = results[{record.request->id, record.recipient}];
+    list.push_back(record);
+    if (list.size() == 1) ++finished;
+    ++reported;
+    std::size_t status = static_cast<std::size_t>(record.result.status);
+    ++by_status[status];
+    // The order of results is part of the run: the digest compares runs of one seed.
+    digest = digest * 1000003u + std::hash<std::string>{}(record.request->id) +
+             record.recipient * 31u + status;
+  }
+  std::size_t count(DeliveryStatus s) const {
+    auto it = by_status.find(static_cast<std::size_t>(s));
+    return it == by_status.end() ? 0 : it->second;
+  }
+  bool exactly_once() const {
+    for (const auto& [key, list] : results) {
+      if (list.size() != 1) return false;
+    }
+    return true;
+  }
+  std::size_t containing(const std::string& text) const {
+    std::size_t n = 0;
+    for (const auto& [key, list] : results) {
+      for (const auto& r : list) n += r.result.text.find(text) != std::string::npos;
+    }
+    return n;
+  }
+
+  std::map<std::pair<std::string, std::size_t>, std::vector<ResultRecord>> results;
+  std::map<std::size_t, std::size_t> by_status;
+  std::size_t finished = 0, reported = 0;
+  std::uint64_t digest = 0;
+};
+
+struct Harness {
+  explicit Harness(std::uint64_t seed = 1, std::function<void(engine::EngineSettings&)> tune = {})
+      : world(seed), network(world), resolver(world) {
+    engine::Config config{engine::HostFacts{"sim.example"}};
+    settings = engine::engine_settings(config);
+    settings.tls.default_policy.level = tls::SecurityLevel::none;
+    if (tune) tune(settings);
+    scheduler =
+        std::make_unique<engine::Scheduler>(network, world.timers, settings, resolver, sink);
+    scheduler->log_notice = [this](const std::string& text) { log.push_back(text); };
+  }
+
+  // One message with `recipients` recipients at `domain`, submitted now.
+  void submit(const std::string& domain, std::size_t recipients = 1) {
+    auto request = std::make_shared<engine::DeliveryRequest>();
+    request->id = "Q" + std::to_string(++requests);
+    request->received = world.now;
+    request->inline_body = "Subject: simulated\r\n\r\nhello\r\n";
+    request->message.sender = "sender@sim.example";
+    request->message.body = {request->inline_body};
+    std::vector<std::size_t> indices;
+    for (std::size_t i = 0; i < recipients; ++i) {
+      request->message.recipients.push_back({"r" + std::to_string(i) + "@" + domain, "", ""});
+      indices.push_back(i);
+    }
+    expected += recipients;
+    scheduler->submit(request, *dns::parse_nexthop(domain), indices);
+  }
+
+  // Until every recipient has a result and the core is quiet (or `limit` of virtual time).
+  // Idle connections may stay cached.
+  bool settle(Clock::duration limit = 1h) {
+    return world.run(
+        [this] {
+          engine::SchedulerTables t = scheduler->tables();
+          return sink.finished >= expected && t.queued_jobs == 0 &&
+                 t.connections == t.idle_connections;
+        },
+        limit, [this] { turn(); });
+  }
+  // Lets virtual time pass (idle timers, sweeps).
+  void idle(Clock::duration span) {
+    Clock::time_point end = world.now + span;
+    world.run([&] { return false; }, span, [this] { turn(); });
+    world.now = std::max(world.now, end);
+  }
+  void turn() {
+    scheduler->collect_garbage();
+    engine::SchedulerTables t = scheduler->tables();
+    max_connections = std::max(max_connections, t.connections);
+    max_sites = std::max(max_sites, t.sites);
+    max_destinations = std::max(max_destinations, t.destinations);
+    ASSERT_LE(t.connections, settings.shard_session_limit);
+  }
+  std::size_t logged(const std::string& text) const {
+    std::size_t n = 0;
+    for (const auto& line : log) n += line.find(text) != std::string::npos;
+    return n;
+  }
+
+  World world;
+  SimNetwork network;
+  SimResolver resolver;
+  engine::EngineSettings settings;
+  Sink sink;
+  std::unique_ptr<engine::Scheduler> scheduler;
+  std::vector<std::string> log;
+  std::size_t requests = 0, expected = 0;
+  std::size_t max_connections = 0, max_sites = 0, max_destinations = 0;
+};
+
+// 200 messages at once to a server taking 0.3 s per message: a standing backlog opens the whole
+// window (20), as Postfix's qmgr does, instead of staying at the initial concurrency (5).
+TEST(SchedulerSim, StandingBacklogGrowsTheWindowToTheLimit) {
+  Harness h;
+  SimServer& server = h.network.add_server("192.0.2.10", {.data_delay = 300ms});
+  h.resolver.add_mx("slow.example", {{"mx.slow.example", "192.0.2.10"}});
+  Clock::time_point start = h.world.now;
+  for (int i = 0; i < 200; ++i) h.submit("slow.example");
+  ASSERT_TRUE(h.settle());
+  EXPECT_TRUE(h.sink.exactly_once());
+  EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 200u);
+  EXPECT_EQ(server.stats.sessions_max, 20u);
+  // At 5 sessions it would take 12 s; at 20, about 3 s of virtual time.
+  EXPECT_LT(h.world.now - start, 6s);
+}
+
+// A server allowing 3 sessions and answering "421 Too many connections" beyond: Postfix's
+// feedback (1/window per failure, measured before shrinking, reset by each delivery) keeps the
+// site alive; the turned-away messages wait for the working connections instead of being
+// deferred, and the site stays at what the server took, so 421s stay occasional.
+TEST(SchedulerSim, SessionLimitedServerKeepsGettingMail) {
+  Harness h;
+  SimServer& server = h.network.add_server("192.0.2.11", {.session_limit = 3, .data_delay = 10ms});
+  h.resolver.add_mx("three.example", {{"mx.three.example", "192.0.2.11"}});
+  for (int i = 0; i < 2000; ++i) h.submit("three.example");
+  ASSERT_TRUE(h.settle());
+  EXPECT_TRUE(h.sink.exactly_once());
+  EXPECT_EQ(h.sink.containing("delivery temporarily suspended"), 0u);
+  EXPECT_EQ(h.logged("throttled"), 0u);
+  // Sessions greeted with 421 give negative feedback, and their messages wait in the queue for
+  // the connections that work (Postfix would defer them to its deferred queue).
+  EXPECT_GT(server.stats.too_many, 0u);
+  EXPECT_LE(server.stats.too_many, 10u);
+  EXPECT_LE(server.stats.sessions_max, 6u);
+  EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 2000u);
+}
+
+// Connections refused: failed cohorts make the site dead; queued and new work is deferred at once
+// with the reason, logged once; after minimal_backoff_time the site takes mail again.
+TEST(SchedulerSim, DeadSiteDefersAtOnceAndRecovers) {
+  Harness h;
+  SimServer& server = h.network.add_server("192.0.2.12", {.refuse_connections = true});
+  h.resolver.add_mx("down.example", {{"mx.down.example", "192.0.2.12"}});
+  for (int i = 0; i < 50; ++i) h.submit("down.example");
+  ASSERT_TRUE(h.settle());
+  EXPECT_TRUE(h.sink.exactly_once());
+  EXPECT_EQ(h.sink.count(DeliveryStatus::deferred), 50u);
+  EXPECT_GT(h.sink.containing("delivery temporarily suspended"), 0u);
+  EXPECT_EQ(h.logged("throttled for 300s"), 1u);
+  std::size_t attempts = server.stats.connections;
+  h.submit("down.example");  // still dead: deferred without a connection
+  ASSERT_TRUE(h.settle());
+  EXPECT_EQ(h.sink.containing("delivery temporarily suspended"),
+            h.sink.count(DeliveryStatus::deferred) - 5);
+  server.script.refuse_connections = false;
+  h.idle(301s);
+  h.submit("down.example");
+  ASSERT_TRUE(h.settle());
+  EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 1u);
+  EXPECT_EQ(attempts, 0u);  // refused connections never reached the server
+}
+
+// OpenSMTPD's per-connection limit: the 101st MAIL FROM on a connection gets "452 4.5.3 Too many
+// messages sent". That message goes to a fresh connection (not deferred), the refused connection
+// closes, and the site's connections carry at most 100 messages from then on.
+TEST(SchedulerSim, LearntPerConnectionMessageLimit) {
+  Harness h(1, [](engine::EngineSettings& s) { s.smtp.concurrency_limit = 5; });
+  SimServer& server =
+      h.network.add_server("192.0.2.13", {.messages_per_connection = 100, .data_delay = 5ms});
+  h.resolver.add_mx("limited.example", {{"mx.limited.example", "192.0.2.13"}});
+  for (int i = 0; i < 1000; ++i) h.submit("limited.example");
+  ASSERT_TRUE(h.settle());
+  EXPECT_TRUE(h.sink.exactly_once());
+  EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 1000u);
+  EXPECT_EQ(h.sink.count(DeliveryStatus::deferred), 0u);
+  EXPECT_LE(server.stats.max_messages_on_one_connection, 100u);
+  EXPECT_EQ(h.logged("now carry at most 100 messages"), 1u);
+  // Once learnt, connections close at 100 instead of being refused again: a few refusals only
+  // (those already in progress when the first one came).
+  EXPECT_LE(server.stats.refused_messages, 20u);
+}
+
+// 2,000 domains whose MX records name one host are one site: one window (the server never sees
+// more than 20 sessions) and shared connections; a domain with another MX set is its own site.
+TEST(SchedulerSim, DomainsWithOneMxSetShareOneSite) {
+  Harness h;
+  SimServer& shared = h.network.add_server("192.0.2.20", {.data_delay = 50ms});
+  SimServer& other = h.network.add_server("192.0.2.21", {.data_delay = 50ms});
+  for (int i = 0; i < 2000; ++i) {
+    h.resolver.add_mx("d" + std::to_string(i) + ".example",
+                      {{"mx1.provider.example", "192.0.2.20"}});
+  }
+  h.resolver.add_mx("elsewhere.example", {{"mx.elsewhere.example", "192.0.2.21"}});
+  for (int i = 0; i < 2000; ++i) h.submit("d" + std::to_string(i) + ".example");
+  for (int i = 0; i < 100; ++i) h.submit("elsewhere.example");
+  ASSERT_TRUE(h.settle());
+  EXPECT_TRUE(h.sink.exactly_once());
+  EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 2100u);
+  EXPECT_LE(shared.stats.sessions_max, 20u);
+  EXPECT_LE(shared.stats.connections, 40u);  // reused across domains
+  EXPECT_EQ(h.max_sites, 2u);
+  EXPECT_EQ(other.stats.messages, 100u);
+  EXPECT_GT(other.stats.sessions_max, 1u);  // its own window, not starved by the big site
+  // Results name the site where it is not the next hop itself.
+  EXPECT_EQ(h.sink.results.begin()->second.front().site, "mx1.provider.example");
+}
+
+// The MX walk: addresses of the destination until smtp_mx_session_limit sessions (2), then the
+// fallback relay; a refused connection is not a session.
+TEST(SchedulerSim, MxWalkStopsAtTheSessionLimitThenFallbackRelay) {
+  Harness h;
+  SimServer& a1 = h.network.add_server("192.0.2.31", {.greeting_defer = 1.0});
+  SimServer& a2 = h.network.add_server("192.0.2.32", {.refuse_connections = true});
+  SimServer& a3 = h.network.add_server("192.0.2.33", {.greeting_defer = 1.0});
+  SimServer& a4 = h.network.add_server("192.0.2.34", {.greeting_defer = 1.0});
+  SimServer& fallback = h.network.add_server("192.0.2.40", {});
+  engine::ResolveAnswer answer;
+  for (const char* address : {"192.0.2.31", "192.0.2.32", "192.0.2.33", "192.0.2.34"}) {
+    auto a = engine::numeric_address(address, 25);
+    a->hostname = "mx.walk.example";
+    answer.addresses.push_back(*a);
+  }
+  auto relay = engine::numeric_address("192.0.2.40", 25);
+  relay->site = 1;
+  answer.addresses.push_back(*relay);
+  h.resolver.add_answer("walk.example", answer);
+  h.submit("walk.example", 3);
+  ASSERT_TRUE(h.settle());
+  EXPECT_TRUE(h.sink.exactly_once());
+  EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 3u);
+  EXPECT_EQ(a1.stats.connections, 1u);
+  EXPECT_EQ(a2.stats.connections, 0u);
+  EXPECT_EQ(a3.stats.connections, 1u);
+  EXPECT_EQ(a4.stats.connections, 0u);  // two sessions reached: on to the fallback relay
+  EXPECT_EQ(fallback.stats.recipients, 3u);
+}
+
+// Reuse limits: smtp_connection_reuse_count_limit, smtp_connection_reuse_time_limit, and the idle
+// limit (smtp_connection_cache_time_limit) each close a connection when Postfix would.
+TEST(SchedulerSim, ReuseCountTimeAndIdleLimits) {
+  {
+    Harness h(1, [](engine::EngineSettings& s) {
+      s.reuse_count_limit = 10;
+      s.smtp.concurrency_limit = 1;
+      s.smtp.initial_concurrency = 1;
+    });
+    SimServer& server = h.network.add_server("192.0.2.50", {});
+    h.resolver.add_mx("count.example", {{"mx.count.example", "192.0.2.50"}});
+    for (int i = 0; i < 100; ++i) h.submit("count.example");
+    ASSERT_TRUE(h.settle());
+    EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 100u);
+    EXPECT_EQ(server.stats.max_messages_on_one_connection, 10u);
+    EXPECT_EQ(server.stats.connections, 10u);
+  }
+  {
+    Harness h(1, [](engine::EngineSettings& s) {
+      s.reuse_time_limit = std::chrono::seconds(30);
+      s.smtp.concurrency_limit = 1;
+      s.smtp.initial_concurrency = 1;
+    });
+    SimServer& server = h.network.add_server("192.0.2.51", {.data_delay = 1s});
+    h.resolver.add_mx("time.example", {{"mx.time.example", "192.0.2.51"}});
+    for (int i = 0; i < 100; ++i) h.submit("time.example");
+    ASSERT_TRUE(h.settle());
+    EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 100u);
+    EXPECT_LE(server.stats.max_messages_on_one_connection, 31u);
+    EXPECT_GE(server.stats.connections, 4u);
+  }
+  {
+    Harness h;
+    SimServer& server = h.network.add_server("192.0.2.52", {});
+    h.resolver.add_mx("idle.example", {{"mx.idle.example", "192.0.2.52"}});
+    h.submit("idle.example");
+    ASSERT_TRUE(h.settle());
+    h.idle(1s);
+    h.submit("idle.example");  // within the 2 s idle limit: the cached connection
+    ASSERT_TRUE(h.settle());
+    EXPECT_EQ(server.stats.connections, 1u);
+    h.idle(3s);
+    h.submit("idle.example");  // past it: the connection was closed, a new one
+    ASSERT_TRUE(h.settle());
+    EXPECT_EQ(server.stats.connections, 2u);
+    EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 3u);
+  }
+}
+
+// Shutdown: what is queued is deferred at once saying so, transactions in flight get the grace
+// period, and the core ends quiet with one result per recipient.
+TEST(SchedulerSim, ShutdownDefersWhatIsQueued) {
+  Harness h;
+  h.network.add_server("192.0.2.60", {.data_delay = 20s});
+  h.resolver.add_mx("slow.example", {{"mx.slow.example", "192.0.2.60"}});
+  for (int i = 0; i < 100; ++i) h.submit("slow.example", 2);
+  h.idle(1s);
+  h.scheduler->shutdown(std::chrono::seconds(10));
+  ASSERT_TRUE(h.settle(1min));
+  EXPECT_TRUE(h.sink.exactly_once());
+  EXPECT_EQ(h.sink.finished, 200u);
+  EXPECT_EQ(h.sink.containing("ringrelay is shutting down"), 200u);
+  EXPECT_EQ(h.network.open_connections, 0u);
+  EXPECT_TRUE(h.scheduler->quiet());
+  EXPECT_EQ(h.scheduler->tables().connections, 0u);
+}
+
+// A DNS failure ends every recipient with the resolver's words, soft or hard.
+TEST(SchedulerSim, LookupFailuresGiveTheResolversWords) {
+  Harness h;
+  h.resolver.add_failure("soft.example", false, "4.4.3", "Host not found, try again");
+  h.submit("soft.example", 3);
+  h.submit("nowhere.example", 2);
+  ASSERT_TRUE(h.settle());
+  EXPECT_TRUE(h.sink.exactly_once());
+  EXPECT_EQ(h.sink.count(DeliveryStatus::deferred), 3u);
+  EXPECT_EQ(h.sink.count(DeliveryStatus::bounced), 2u);
+  EXPECT_EQ(h.sink.containing("Host or domain name not found"), 2u);
+}
+
+// Many sites, random faults, 100,000 recipients: every recipient ends with exactly one result, no
+// table outgrows its bound, idle tables are freed, and a seed always gives the same run.
+struct RandomRun {
+  std::uint64_t digest = 0;
+  Clock::duration took{};
+  std::size_t sent = 0;
+};
+
+RandomRun random_run(std::uint64_t seed) {
+  Harness h(seed);
+  constexpr int kSites = 12, kDomains = 60;
+  std::mt19937_64 pick(seed);
+  std::vector<SimServer*> servers;
+  for (int s = 0; s < kSites; ++s) {
+    std::uniform_real_distribution<double> p(0, 1);
+    ServerScript script;
+    script.reply_delay = std::chrono::milliseconds(1 + pick() % 20);
+    script.data_delay = std::chrono::milliseconds(pick() % 200);
+    script.rcpt_defer = p(pick) < 0.3 ? 0.05 : 0;
+    script.rcpt_reject = p(pick) < 0.3 ? 0.05 : 0;
+    script.mail_defer = p(pick) < 0.2 ? 0.02 : 0;
+    script.drop_in_data = p(pick) < 0.2 ? 0.01 : 0;
+    script.stall = p(pick) < 0.1 ? 0.0005 : 0;
+    script.session_limit = p(pick) < 0.3 ? 2 + pick() % 6 : 0;
+    script.messages_per_connection = p(pick) < 0.3 ? 5 + pick() % 50 : 0;
+    script.refuse_connections = p(pick) < 0.08;
+    script.greeting_defer = p(pick) < 0.1 ? 0.1 : 0;
+    std::string address = "198.51.100." + std::to_string(s + 1);
+    servers.push_back(&h.network.add_server(address, script));
+  }
+  for (int d = 0; d < kDomains; ++d) {
+    std::string domain = "r" + std::to_string(d) + ".example";
+    if (d % 17 == 16) {
+      h.resolver.add_failure(domain, d % 2 == 0, "4.4.3", "Host not found, try again");
+      continue;
+    }
+    int first = static_cast<int>(pick() % kSites), second = static_cast<int>(pick() % kSites);
+    std::vector<std::pair<std::string, std::string>> mx = {
+        {"mx" + std::to_string(first) + ".sim", servers[first]->address}};
+    if (second != first)
+      mx.push_back({"mx" + std::to_string(second) + ".sim", servers[second]->address});
+    h.resolver.add_mx(domain, mx);
+  }
+  // 100,000 recipients in bursts, with virtual time passing between them.
+  std::size_t submitted = 0;
+  while (submitted < 100000) {
+    for (int i = 0; i < 500 && submitted < 100000; ++i) {
+      std::size_t recipients = 1 + pick() % 8;
+      h.submit("r" + std::to_string(pick() % kDomains) + ".example", recipients);
+      submitted += recipients;
+    }
+    h.world.run([] { return false; }, std::chrono::milliseconds(pick() % 2000), [&] { h.turn(); });
+  }
+  Clock::time_point start = h.world.now;
+  EXPECT_TRUE(h.settle(6h));
+  EXPECT_TRUE(h.sink.exactly_once());
+  EXPECT_EQ(h.sink.finished, h.expected);
+  EXPECT_EQ(h.sink.reported, h.expected);
+  EXPECT_LE(h.max_destinations, static_cast<std::size_t>(kDomains));
+  EXPECT_LE(h.max_sites, static_cast<std::size_t>(kDomains));
+  // Idle: connections close, and destinations and sites are freed.
+  h.idle(10min);
+  engine::SchedulerTables t = h.scheduler->tables();
+  EXPECT_EQ(t.connections, 0u);
+  EXPECT_EQ(t.destinations, 0u);
+  EXPECT_EQ(t.sites, 0u);
+  EXPECT_EQ(h.network.open_connections, 0u);
+  return {h.sink.digest, h.world.now - start, h.sink.count(DeliveryStatus::sent)};
+}
+
+TEST(SchedulerSim, RandomFaultsManySitesOneResultEachAndTheSameRunPerSeed) {
+  RandomRun first = random_run(42);
+  RandomRun again = random_run(42);
+  EXPECT_EQ(first.digest, again.digest);
+  EXPECT_EQ(first.took, again.took);
+  EXPECT_GT(first.sent, 25000u);
+  RandomRun other = random_run(7);
+  EXPECT_NE(first.digest, other.digest);
+}
+
+}  // namespace
+}  // namespace ringrelay::sim
