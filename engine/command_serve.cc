@@ -175,6 +175,11 @@ int run_serve_command(std::span<const std::string_view> args) {
       ring.run_once(timers.until_next(std::chrono::seconds(1)));
       timers.fire_due();
       shards.pump(feed, reroute);
+      if (auto failure = shards.failure()) {
+        log.notice("fatal: " + *failure);
+        log.flush();
+        throw std::runtime_error(*failure);
+      }
       if (!backlogged()) feed.resume_reading();
       scheduler.collect_garbage();
       if (signal_reader.last == SIGHUP) {

@@ -2,6 +2,7 @@
 // protocol-2 result streams with acknowledgements, protocol-1 at-most-once delivery with the
 // collect pool, and the results journal around both.
 #include "engine/feed_server.hh"
+#include "engine/invariant.hh"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,7 +12,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -465,7 +465,8 @@ bool FeedServer::journal_behind() const {
 
 void FeedServer::report(ResultRecord record) {
   DeliveryRequest& request = *record.request;
-  assert(record.recipient < request.message.recipients.size());
+  RINGRELAY_CHECK(record.recipient < request.message.recipients.size(),
+                  "result for a known recipient");
   if (record.recipient < request.reported.size()) {
     if (request.reported[record.recipient]) {  // exactly one result per recipient
       log_.notice("feed: internal error: a second result for recipient " +

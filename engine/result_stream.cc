@@ -1,7 +1,6 @@
 // Result streams: deques per client, a global count for the retention limit.
 #include "engine/result_stream.hh"
-
-#include <cassert>
+#include "engine/invariant.hh"
 
 namespace ringrelay::engine {
 
@@ -20,7 +19,7 @@ std::size_t ResultStreams::acknowledge(const std::string& client, std::uint64_t 
     records.pop_front();
     ++removed;
   }
-  assert(total_ >= removed);
+  RINGRELAY_CHECK(total_ >= removed, "result stream byte count");
   total_ -= removed;
   return removed;
 }

@@ -4,9 +4,63 @@
 #include "engine/ring.hh"
 
 #include <cerrno>
+#include <stdexcept>
 #include <system_error>
 
 namespace ringrelay::engine {
+namespace {
+
+// What the engine asks of the kernel's io_uring, with what needs it. IORING_OP_SEND_ZC stands for
+// Linux 6.0, which also brought multishot receive (an opcode flag the probe cannot show).
+struct NeededOp {
+  int op;
+  const char* what;
+};
+constexpr NeededOp kNeededOps[] = {
+    {IORING_OP_CONNECT, "connect (outbound connections)"},
+    {IORING_OP_ACCEPT, "accept (the feed listener)"},
+    {IORING_OP_RECV, "recv (replies, feed requests)"},
+    {IORING_OP_SEND, "send (commands, results)"},
+    {IORING_OP_SENDMSG, "sendmsg (message bodies, result batches)"},
+    {IORING_OP_POLL_ADD, "poll (DNS sockets)"},
+    {IORING_OP_POLL_REMOVE, "poll remove"},
+    {IORING_OP_ASYNC_CANCEL, "cancel (closing connections)"},
+    {IORING_OP_LINK_TIMEOUT, "linked timeouts (smtp_connect_timeout)"},
+    {IORING_OP_READ, "read (signals)"},
+    {IORING_OP_WRITE, "write (the results journal)"},
+    {IORING_OP_MSG_RING, "MSG_RING (waking other shards)"},
+    {IORING_OP_SEND_ZC, "Linux 6.0 features (multishot receive)"},
+};
+
+// Refuses, with the reason, a kernel whose io_uring lacks an operation the engine needs.
+void probe_features(io_uring& ring) {
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+  if (probe == nullptr) {
+    throw std::runtime_error("the kernel's io_uring cannot be probed (Linux 6.0 or later needed)");
+  }
+  std::string missing = missing_io_uring_features(*probe);
+  io_uring_free_probe(probe);
+  if (!missing.empty()) {
+    throw std::runtime_error("the kernel's io_uring lacks " + missing +
+                             " (ringrelay needs Linux 6.0 or later)");
+  }
+}
+
+// Submitting to make room in a full submission queue: this many tries, then the ring is broken.
+constexpr int kSubmitTries = 1000;
+
+}  // namespace
+
+std::string missing_io_uring_features(io_uring_probe& probe) {
+  std::string missing;
+  for (const NeededOp& needed : kNeededOps) {
+    if (!io_uring_opcode_supported(&probe, needed.op)) {
+      missing += missing.empty() ? "" : ", ";
+      missing += needed.what;
+    }
+  }
+  return missing;
+}
 
 Ring::Ring(unsigned entries, unsigned receive_buffers, unsigned buffer_bytes) {
   io_uring_params params{};
@@ -24,6 +78,12 @@ Ring::Ring(unsigned entries, unsigned receive_buffers, unsigned buffer_bytes) {
     throw std::system_error(-rc, std::generic_category(),
                             "io_uring_queue_init(" + std::to_string(entries) + " entries)");
   }
+  try {
+    probe_features(ring_);
+  } catch (...) {
+    io_uring_queue_exit(&ring_);
+    throw;
+  }
   buffers_ = std::make_unique<ProvidedBuffers>(ring_, 1, receive_buffers, buffer_bytes);
 }
 
@@ -33,8 +93,12 @@ Ring::~Ring() {
 
 io_uring_sqe* Ring::prepare_untracked() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  while (sqe == nullptr) {
-    io_uring_submit(&ring_);
+  for (int tries = 0; sqe == nullptr; ++tries) {
+    int rc = io_uring_submit(&ring_);
+    if (tries >= kSubmitTries || (rc < 0 && rc != -EBUSY && rc != -EAGAIN && rc != -EINTR)) {
+      throw std::system_error(rc < 0 ? -rc : EBUSY, std::generic_category(),
+                              "io_uring_submit: the submission queue stays full");
+    }
     sqe = io_uring_get_sqe(&ring_);
   }
   io_uring_sqe_set_data(sqe, nullptr);

@@ -1,6 +1,7 @@
-// One io_uring per shard, created in the shard's thread (SINGLE_ISSUER | DEFER_TASKRUN). Operations
-// are caller-owned Completion objects embedded in whatever waits for them: the hot path never
-// allocates, and an object must not be destroyed while one of its completions is in flight.
+// One io_uring per shard, created in the shard's thread (SINGLE_ISSUER | DEFER_TASKRUN), after a
+// probe that refuses a kernel lacking what the engine needs. Operations are caller-owned Completion
+// objects embedded in whatever waits for them, so the ring itself allocates nothing per operation;
+// an object must not be destroyed while one of its completions is in flight.
 #pragma once
 
 #include <liburing.h>
@@ -19,16 +20,21 @@ struct Completion {
   Handler handler = nullptr;
 };
 
+// The operations the engine needs that `probe` does not list, in words ("" when none is missing).
+std::string missing_io_uring_features(io_uring_probe& probe);
+
 class Ring {
  public:
-  // Throws std::system_error naming what the kernel refused. `receive_buffers` buffers of
+  // Throws std::system_error naming what the kernel refused, std::runtime_error naming what its
+  // io_uring lacks. `receive_buffers` buffers of
   // `buffer_bytes` each make the shard's receive pool.
   explicit Ring(unsigned entries, unsigned receive_buffers = 1024, unsigned buffer_bytes = 4096);
   ~Ring();
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;
 
-  // A submission entry for `completion` (submits pending ones first when the queue is full).
+  // A submission entry for `completion` (submits pending ones first when the queue is full;
+  // throws std::system_error when that does not free an entry).
   io_uring_sqe* prepare(Completion* completion);
   // An entry whose completion nobody waits for (cancellations, linked timeouts).
   io_uring_sqe* prepare_untracked();

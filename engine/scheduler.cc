@@ -5,9 +5,9 @@
 #include "engine/scheduler.hh"
 
 #include <algorithm>
-#include <cassert>
 #include <cstdio>
 
+#include "engine/invariant.hh"
 #include "engine/reuse_policy.hh"
 #include "engine/site_key.hh"
 
@@ -107,7 +107,7 @@ Scheduler::Scheduler(Network& network, Timers& timers, const EngineSettings& set
       place_(place),
       tls_(settings, timers, log_notice),
       connector_(network, settings, tls_) {
-  assert(place_.count >= 1 && place_.index < place_.count);
+  RINGRELAY_CHECK(place_.count >= 1 && place_.index < place_.count, "shard place");
 }
 
 Scheduler::~Scheduler() = default;
@@ -345,7 +345,7 @@ void Scheduler::start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse) {
   Destination& d = *job->destination;
   const ResolveAnswer& plan = *job->plan;
   std::size_t addresses = plan.addresses.size();
-  assert(addresses > 0);
+  RINGRELAY_CHECK(addresses > 0, "a job started without an address");
   Slot* slot = reuse;
   bool fresh = reuse == nullptr;
   if (fresh) {
@@ -402,6 +402,7 @@ void Scheduler::start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse) {
 
 void Scheduler::report(Job& job, std::size_t job_recipient, const proto::RecipientResult& result,
                        const Slot* slot) {
+  RINGRELAY_CHECK(job_recipient < job.reported.size(), "recipient index within its job");
   if (job.reported[job_recipient]) return;
   job.reported[job_recipient] = true;
   Carrier carrier;
@@ -574,6 +575,7 @@ void Scheduler::on_idle(Connection& c) {
   Site& s = *slot.site;
   Destination* d = slot.destination;
   if (slot.active) {
+    RINGRELAY_CHECK(s.active > 0 && (d == nullptr || d->active > 0), "active counts");
     slot.active = false;
     --s.active;
     if (d != nullptr) --d->active;
@@ -648,7 +650,7 @@ void Scheduler::on_closed(Connection& c) {
     fail_job(*slot.job, "4.4.2", "connection closed: " + c.close_reason(), false);
     slot.job.reset();
   }
-  assert(s.connections > 0);
+  RINGRELAY_CHECK(s.connections > 0, "site connection count");
   --s.connections;
   graveyard_.push_back(std::move(it->second));
   slots_.erase(it);

@@ -28,7 +28,17 @@ WorkerShard::~WorkerShard() {
 }
 
 void WorkerShard::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    try {
+      run();
+    } catch (const std::exception& e) {
+      // Never std::terminate: shard 0 sees the failure, logs it and ends the process non-zero.
+      failure_ = "shard " + std::to_string(place_.index) + ": " + e.what();
+      failed_.store(true, std::memory_order_release);
+      ready_.store(true, std::memory_order_release);
+      finished_.store(true, std::memory_order_release);
+    }
+  });
   while (!ready_.load(std::memory_order_acquire)) std::this_thread::yield();
 }
 
@@ -174,6 +184,13 @@ void ShardSet::broadcast(WorkItem::Kind kind, std::shared_ptr<const EngineSettin
     item.settings = settings;
     submit(w + 1, std::move(item));
   }
+}
+
+std::optional<std::string> ShardSet::failure() const {
+  for (const auto& w : workers_) {
+    if (w->failed()) return w->failure();
+  }
+  return std::nullopt;
 }
 
 bool ShardSet::all_finished() const {

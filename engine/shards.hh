@@ -8,6 +8,8 @@
 #include <atomic>
 #include <deque>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <variant>
@@ -46,6 +48,9 @@ class WorkerShard {
   // Drains results into `sink` and hand-overs into `reroute`. Returns how many.
   std::size_t receive(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute);
   bool finished() const { return finished_.load(std::memory_order_acquire); }
+  // The shard's thread ended with an exception: what it said (read once failed() is true).
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  const std::string& failure() const { return failure_; }
   Doorbell& home_doorbell() { return outbox_bell_; }
 
  private:
@@ -63,6 +68,8 @@ class WorkerShard {
   std::thread thread_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> finished_{false};
+  std::atomic<bool> failed_{false};
+  std::string failure_;  // written before failed_ is set
 };
 
 // Shard 0's view: which shard owns a destination, and the handing over of work.
@@ -84,6 +91,8 @@ class ShardSet {
   bool backlogged() const;  // some inbox was full: stop reading the feed for now
   void broadcast(WorkItem::Kind kind, std::shared_ptr<const EngineSettings> settings = nullptr);
   bool all_finished() const;
+  // A worker that ended with an exception, and what it said.
+  std::optional<std::string> failure() const;
 
  private:
   Ring& home_ring_;

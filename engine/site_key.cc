@@ -21,8 +21,14 @@ std::string site_name(const dns::Nexthop& hop, const ResolveAnswer& answer) {
   std::sort(hosts.begin(), hosts.end());
   hosts.erase(std::unique(hosts.begin(), hosts.end()), hosts.end());
   std::string name = hop.protocol == dns::Protocol::lmtp ? "lmtp:" : "";
-  for (std::size_t i = 0; i < hosts.size(); ++i) name += (i ? "," : "") + hosts[i];
-  if (hop.port != 25) name += ":" + std::to_string(hop.port);
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (i > 0) name += ',';
+    name += hosts[i];
+  }
+  if (hop.port != 25) {
+    name += ':';
+    name += std::to_string(hop.port);
+  }
   return name;
 }
 

@@ -1,8 +1,9 @@
 // Postfix's qmgr_feedback arithmetic for one site's window.
 #include "engine/site_window.hh"
 
+#include "engine/invariant.hh"
+
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 
 namespace ringrelay::engine {
@@ -24,7 +25,7 @@ void SiteWindow::delivered(const WindowSettings& s, std::size_t active) {
   auto busy_margin = static_cast<double>(active + s.initial);
   if (window_ < limit && window_ < busy_margin)
     window_ = std::min(limit, window_ + step(s.positive));
-  assert(window_ >= 1.0);
+  RINGRELAY_CHECK(window_ >= 1.0, "a window of at least one connection");
 }
 
 bool SiteWindow::throttled(const WindowSettings& s, Clock::time_point now) {

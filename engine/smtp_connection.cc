@@ -3,6 +3,8 @@
 // to come back before the listener may free the object.
 #include "engine/smtp_connection.hh"
 
+#include "engine/socket_errors.hh"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -31,11 +33,6 @@ proto::SessionSettings with_tls_mode(proto::SessionSettings settings, const TlsP
     settings.tls = proto::TlsMode::may;
   }
   return settings;
-}
-
-std::string error_text(int error) {
-  if (error == ETIMEDOUT || error == ECANCELED) return "Connection timed out";
-  return std::strerror(error);
 }
 
 }  // namespace
@@ -131,7 +128,7 @@ void SmtpConnection::abort(const std::string& why) {
 }
 
 void SmtpConnection::fail_connect(int error) {
-  session_.on_connect_failed(server_.name_address_port(), error_text(error));
+  session_.on_connect_failed(server_.name_address_port(), connect_error_words(error));
   run_actions();
   begin_close();
 }
@@ -191,10 +188,13 @@ void SmtpConnection::on_recv_complete(Completion& c, int result, std::uint32_t f
   if (result <= 0) {
     give_back();
     // The pool ran dry (the kernel ended the multishot) or a passing error: arm again.
-    if (result == -ENOBUFS || result == -EINTR || result == -EAGAIN) {
+    if (result < 0 && transfer_error_is_passing(-result) &&
+        ++self.passing_errors_ <= kPassingErrorLimit) {
       self.arm_recv();
       return;
     }
+    if (result < 0 && self.close_reason_.empty())
+      self.close_reason_ = "lost connection: " + transfer_error_words(-result);
     if (self.channel_ && !self.channel_->handshake_done() && !self.tls_failed_opportunistically_)
       self.tls_failed("lost connection during the TLS handshake");
     else
@@ -203,6 +203,7 @@ void SmtpConnection::on_recv_complete(Completion& c, int result, std::uint32_t f
     self.begin_close();
     return;
   }
+  self.passing_errors_ = 0;
   self.receive(bytes);
   give_back();
   self.arm_recv();  // only when the multishot ended
@@ -245,10 +246,12 @@ void SmtpConnection::on_send_complete(Completion& c, int result, std::uint32_t) 
   self.send_op_.in_flight = false;
   if (self.state_ == State::closed) return;
   if (result < 0) {
-    if (result == -EINTR || result == -EAGAIN) {
+    if (transfer_error_is_passing(-result) && ++self.passing_errors_ <= kPassingErrorLimit) {
       self.kick_send();
       return;
     }
+    if (self.close_reason_.empty())
+      self.close_reason_ = "lost connection: " + transfer_error_words(-result);
     self.send_queue_.clear();
     if (self.state_ == State::open) {
       self.session_.on_connection_lost();
@@ -258,6 +261,7 @@ void SmtpConnection::on_send_complete(Completion& c, int result, std::uint32_t) 
     self.finish_if_quiet();
     return;
   }
+  self.passing_errors_ = 0;
   if (self.send_was_encrypted_) {
     self.tls_out_offset_ += static_cast<std::size_t>(result);
   } else {

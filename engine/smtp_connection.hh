@@ -121,6 +121,9 @@ class SmtpConnection final : public Connection {
   Clock::time_point connected_at_{};
   Clock::time_point handshake_done_at_{};
   std::string close_reason_;
+  // Passing errors (EINTR, EAGAIN, ENOBUFS) in a row are retried at most kPassingErrorLimit times.
+  std::size_t passing_errors_ = 0;
+  static constexpr std::size_t kPassingErrorLimit = 1000;
 };
 
 // The production network: SmtpConnections on the shard's ring.
