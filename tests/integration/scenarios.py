@@ -522,6 +522,7 @@ def scenario_bind_address(ringrelay):
 from dns_scenarios import *  # noqa: E402,F401,F403 (the DNS scenarios join the list)
 from tls_scenarios import *  # noqa: E402,F401,F403 (and the TLS ones)
 from feed_scenarios import *  # noqa: E402,F401,F403 (and the feed contract's)
+from site_scenarios import *  # noqa: E402,F401,F403 (and the MX sites')
 
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
 
