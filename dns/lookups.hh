@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "dns/channel.hh"
+#include "dns/ares_channel.hh"
 
 namespace ringrelay::dns {
 

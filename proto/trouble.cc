@@ -79,10 +79,8 @@ std::string_view stage_command(Stage stage) {
 
 Verdict session_trouble(std::string dsn, std::string text) {
   Verdict v;
-  v.scope = Scope::session;
   v.soft = dsn.empty() || dsn[0] != '5';
   v.try_next_server = v.soft;
-  v.cacheable = false;
   v.throttle = true;
   v.dsn = std::move(dsn);
   v.text = std::move(text);
@@ -179,13 +177,10 @@ Verdict reply_verdict(const Reply& reply, Stage stage, std::string_view peer,
       v.throttle = false;
       break;
     case Stage::rcpt:
-      v.scope = Scope::recipient;
       [[fallthrough]];
     default:
-      if (stage != Stage::rcpt) v.scope = Scope::message;
       v.soft = dsn.empty() || dsn[0] != '5';
       v.try_next_server = v.soft;
-      v.cacheable = true;
       v.throttle = false;
       v.dsn = dsn;
       v.text = "host " + std::string(peer) + " said: " + said + " (in reply to " +
@@ -196,8 +191,6 @@ Verdict reply_verdict(const Reply& reply, Stage stage, std::string_view peer,
   v.reply = said;
   // 421: the server is closing the connection, whatever the command was.
   if (reply.code == 421) {
-    v.scope = Scope::session;
-    v.cacheable = false;
     v.throttle = true;
   }
   return v;
@@ -240,10 +233,8 @@ Verdict connect_verdict(std::string_view peer_with_port, std::string_view reason
 
 Verdict size_exceeded_verdict(std::uint64_t size, std::uint64_t limit, std::string_view peer) {
   Verdict v;
-  v.scope = Scope::message;
   v.soft = false;
   v.try_next_server = false;
-  v.cacheable = true;
   v.dsn = "5.3.4";
   v.text = "message size " + std::to_string(size) + " exceeds size limit " + std::to_string(limit) +
            " of server " + std::string(peer);
@@ -253,10 +244,8 @@ Verdict size_exceeded_verdict(std::uint64_t size, std::uint64_t limit, std::stri
 Verdict smtputf8_not_offered_verdict(std::string_view peer) {
   // Postfix 3.10: hard, but try the other servers first; this connection does not suit the message.
   Verdict v;
-  v.scope = Scope::message;
   v.soft = false;
   v.try_next_server = true;
-  v.cacheable = true;
   v.dsn = "5.6.7";
   v.text =
       "message requires SMTPUTF8, but no server was found that supports SMTPUTF8. The last "
@@ -293,10 +282,8 @@ Verdict tls_peer_verdict(std::string_view failure) {
 
 Verdict mime_verdict(std::string_view error) {
   Verdict v;
-  v.scope = Scope::message;
   v.soft = false;
   v.try_next_server = false;
-  v.cacheable = true;
   v.dsn = "5.6.0";
   v.text = std::string(error);
   return v;

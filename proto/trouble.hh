@@ -1,7 +1,8 @@
 // The one place that turns what went wrong (a server reply, a lost connection, a timeout, a
-// malformed reply, a local limit) into a verdict: its scope, soft or hard, whether another server
-// may do better, whether the connection can be reused, whether the destination should be throttled,
-// and the words Postfix would log. Nothing else in ringrelay turns reply codes into policy.
+// malformed reply, a local limit) into a verdict: soft or hard, whether another server may do
+// better, whether the destination should be throttled, and the words Postfix would log (which
+// recipients a verdict covers follows from where the session is). Nothing else in ringrelay turns
+// reply codes into policy.
 #pragma once
 
 #include <cstdint>
@@ -33,12 +34,6 @@ enum class Stage {
 
 std::string_view stage_name(Stage stage);  // "rcpt", for results and JSON logs
 
-enum class Scope {
-  session,    // the connection or the server: every recipient of the transaction
-  message,    // this message: every recipient still pending
-  recipient,  // one recipient
-};
-
 enum class DeliveryStatus {
   sent,
   deferred,
@@ -49,10 +44,8 @@ enum class DeliveryStatus {
 std::string_view status_name(DeliveryStatus status);  // "sent", "deferred", "bounced", ...
 
 struct Verdict {
-  Scope scope = Scope::session;
   bool soft = true;             // deferred (retried later) rather than bounced
   bool try_next_server = true;  // another server of the destination may do better
-  bool cacheable = false;       // the connection stays usable for another transaction
   bool throttle = false;        // negative feedback for the destination's concurrency window
   std::string dsn;              // enhanced status code, "4.4.2"
   std::string text;             // Postfix's words, for results and the log

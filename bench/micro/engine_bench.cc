@@ -9,11 +9,11 @@
 #include <thread>
 
 #include "cache/idle_connections.hh"
-#include "engine/config.hh"
-#include "engine/engine_settings.hh"
-#include "engine/mailbox.hh"
-#include "engine/scheduler.hh"
-#include "engine/smtp_connection.hh"
+#include "engine/config/config.hh"
+#include "engine/config/engine_settings.hh"
+#include "engine/delivery/scheduler.hh"
+#include "engine/delivery/smtp_connection.hh"
+#include "engine/runtime/mailbox.hh"
 
 namespace {
 

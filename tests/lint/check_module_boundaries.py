@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Checks DESIGN.md's module boundaries: proto, tls, dns and cache never include each other nor
 engine/, and each uses only the libraries it is allowed (proto and cache: the C++ standard library,
-with Cyrus SASL allowed in proto/sasl_cyrus.* only). Exits 1 listing every violation.
+with Cyrus SASL allowed in proto/sasl_cyrus.* only); engine/ keeps its sources in its sub-folders
+by concern (runtime, feed, delivery, config, cli); and no two source files of the modules share a
+name. Exits 1 listing every violation.
 `--self-test` runs the check on a made-up tree with known violations and fails if any is missed."""
 import pathlib
 import re
@@ -9,6 +11,8 @@ import sys
 import tempfile
 
 MODULES = ("proto", "tls", "dns", "cache", "engine")
+ENGINE_FOLDERS = ("runtime", "feed", "delivery", "config", "cli")
+SOURCE_SUFFIXES = (".hh", ".cc", ".h", ".cpp", ".hpp", ".in")
 
 STD_HEADERS = set("""
 algorithm any array atomic barrier bit bitset cassert cctype cerrno cfloat charconv chrono cinttypes
@@ -35,8 +39,33 @@ ALLOWED = {
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 
 
-def violations(root: pathlib.Path):
+def layout_violations(root: pathlib.Path):
     found = []
+    engine = root / "engine"
+    if engine.is_dir():
+        for path in sorted(engine.rglob("*")):
+            if path.suffix not in SOURCE_SUFFIXES:
+                continue
+            parts = path.relative_to(engine).parts
+            if len(parts) < 2 or parts[0] not in ENGINE_FOLDERS:
+                found.append(f"{path.relative_to(root)}:0: -- engine/ sources live in one of "
+                             f"{', '.join(ENGINE_FOLDERS)}")
+    seen = {}
+    for module in MODULES:
+        folder = root / module
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            if path.suffix not in SOURCE_SUFFIXES:
+                continue
+            other = seen.setdefault(path.name, path)
+            if other != path:
+                found.append(f"{path.relative_to(root)}:0: -- named like {other.relative_to(root)}")
+    return found
+
+
+def violations(root: pathlib.Path):
+    found = layout_violations(root)
     for module, allowed in ALLOWED.items():
         folder = root / module
         if not folder.is_dir():
@@ -66,7 +95,7 @@ def violations(root: pathlib.Path):
 
 def self_test():
     cases = {
-        "proto/a.cc": ('#include "engine/config.hh"\n', True),
+        "proto/a.cc": ('#include "engine/config/config.hh"\n', True),
         "proto/b.cc": ("#include <liburing.h>\n", True),
         "proto/c.cc": ("#include <sasl/sasl.h>\n", True),
         "proto/sasl_cyrus.cc": ("#include <sasl/sasl.h>\n#include <string>\n", False),
@@ -76,6 +105,10 @@ def self_test():
         "tls/g.cc": ('#include "dns/nexthop.hh"\n', True),
         "dns/h.cc": ("#include <ares.h>\n#include <arpa/inet.h>\n#include <vector>\n", False),
         "dns/i.cc": ("#include <wolfssl/ssl.h>\n", True),
+        "engine/loose.cc": ("#include <string>\n", True),
+        "engine/feed/server.cc": ("#include <liburing.h>\n", False),
+        "tls/ring.cc": ("#include <string>\n", False),
+        "engine/runtime/ring.cc": ("#include <liburing.h>\n", True),  # named like tls/ring.cc
     }
     with tempfile.TemporaryDirectory() as tmp:
         root = pathlib.Path(tmp)
@@ -99,7 +132,7 @@ def main():
     for v in found:
         print(v)
     if found:
-        print(f"{len(found)} include(s) cross a module boundary that DESIGN.md keeps closed")
+        print(f"{len(found)} violation(s) of DESIGN.md's module boundaries and layout")
         return 1
     print("module boundaries hold")
     return 0

@@ -9,9 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/config.hh"
-#include "engine/engine_settings.hh"
-#include "engine/scheduler.hh"
+#include "engine/config/config.hh"
+#include "engine/config/engine_settings.hh"
+#include "engine/delivery/scheduler.hh"
+#include "engine/delivery/site_key.hh"
 #include "tests/sim/sim_network.hh"
 
 namespace ringrelay::sim {
@@ -235,6 +236,63 @@ TEST(SchedulerSim, DomainsWithOneMxSetShareOneSite) {
   EXPECT_GT(other.stats.sessions_max, 1u);  // its own window, not starved by the big site
   // Results name the site where it is not the next hop itself.
   EXPECT_EQ(h.sink.results.begin()->second.front().site, "mx1.provider.example");
+}
+
+// Two shards: a shard that resolves a next hop whose site the other owns hands the work over,
+// with its answer (no second lookup); every connection to the site comes from the owner.
+TEST(SchedulerSim, WorkIsHandedToTheShardThatOwnsTheSite) {
+  Harness h;  // its scheduler is shard 0 of 1; two more make a pair of shards
+  Sink sink;
+  auto settings = h.settings;
+  std::unique_ptr<engine::Scheduler> shards[2];
+  std::size_t handed[2] = {0, 0};
+  for (std::size_t i = 0; i < 2; ++i) {
+    shards[i] = std::make_unique<engine::Scheduler>(h.network, h.world.timers, settings, h.resolver,
+                                                    sink, engine::ShardPlace{i, 2});
+  }
+  for (std::size_t i = 0; i < 2; ++i) {
+    shards[i]->hand_over = [&, i](std::size_t owner, const RequestPointer& request,
+                                  const dns::Nexthop& hop, std::vector<std::size_t> recipients,
+                                  std::shared_ptr<const engine::ResolveAnswer> answer) {
+      EXPECT_NE(owner, i);
+      ++handed[i];
+      shards[owner]->submit(request, hop, recipients, true, std::move(answer));
+    };
+  }
+  SimServer& server = h.network.add_server("192.0.2.70", {.data_delay = 20ms});
+  for (int i = 0; i < 200; ++i) {
+    h.resolver.add_mx("h" + std::to_string(i) + ".example", {{"mx.hosted.example", "192.0.2.70"}});
+  }
+  std::size_t expected = 0;
+  std::size_t lookups_before = h.resolver.lookups;
+  for (int i = 0; i < 200; ++i) {
+    auto request = std::make_shared<engine::DeliveryRequest>();
+    request->id = "H" + std::to_string(i);
+    request->received = h.world.now;
+    request->inline_body = "Subject: x\r\n\r\nhello\r\n";
+    request->message.body = {request->inline_body};
+    std::string domain = "h" + std::to_string(i) + ".example";
+    request->message.recipients.push_back({"u@" + domain, "", ""});
+    ++expected;
+    // As shard 0 routes before any lookup: by the next hop's hash.
+    dns::Nexthop hop = *dns::parse_nexthop(domain);
+    shards[engine::owner_shard(hop.key(), 2)]->submit(request, hop, {0});
+  }
+  ASSERT_TRUE(h.world.run([&] { return sink.finished >= expected; }, 1h,
+                          [&] {
+                            for (auto& s : shards) s->collect_garbage();
+                          }));
+  EXPECT_TRUE(sink.exactly_once());
+  EXPECT_EQ(sink.count(DeliveryStatus::sent), 200u);
+  EXPECT_GT(handed[0] + handed[1], 0u);
+  EXPECT_TRUE(handed[0] == 0 || handed[1] == 0);         // only toward the owner
+  EXPECT_EQ(h.resolver.lookups - lookups_before, 200u);  // one lookup per domain, not two
+  EXPECT_LE(server.stats.sessions_max, 20u);
+  std::size_t owner = engine::owner_shard("mx.hosted.example", 2);
+  EXPECT_EQ(shards[1 - owner]->tables().sites, 0u);
+  h.idle(10s);
+  for (auto& s : shards) s->shutdown(std::chrono::seconds(1));
+  h.idle(5s);
 }
 
 // The MX walk: addresses of the destination until smtp_mx_session_limit sessions (2), then the

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/connection.hh"
-#include "engine/resolver.hh"
-#include "engine/timers.hh"
+#include "engine/delivery/connection.hh"
+#include "engine/delivery/shard_resolver.hh"
+#include "engine/runtime/timers.hh"
 
 namespace ringrelay::sim {
 

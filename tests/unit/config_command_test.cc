@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/command_config.hh"
+#include "engine/cli/command_config.hh"
 
 namespace ringrelay::engine {
 namespace {

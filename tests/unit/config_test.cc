@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/config.hh"
-#include "engine/config_parameters.hh"
+#include "engine/config/config.hh"
+#include "engine/config/config_parameters.hh"
 
 namespace ringrelay::engine {
 namespace {

@@ -6,9 +6,9 @@
 #include <cstdlib>
 #include <vector>
 
-#include "engine/invariant.hh"
-#include "engine/ring.hh"
-#include "engine/socket_errors.hh"
+#include "engine/runtime/invariant.hh"
+#include "engine/runtime/ring.hh"
+#include "engine/runtime/socket_errors.hh"
 
 namespace ringrelay::engine {
 namespace {

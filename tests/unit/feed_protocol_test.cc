@@ -4,8 +4,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "engine/delivery_log.hh"
-#include "engine/feed_protocol.hh"
+#include "engine/delivery/delivery_log.hh"
+#include "engine/feed/feed_protocol.hh"
 
 namespace ringrelay::engine {
 namespace {

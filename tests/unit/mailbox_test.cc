@@ -5,7 +5,7 @@
 #include <atomic>
 #include <thread>
 
-#include "engine/mailbox.hh"
+#include "engine/runtime/mailbox.hh"
 
 namespace ringrelay::engine {
 namespace {

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "engine/result_stream.hh"
-#include "engine/results_journal.hh"
+#include "engine/feed/result_stream.hh"
+#include "engine/feed/results_journal.hh"
 
 namespace ringrelay::engine {
 namespace {

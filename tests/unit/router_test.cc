@@ -3,8 +3,8 @@
 
 #include <fstream>
 
-#include "engine/config.hh"
-#include "engine/router.hh"
+#include "engine/config/config.hh"
+#include "engine/delivery/router.hh"
 
 namespace ringrelay::engine {
 namespace {

@@ -1,5 +1,5 @@
 // SiteWindow: Postfix's qmgr_feedback arithmetic, step by step.
-#include "engine/site_window.hh"
+#include "engine/delivery/site_window.hh"
 
 #include <gtest/gtest.h>
 

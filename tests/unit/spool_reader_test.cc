@@ -1,7 +1,7 @@
 // The spool reader as the feed's trust boundary for files: only regular files beneath
 // spool_directories are read, links and ".." cannot lead out, FIFOs do not block, and the bytes are
 // a copy (a file truncated afterwards changes nothing, and its budget is given back on release).
-#include "engine/spool_reader.hh"
+#include "engine/feed/spool_reader.hh"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

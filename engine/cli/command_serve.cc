@@ -1,0 +1,244 @@
+// The serve loop: one shard (the ring, timers, scheduler and feed server in this thread), signals
+// read through a signalfd on the ring, a bounded drain on SIGTERM, and reloads on SIGHUP.
+#include "engine/cli/command_serve.hh"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/config/config.hh"
+#include "engine/config/engine_settings.hh"
+#include "engine/delivery/delivery_log.hh"
+#include "engine/delivery/router.hh"
+#include "engine/delivery/scheduler.hh"
+#include "engine/delivery/shard_resolver.hh"
+#include "engine/delivery/smtp_connection.hh"
+#include "engine/feed/feed_access.hh"
+#include "engine/feed/feed_server.hh"
+#include "engine/runtime/ring.hh"
+#include "engine/runtime/shards.hh"
+#include "engine/runtime/timers.hh"
+#include "engine/version.hh"
+
+namespace ringrelay::engine {
+namespace {
+
+constexpr std::chrono::seconds kShutdownGrace{10};
+
+struct SignalReader : Completion {
+  int fd = -1;
+  signalfd_siginfo info{};
+  int last = 0;
+  bool in_flight = false;
+};
+
+void on_signal(Completion& c, int result, std::uint32_t) {
+  auto& reader = static_cast<SignalReader&>(c);
+  reader.in_flight = false;
+  if (result == static_cast<int>(sizeof(signalfd_siginfo)))
+    reader.last = static_cast<int>(reader.info.ssi_signo);
+}
+
+void arm_signal(Ring& ring, SignalReader& reader) {
+  if (reader.in_flight) return;
+  io_uring_prep_read(ring.prepare(&reader), reader.fd, &reader.info, sizeof reader.info, 0);
+  reader.in_flight = true;
+}
+
+bool load(const std::string& path, bool explicit_path, Config& config, std::string& error) {
+  std::vector<std::string> warnings;
+  if (!load_main_cf(path, explicit_path, config, error, warnings)) return false;
+  for (const auto& w : warnings) std::cerr << "ringrelay: warning: " << w << '\n';
+  return true;
+}
+
+}  // namespace
+
+int run_serve_command(std::span<const std::string_view> args) {
+  std::string path(kDefaultConfigPath);
+  bool explicit_path = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-c" && i + 1 < args.size()) {
+      path = args[++i];
+      explicit_path = true;
+    } else {
+      std::cerr << "usage: ringrelay serve [-c PATH]\n";
+      return EX_USAGE;
+    }
+  }
+  Config config(HostFacts::from_system());
+  std::string error;
+  if (!load(path, explicit_path, config, error)) {
+    std::cerr << "ringrelay: fatal: " << error << '\n';
+    return EX_CONFIG;
+  }
+  EngineSettings settings;
+  try {
+    settings = engine_settings(config);
+  } catch (const ConfigError& e) {
+    std::cerr << "ringrelay: fatal: " << e.what() << '\n';
+    return EX_CONFIG;
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  // One instance per feed socket: the lock is taken before anything is unlinked or created.
+  std::unique_ptr<InstanceLock> instance;
+  try {
+    if (!settings.feed_socket.empty())
+      instance = std::make_unique<InstanceLock>(settings.feed_socket);
+  } catch (const InstanceLocked& e) {
+    std::cerr << "ringrelay: fatal: " << e.what() << '\n';
+    return EX_TEMPFAIL;
+  } catch (const std::exception& e) {
+    return report_fatal(e);
+  }
+
+  try {
+    DeliveryLog log(settings.maillog_file, settings.json_log, settings.syslog_name,
+                    settings.myhostname);
+    Ring ring(4096);
+    Timers timers;
+    auto router = std::make_unique<Router>(settings.relayhost, settings.transport_maps);
+    ShardResolver resolver(ring, timers, settings);
+    FeedServer feed(ring, timers, settings, log);
+    RingNetwork network(ring, timers);
+    std::size_t shard_count =
+        settings.shards > 0 ? settings.shards : std::max(1u, std::thread::hardware_concurrency());
+    Scheduler scheduler(network, timers, settings, resolver, feed, ShardPlace{0, shard_count});
+    scheduler.log_notice = [&log](const std::string& text) { log.notice(text); };
+    ShardSet shards(shard_count, settings, ring, log);
+    bool stopping = false;
+    // Work for a shard: by the site a shard learnt for the next hop, else by the hop's hash. The
+    // owning shard's lookup may hand it on once (`owned` then), to the shard owning its site.
+    auto route = [&](const RequestPointer& request, const dns::Nexthop& hop,
+                     std::vector<std::size_t> recipients, bool owned, std::size_t owner,
+                     std::shared_ptr<const ResolveAnswer> answer) {
+      // While stopping, the workers may be gone: what comes back is deferred here.
+      if (owner == 0 || stopping) {
+        scheduler.submit(request, hop, recipients, owned, std::move(answer));
+        return;
+      }
+      WorkItem item;
+      item.kind = WorkItem::Kind::deliver;
+      item.request = request;
+      item.hop = hop;
+      item.recipients = std::move(recipients);
+      item.owned = owned;
+      item.answer = std::move(answer);
+      shards.submit(owner, std::move(item));
+    };
+    auto dispatch = [&](const RequestPointer& request, const dns::Nexthop& hop,
+                        std::vector<std::size_t> recipients) {
+      route(request, hop, std::move(recipients), false, shards.owner(hop), nullptr);
+    };
+    auto hand_over = [&](std::size_t owner, const RequestPointer& request, const dns::Nexthop& hop,
+                         std::vector<std::size_t> recipients,
+                         std::shared_ptr<const ResolveAnswer> answer) {
+      shards.learn_owner(hop, owner);
+      route(request, hop, std::move(recipients), true, owner, std::move(answer));
+    };
+    scheduler.hand_over = hand_over;
+    auto reroute = [&](WorkItem&& item) {
+      hand_over(item.owner, item.request, item.hop, std::move(item.recipients),
+                std::move(item.answer));
+    };
+    feed.attach(dispatch, *router);
+    // Push-back: no request is read while a shard's mailbox is full or too many are in flight.
+    auto backlogged = [&] {
+      return shards.backlogged() || feed.in_flight() >= settings.feed_request_limit ||
+             feed.body_memory_full() || feed.journal_behind();
+    };
+    feed.backlogged = backlogged;
+    feed.listen();
+
+    SignalReader signal_reader;
+    signal_reader.handler = &on_signal;
+    signal_reader.fd = ::signalfd(-1, &signals, SFD_CLOEXEC);
+    arm_signal(ring, signal_reader);
+    log.notice("ringrelay " + std::string(kVersion) + " started: feed on " + settings.feed_socket +
+               (settings.feed_tcp_listen.empty() ? "" : " and " + settings.feed_tcp_listen) +
+               ", io_uring " + ring.mode() + ", " + std::to_string(shard_count) +
+               (shard_count == 1 ? " shard" : " shards"));
+
+    Clock::time_point stop_deadline{};
+    for (;;) {
+      ring.run_once(timers.until_next(std::chrono::seconds(1)));
+      timers.fire_due();
+      shards.pump(feed, reroute);
+      if (auto failure = shards.failure()) {
+        log.notice("fatal: " + *failure);
+        log.flush();
+        throw std::runtime_error(*failure);
+      }
+      if (!backlogged()) feed.resume_reading();
+      scheduler.collect_garbage();
+      if (signal_reader.last == SIGHUP) {
+        signal_reader.last = 0;
+        Config fresh(HostFacts::from_system());
+        if (!load(path, explicit_path, fresh, error)) {
+          log.notice("reload refused, keeping the running configuration: " + error);
+        } else {
+          try {
+            auto fresh_router =
+                std::make_unique<Router>(fresh.value("relayhost"), fresh.list("transport_maps"));
+            settings = engine_settings(fresh);  // new work uses it; sessions keep their copies
+            router = std::move(fresh_router);
+            resolver.reload(settings);
+            feed.attach(dispatch, *router);
+            shards.broadcast(WorkItem::Kind::reload, std::make_shared<EngineSettings>(settings));
+            log.notice("configuration reloaded from " + path);
+          } catch (const ConfigError& e) {
+            log.notice(std::string("reload refused, keeping the running configuration: ") +
+                       e.what());
+          }
+        }
+      } else if ((signal_reader.last == SIGTERM || signal_reader.last == SIGINT) && !stopping) {
+        stopping = true;
+        stop_deadline = Clock::now() + kShutdownGrace + std::chrono::seconds(5);
+        log.notice("stopping: no new requests; " + std::to_string(feed.in_flight()) +
+                   " requests in flight get their results");
+        feed.stop_accepting();
+        scheduler.shutdown(kShutdownGrace);
+        shards.broadcast(WorkItem::Kind::shutdown);
+      }
+      if (!stopping) arm_signal(ring, signal_reader);
+      if (stopping && scheduler.quiet() && shards.all_finished()) {
+        shards.pump(feed, reroute);  // the last results of the other shards
+        if (feed.flushed()) break;
+      }
+      feed.end_of_turn();  // commits the journal: results go out once it is on disk
+      log.flush();         // before the next turn sends the results reported in this one
+      if (stopping && Clock::now() > stop_deadline) {
+        log.notice("stopping: gave up waiting after the grace period");
+        break;
+      }
+    }
+    log.notice("stopped");
+    log.flush();
+    if (signal_reader.fd >= 0) ::close(signal_reader.fd);
+    // Let the kernel finish with any request still pointing into our objects.
+    ring.run_once(std::chrono::milliseconds(50));
+  } catch (const InstanceLocked& e) {
+    std::cerr << "ringrelay: fatal: " << e.what() << '\n';
+    return EX_TEMPFAIL;
+  } catch (const std::exception& e) {
+    return report_fatal(e);
+  }
+  return 0;
+}
+
+}  // namespace ringrelay::engine

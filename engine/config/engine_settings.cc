@@ -1,0 +1,264 @@
+// Reading EngineSettings from a validated Config (no parsing errors can happen here).
+#include "engine/config/engine_settings.hh"
+
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "engine/config/config_values.hh"
+#include "engine/feed/feed_access.hh"
+#include "engine/runtime/address.hh"
+#include "proto/ascii.hh"
+
+namespace ringrelay::engine {
+namespace {
+
+ProtocolSettings protocol_settings(const Config& c, bool lmtp) {
+  ProtocolSettings p;
+  proto::SessionSettings& s = p.session;
+  s.lmtp = lmtp;
+  s.helo_name = lmtp ? c.value("lmtp_lhlo_name") : c.value("smtp_helo_name");
+  s.always_send_ehlo = c.boolean("smtp_always_send_ehlo");
+  s.never_send_ehlo = c.boolean("smtp_never_send_ehlo");
+  s.skip_5xx_greeting = c.boolean("smtp_skip_5xx_greeting");
+  s.skip_quit_response =
+      lmtp ? c.boolean("lmtp_skip_quit_response") : c.boolean("smtp_skip_quit_response");
+  s.quote_rfc821_envelope = c.boolean("smtp_quote_rfc821_envelope");
+  s.use_chunking = c.boolean("smtp_use_chunking");
+  s.disable_mime_output_conversion = c.boolean("disable_mime_output_conversion");
+  for (auto keyword : c.list("smtp_discard_ehlo_keywords")) {
+    s.discard_ehlo_keywords.push_back(proto::ascii_lower(keyword));
+  }
+  // Each connection's TLS mode comes from its next hop's policy (Scheduler::start_job).
+  s.tls = proto::TlsMode::none;
+  s.auth = false;
+  s.auth_soft_bounce = c.boolean("smtp_sasl_auth_soft_bounce");
+  s.line_length_limit = static_cast<std::size_t>(c.integer("smtp_line_length_limit"));
+  s.mime.boundary_length_limit = static_cast<std::size_t>(c.integer("mime_boundary_length_limit"));
+  s.mime.nesting_limit = static_cast<std::size_t>(c.integer("mime_nesting_limit"));
+  auto timeout = [&](proto::TimerName name, const char* smtp, const char* lmtp_name) {
+    s.timeout_seconds[static_cast<std::size_t>(name)] = c.seconds(lmtp ? lmtp_name : smtp);
+  };
+  using T = proto::TimerName;
+  timeout(T::helo, "smtp_helo_timeout", "lmtp_lhlo_timeout");
+  timeout(T::starttls, "smtp_starttls_timeout", "smtp_starttls_timeout");
+  timeout(T::mail, "smtp_mail_timeout", "lmtp_mail_timeout");
+  timeout(T::rcpt, "smtp_rcpt_timeout", "lmtp_rcpt_timeout");
+  timeout(T::data_init, "smtp_data_init_timeout", "lmtp_data_init_timeout");
+  timeout(T::data_xfer, "smtp_data_xfer_timeout", "lmtp_data_xfer_timeout");
+  timeout(T::data_done, "smtp_data_done_timeout", "lmtp_data_done_timeout");
+  timeout(T::rset, "smtp_rset_timeout", "lmtp_rset_timeout");
+  timeout(T::quit, "smtp_quit_timeout", "lmtp_quit_timeout");
+
+  p.connect.connect_timeout =
+      std::chrono::seconds(c.seconds(lmtp ? "lmtp_connect_timeout" : "smtp_connect_timeout"));
+  p.concurrency_limit = static_cast<std::size_t>(c.integer(
+      lmtp ? "lmtp_destination_concurrency_limit" : "smtp_destination_concurrency_limit"));
+  p.initial_concurrency =
+      static_cast<std::size_t>(c.integer("smtp_initial_destination_concurrency"));
+  p.recipient_limit = static_cast<std::size_t>(
+      c.integer(lmtp ? "lmtp_destination_recipient_limit" : "smtp_destination_recipient_limit"));
+  if (p.recipient_limit == 0) p.recipient_limit = static_cast<std::size_t>(-1);
+  return p;
+}
+
+// This host's addresses for loop detection: inet_interfaces ("all": every interface's address,
+// "loopback-only", or addresses and names) and proxy_interfaces, printable as DNS answers are.
+std::vector<std::string> own_addresses(const Config& c) {
+  std::vector<std::string> out;
+  auto add = [&out](const std::string& text) {
+    if (std::find(out.begin(), out.end(), text) == out.end()) out.push_back(text);
+  };
+  auto add_name = [&](const std::string& name) {
+    std::string bare = name.size() > 2 && name.front() == '[' && name.back() == ']'
+                           ? name.substr(1, name.size() - 2)
+                           : name;
+    if (auto literal = numeric_address(bare, 0)) {
+      add(literal->address);
+      return;
+    }
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* list = nullptr;
+    if (::getaddrinfo(bare.c_str(), nullptr, &hints, &list) != 0) return;
+    for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+      char text[NI_MAXHOST];
+      if (::getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof text, nullptr, 0,
+                        NI_NUMERICHOST) == 0) {
+        add(text);
+      }
+    }
+    ::freeaddrinfo(list);
+  };
+  for (const std::string& word : c.list("inet_interfaces")) {
+    std::string w = proto::ascii_lower(word);
+    if (w == "all") {
+      ifaddrs* list = nullptr;
+      if (::getifaddrs(&list) != 0) continue;
+      for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+        if (i->ifa_addr == nullptr) continue;
+        int family = i->ifa_addr->sa_family;
+        if (family != AF_INET && family != AF_INET6) continue;
+        socklen_t length = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+        char text[NI_MAXHOST];
+        if (::getnameinfo(i->ifa_addr, length, text, sizeof text, nullptr, 0, NI_NUMERICHOST) ==
+                0 &&
+            std::string_view(text).find('%') == std::string_view::npos) {
+          add(text);
+        }
+      }
+      ::freeifaddrs(list);
+    } else if (w == "loopback-only") {
+      add("127.0.0.1");
+      add("::1");
+    } else {
+      add_name(word);
+    }
+  }
+  for (const std::string& word : c.list("proxy_interfaces")) add_name(word);
+  return out;
+}
+
+// A dns_servers entry: address, address:port, [address] or [address]:port.
+bool is_dns_server(const std::string& server) {
+  std::string host = server, port;
+  if (server.starts_with("[")) {
+    auto close = server.find(']');
+    if (close == std::string::npos) return false;
+    host = server.substr(1, close - 1);
+    std::string rest = server.substr(close + 1);
+    if (!rest.empty() && !rest.starts_with(":")) return false;
+    port = rest.empty() ? "" : rest.substr(1);
+    if (!rest.empty() && port.empty()) return false;
+  } else if (std::count(server.begin(), server.end(), ':') == 1) {
+    host = server.substr(0, server.find(':'));
+    port = server.substr(server.find(':') + 1);
+    if (port.empty()) return false;
+  }
+  auto number = port.empty() ? std::optional<std::int64_t>(53) : parse_integer(port);
+  return numeric_address(host, 53) && number && *number >= 1 && *number <= 65535;
+}
+
+dns::ResolverOptions resolver_options(const Config& c, bool ipv4, bool ipv6) {
+  dns::ResolverOptions r;
+  r.ipv4 = ipv4;
+  r.ipv6 = ipv6;
+  r.mx_lookups =
+      !c.boolean("disable_dns_lookups") && c.value("smtp_dns_support_level") != "disabled";
+  auto lookup = c.list("smtp_host_lookup");
+  r.host_dns = r.mx_lookups && std::find(lookup.begin(), lookup.end(), "dns") != lookup.end();
+  // With DNS off, host names can only come from the system's resolver (as in Postfix).
+  r.host_native = !r.host_dns || std::find(lookup.begin(), lookup.end(), "native") != lookup.end();
+  r.ignore_mx_lookup_error = c.boolean("ignore_mx_lookup_error");
+  r.defer_if_no_mx_address = c.boolean("smtp_defer_if_no_mx_address_found");
+  std::string preference = c.value("smtp_address_preference");
+  r.plan.address_preference = preference == "ipv6"   ? dns::AddressPreference::ipv6
+                              : preference == "ipv4" ? dns::AddressPreference::ipv4
+                                                     : dns::AddressPreference::any;
+  r.plan.randomize = c.boolean("smtp_randomize_addresses");
+  r.plan.balance = c.boolean("smtp_balance_inet_protocols");
+  r.plan.address_limit = static_cast<std::size_t>(c.integer("smtp_mx_address_limit"));
+  r.self_addresses = own_addresses(c);
+  for (const std::string& relay : c.list("smtp_fallback_relay")) {
+    std::string error;
+    auto hop = dns::parse_nexthop(relay, &error);
+    if (!hop) throw ConfigError("bad smtp_fallback_relay entry \"" + relay + "\": " + error);
+    r.fallback_relays.push_back(*hop);
+  }
+  if (std::string relayhost = c.value("relayhost"); !relayhost.empty()) {
+    if (auto hop = dns::parse_nexthop(relayhost)) r.relayhost_key = hop->key();
+  }
+  return r;
+}
+
+}  // namespace
+
+EngineSettings engine_settings(const Config& c) {
+  EngineSettings e;
+  e.smtp = protocol_settings(c, false);
+  e.lmtp = protocol_settings(c, true);
+  std::string bind4 = c.value("smtp_bind_address"), bind6 = c.value("smtp_bind_address6");
+  if (auto a = numeric_address(bind4, 0); a && a->family() == AF_INET) e.smtp.connect.source = a;
+  if (auto a = numeric_address(bind6, 0); a && a->family() == AF_INET6) e.smtp.connect.source6 = a;
+  e.positive_feedback = c.feedback("smtp_destination_concurrency_positive_feedback");
+  e.negative_feedback = c.feedback("smtp_destination_concurrency_negative_feedback");
+  e.failed_cohort_limit =
+      static_cast<std::size_t>(c.integer("smtp_destination_concurrency_failed_cohort_limit"));
+  e.feedback_debug = c.boolean("destination_concurrency_feedback_debug");
+  e.dead_destination_time = std::chrono::seconds(c.seconds("minimal_backoff_time"));
+  for (std::string map : c.list("smtp_destination_concurrency_maps")) {
+    if (map.starts_with("texthash:")) map = map.substr(9);
+    std::ifstream file(map);
+    if (!file) throw ConfigError(map + ": cannot open concurrency map");
+    std::string line;
+    for (int number = 1; std::getline(file, line); ++number) {
+      std::istringstream words(line);
+      std::string destination, limit, extra;
+      if (!(words >> destination) || destination.starts_with("#")) continue;
+      auto value = parse_integer(words >> limit ? limit : "");
+      if (!value || *value < 1 || (words >> extra)) {
+        throw ConfigError(map + ", line " + std::to_string(number) +
+                          ": expected \"destination limit\" with a limit of at least 1");
+      }
+      e.concurrency_overrides[destination] = static_cast<std::size_t>(*value);
+    }
+  }
+  e.debug_peers = c.list("debug_peer_list");
+  e.mx_session_limit = static_cast<std::size_t>(c.integer("smtp_mx_session_limit"));
+  auto protocols = c.list("inet_protocols");
+  bool all = std::find(protocols.begin(), protocols.end(), "all") != protocols.end();
+  e.ipv4 = all || std::find(protocols.begin(), protocols.end(), "ipv4") != protocols.end();
+  e.ipv6 = all || std::find(protocols.begin(), protocols.end(), "ipv6") != protocols.end();
+  e.resolver = resolver_options(c, e.ipv4, e.ipv6);
+  for (const std::string& server : c.list("dns_servers")) {
+    // Checked here so that no shard fails to start its resolver over a typo.
+    if (!is_dns_server(server)) {
+      throw ConfigError("bad dns_servers entry \"" + server +
+                        "\": expected an IP address with an optional :port");
+    }
+    e.dns_channel.servers.push_back(server);
+  }
+  e.dns_channel.timeout = std::chrono::seconds(c.seconds("dns_timeout"));
+  e.dns_channel.tries = static_cast<int>(c.integer("dns_tries"));
+  e.dns_cache.ttl_limit = std::chrono::seconds(c.seconds("dns_cache_ttl_limit"));
+  e.dns_cache.negative_time = std::chrono::seconds(c.seconds("dns_negative_cache_time"));
+  e.dns_cache.entry_limit = static_cast<std::size_t>(c.integer("dns_cache_size_limit"));
+  e.resolver.native_ttl = std::min(std::chrono::seconds(60), e.dns_cache.ttl_limit);
+  e.tls = tls_settings(c);
+
+  e.cache_on_demand = c.boolean("smtp_connection_cache_on_demand");
+  e.cache_destinations = c.list("smtp_connection_cache_destinations");
+  e.cache_time_limit = std::chrono::seconds(c.seconds("smtp_connection_cache_time_limit"));
+  e.reuse_time_limit = std::chrono::seconds(c.seconds("smtp_connection_reuse_time_limit"));
+  e.reuse_count_limit = static_cast<std::size_t>(c.integer("smtp_connection_reuse_count_limit"));
+
+  e.relayhost = c.value("relayhost");
+  e.transport_maps = c.list("transport_maps");
+
+  feed_access_settings(c, e);
+  e.spool_directories = c.list("spool_directories");
+  e.feed_body_memory_limit = static_cast<std::uint64_t>(c.integer("feed_body_memory_limit"));
+  e.results_journal = c.value("results_journal");
+  e.results_journal_sync = c.boolean("results_journal_sync");
+  e.results_journal_commit_delay =
+      std::chrono::milliseconds(c.integer("results_journal_commit_delay_ms"));
+  e.results_journal_segment_limit =
+      static_cast<std::uint64_t>(c.integer("results_journal_segment_limit"));
+  e.result_retention_time = std::chrono::seconds(c.seconds("feed_result_retention_time"));
+  e.result_retention_limit = static_cast<std::size_t>(c.integer("feed_result_retention_limit"));
+  e.feed_request_limit = static_cast<std::size_t>(c.integer("feed_request_limit"));
+  e.shards = static_cast<std::size_t>(c.count_or_auto("shards"));
+  e.shard_session_limit = static_cast<std::size_t>(c.integer("shard_session_limit"));
+
+  e.maillog_file = c.value("maillog_file");
+  e.json_log = c.value("log_format") == "json";
+  e.syslog_name = c.value("syslog_name");
+  e.myhostname = c.value("myhostname");
+  return e;
+}
+
+}  // namespace ringrelay::engine

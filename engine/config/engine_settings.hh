@@ -1,0 +1,86 @@
+// Everything the engine runs with, read once from the configuration into typed fields: the
+// per-protocol session settings, connection options, scheduler, cache, feed and log settings.
+// The one place that maps parameter names to engine behaviour.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "dns/ares_channel.hh"
+#include "dns/lookups.hh"
+#include "dns/resolver.hh"
+#include "engine/config/config.hh"
+#include "engine/config/config_values.hh"
+#include "engine/config/tls_settings.hh"
+#include "engine/delivery/connection.hh"
+#include "proto/session_settings.hh"
+
+namespace ringrelay::engine {
+
+struct ProtocolSettings {  // smtp_* or lmtp_*
+  proto::SessionSettings session;
+  ConnectOptions connect;
+  std::size_t concurrency_limit = 20;
+  std::size_t initial_concurrency = 5;
+  std::size_t recipient_limit = 50;
+};
+
+struct EngineSettings {
+  ProtocolSettings smtp, lmtp;
+  Feedback positive_feedback, negative_feedback;
+  std::size_t failed_cohort_limit = 1;
+  bool feedback_debug = false;                      // destination_concurrency_feedback_debug
+  std::chrono::seconds dead_destination_time{300};  // minimal_backoff_time
+  // smtp_destination_concurrency_maps: destination key → concurrency limit.
+  std::map<std::string, std::size_t, std::less<>> concurrency_overrides;
+  std::vector<std::string> debug_peers;  // debug_peer_list
+  std::size_t mx_session_limit = 2;
+  bool ipv4 = true, ipv6 = true;
+  // How next hops become addresses (MX plan, loop detection, fallback relays), and the DNS
+  // channel and record cache of each shard. The channel's servers and timeouts apply at start.
+  dns::ResolverOptions resolver;
+  dns::ChannelOptions dns_channel;
+  dns::CacheLimits dns_cache;
+  // STARTTLS: policies per next hop, the client context's files, resumption, broken peers.
+  TlsSettings tls;
+
+  bool cache_on_demand = true;
+  std::vector<std::string> cache_destinations;
+  std::chrono::seconds cache_time_limit{2};
+  std::chrono::seconds reuse_time_limit{300};
+  std::size_t reuse_count_limit = 0;
+
+  std::string relayhost;
+  std::vector<std::string> transport_maps;
+
+  std::string feed_socket;
+  int feed_socket_mode = 0660;
+  std::string feed_socket_group;                                  // empty: the process's group
+  std::vector<unsigned> feed_allowed_users, feed_allowed_groups;  // uids, gids; empty: anyone
+  std::string feed_tcp_listen;  // checked: a loopback address and port
+  std::string feed_tcp_secret;  // read from feed_tcp_secret_file (required with TCP)
+  std::vector<std::string> spool_directories;
+  std::uint64_t feed_body_memory_limit = 256ull << 20;
+  std::string results_journal;  // directory; empty: no journal
+  bool results_journal_sync = true;
+  std::uint64_t results_journal_segment_limit = 64ull << 20;  // compaction threshold
+  std::chrono::milliseconds results_journal_commit_delay{5};  // between commits, at least
+  std::chrono::seconds result_retention_time{3600};
+  std::size_t result_retention_limit = 100000;
+  std::size_t feed_request_limit = 50000;
+  std::size_t shards = 0;  // 0: one per core
+  std::size_t shard_session_limit = 10000;
+
+  std::string maillog_file;
+  bool json_log = false;
+  std::string syslog_name = "ringrelay";
+  std::string myhostname;
+};
+
+// Throws ConfigError (file, line) for a malformed concurrency map.
+EngineSettings engine_settings(const Config& config);
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,113 @@
+// Reading TlsSettings: main.cf's TLS parameters into policy defaults, the policy maps, and a
+// trial client context so that a bad certificate, key or CA file stops the start (exit 78).
+#include "engine/config/tls_settings.hh"
+
+#include <stdexcept>
+
+#include "engine/config/lookup_table.hh"
+#include "proto/ascii.hh"
+
+namespace ringrelay::engine {
+namespace {
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : " ") + item;
+  return out;
+}
+
+// The one refusal of dane-only, for main.cf and policy tables alike: `where` names the setting.
+void refuse_dane_only(tls::SecurityLevel level, const std::string& where) {
+  if (level != tls::SecurityLevel::dane_only) return;
+  throw ConfigError(where +
+                    ": dane-only: DANE needs DNSSEC-validated TLSA records, which ringrelay "
+                    "does not look up yet; use verify or secure");
+}
+
+tls::SecurityLevel level_of(const Config& c, const char* name) {
+  auto level = tls::parse_security_level(c.value(name));
+  if (!level) throw ConfigError(std::string(name) + " = " + c.value(name) + ": unknown level");
+  refuse_dane_only(*level, name);
+  return *level;
+}
+
+}  // namespace
+
+const tls::Policy& TlsSettings::policy_for(const dns::Nexthop& hop) const {
+  if (hop.protocol == dns::Protocol::lmtp) return lmtp_policy;
+  if (!policy_map.empty()) {
+    std::string key = proto::ascii_lower(hop.key());
+    if (auto it = policy_map.find(key); it != policy_map.end()) return it->second;
+    if (hop.kind == dns::Nexthop::Kind::domain && hop.port == 25) {
+      for (auto dot = key.find('.'); dot != std::string::npos; dot = key.find('.', dot + 1)) {
+        if (auto it = policy_map.find(std::string_view(key).substr(dot)); it != policy_map.end())
+          return it->second;
+      }
+    }
+  }
+  return default_policy;
+}
+
+bool TlsSettings::any_tls() const {
+  bool any = default_policy.uses_tls() || lmtp_policy.uses_tls();
+  for (const auto& [key, policy] : policy_map) any = any || policy.uses_tls();
+  return any;
+}
+
+TlsSettings tls_settings(const Config& c) {
+  TlsSettings t;
+  tls::PolicyDefaults& d = t.defaults;
+  d.level = level_of(c, "smtp_tls_security_level");
+  d.protocols = joined(c.list("smtp_tls_protocols"));
+  d.mandatory_protocols = joined(c.list("smtp_tls_mandatory_protocols"));
+  d.ciphers = c.value("smtp_tls_ciphers");
+  d.mandatory_ciphers = c.value("smtp_tls_mandatory_ciphers");
+  d.exclude_ciphers = c.list("smtp_tls_exclude_ciphers");
+  d.mandatory_exclude_ciphers = c.list("smtp_tls_mandatory_exclude_ciphers");
+  // Postfix: mandatory exclusions add to the opportunistic ones.
+  d.mandatory_exclude_ciphers.insert(d.mandatory_exclude_ciphers.end(), d.exclude_ciphers.begin(),
+                                     d.exclude_ciphers.end());
+  d.fingerprint_match = c.list("smtp_tls_fingerprint_cert_match");
+  d.verify_match = c.list("smtp_tls_verify_cert_match");
+  d.secure_match = c.list("smtp_tls_secure_cert_match");
+  d.servername = c.value("smtp_tls_servername");
+  try {
+    t.default_policy = tls::default_policy(d.level, d);
+    t.lmtp_policy = tls::default_policy(level_of(c, "lmtp_tls_security_level"), d);
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(e.what());
+  }
+  if (d.level == tls::SecurityLevel::fingerprint && d.fingerprint_match.empty()) {
+    throw ConfigError(
+        "smtp_tls_security_level = fingerprint needs smtp_tls_fingerprint_cert_match");
+  }
+  for (const std::string& map : c.list("smtp_tls_policy_maps")) {
+    for (const TableEntry& entry : read_lookup_table(map)) {
+      std::string error;
+      auto policy = tls::parse_policy_entry(entry.value, d, error);
+      if (!policy) throw ConfigError(entry.where + ": " + entry.value + ": " + error);
+      refuse_dane_only(policy->level, entry.where);
+      t.policy_map.emplace(entry.key, std::move(*policy));
+    }
+  }
+  t.context.ca_file = c.value("smtp_tls_CAfile");
+  t.context.ca_path = c.value("smtp_tls_CApath");
+  t.context.append_system_cas = c.boolean("tls_append_default_CA");
+  t.context.cert_file = c.value("smtp_tls_cert_file");
+  t.context.key_file = c.value("smtp_tls_key_file");
+  t.context.verify_depth = static_cast<int>(c.integer("smtp_tls_scert_verifydepth"));
+  t.fingerprint_digest = c.value("smtp_tls_fingerprint_digest");
+  t.session_cache_timeout = std::chrono::seconds(c.seconds("smtp_tls_session_cache_timeout"));
+  t.broken_peer_time = std::chrono::seconds(c.seconds("smtp_tls_broken_peer_time"));
+  // Load the files once here, in the main thread, so that mistakes stop the start.
+  if (t.any_tls()) {
+    try {
+      tls::Context trial(tls::Role::client, t.context);
+    } catch (const tls::ContextError& e) {
+      throw ConfigError(e.what());
+    }
+  }
+  return t;
+}
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,140 @@
+// Delivery log lines in Postfix's format (or JSON), with a syslog-style prefix.
+#include "engine/delivery/delivery_log.hh"
+
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+namespace ringrelay::engine {
+
+DeliveryLog::DeliveryLog(const std::string& path, bool json, std::string syslog_name,
+                         std::string hostname)
+    : json_(json), syslog_name_(std::move(syslog_name)), hostname_(std::move(hostname)) {
+  if (path.empty()) {
+    syslog_ = true;
+    static std::string tag;  // openlog keeps the pointer
+    tag = syslog_name_ + "/smtp";
+    ::openlog(tag.c_str(), LOG_PID | LOG_NDELAY, LOG_MAIL);
+  } else if (path == "/dev/stdout") {
+    file_ = stdout;
+  } else if (path == "/dev/stderr") {
+    file_ = stderr;
+  } else {
+    file_ = std::fopen(path.c_str(), "a");
+    own_file_ = file_ != nullptr;
+    if (own_file_) std::setvbuf(file_, nullptr, _IOFBF, 1 << 16);
+    if (file_ == nullptr) {
+      std::fprintf(stderr, "ringrelay: warning: maillog_file %s: cannot open, logging to stderr\n",
+                   path.c_str());
+      file_ = stderr;
+    }
+  }
+}
+
+DeliveryLog::~DeliveryLog() {
+  if (own_file_) std::fclose(file_);
+  if (syslog_) ::closelog();
+}
+
+std::string DeliveryLog::format_delay(double seconds) {
+  if (seconds < 0) seconds = 0;
+  char text[32];
+  if (seconds >= 10) {
+    std::snprintf(text, sizeof text, "%.0f", std::floor(seconds));
+  } else if (seconds >= 1) {
+    std::snprintf(text, sizeof text, "%.1f", std::floor(seconds * 10) / 10);
+  } else {
+    std::snprintf(text, sizeof text, "%.2f", std::floor(seconds * 100) / 100);
+  }
+  std::string out = text;
+  if (out.find('.') != std::string::npos) {
+    while (out.back() == '0') out.pop_back();
+    if (out.back() == '.') out.pop_back();
+  }
+  return out;
+}
+
+std::string DeliveryLog::postfix_line(const ResultRecord& r) {
+  const auto& recipient = r.request->message.recipients[r.recipient];
+  std::string status = r.result.status == proto::DeliveryStatus::sent      ? "sent"
+                       : r.result.status == proto::DeliveryStatus::bounced ? "bounced"
+                                                                           : "deferred";
+  std::string line = r.request->id + ": to=<" + recipient.address + ">";
+  if (!recipient.orcpt.empty() && recipient.orcpt.starts_with("rfc822;") &&
+      recipient.orcpt.substr(7) != recipient.address) {
+    line += ", orig_to=<" + recipient.orcpt.substr(7) + ">";
+  }
+  line += ", relay=" + r.relay;
+  if (r.connection_use > 1) line += ", conn_use=" + std::to_string(r.connection_use);
+  line += ", delay=" + format_delay(r.delay) + ", delays=" + format_delay(r.delays[0]) + "/" +
+          format_delay(r.delays[1]) + "/" + format_delay(r.delays[2]) + "/" +
+          format_delay(r.delays[3]);
+  line += ", dsn=" + r.result.dsn + ", status=" + status + " (" + r.result.text + ")";
+  return line;
+}
+
+void DeliveryLog::result(const ResultRecord& r) {
+  const std::string program = "smtp";
+  if (!json_) {
+    write(program, postfix_line(r));
+    return;
+  }
+  nlohmann::json j = {
+      {"queue_id", r.request->id}, {"to", r.request->message.recipients[r.recipient].address},
+      {"relay", r.relay},          {"conn_use", r.connection_use},
+      {"delay", r.delay},          {"delays", {r.delays[0], r.delays[1], r.delays[2], r.delays[3]}},
+      {"dsn", r.result.dsn},       {"status", std::string(proto::status_name(r.result.status))},
+      {"text", r.result.text}};
+  if (r.result.ambiguous) j["ambiguous"] = true;  // the server may have taken it
+  if (!r.site.empty()) j["site"] = r.site;        // the MX site, when not the next hop itself
+  emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+void DeliveryLog::notice(const std::string& text) {
+  // Notices are few (start, stop, connection and TLS events): each is written at once, and
+  // carries out any result lines buffered before it.
+  if (!json_) {
+    write("smtp", text);
+  } else {
+    nlohmann::json j = {{"notice", text}};
+    emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  flush();
+}
+
+void DeliveryLog::emit(const std::string& line) {
+  if (syslog_) {
+    ::syslog(LOG_INFO, "%s", line.c_str());
+    return;
+  }
+  std::fprintf(file_, "%s\n", line.c_str());
+}
+
+void DeliveryLog::flush() {
+  if (file_ != nullptr) std::fflush(file_);
+}
+
+void DeliveryLog::write(const std::string& program, const std::string& text) {
+  if (syslog_) {
+    ::syslog(LOG_INFO, "%s", text.c_str());  // syslog adds the time, host and program
+    return;
+  }
+  // The stamp changes once a second: format it once a second (per thread: shards log notices).
+  thread_local std::time_t stamped = 0;
+  thread_local char stamp[32] = "";
+  std::time_t now = std::time(nullptr);
+  if (now != stamped) {
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    std::strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
+    stamped = now;
+  }
+  static const int pid = static_cast<int>(::getpid());
+  std::fprintf(file_, "%s %s %s/%s[%d]: %s\n", stamp, hostname_.c_str(), syslog_name_.c_str(),
+               program.c_str(), pid, text.c_str());
+}
+
+}  // namespace ringrelay::engine

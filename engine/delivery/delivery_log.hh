@@ -1,0 +1,41 @@
+// The delivery log: one line per recipient in Postfix's format, so pflogsumm and log exporters read
+// it unchanged ("QUEUEID: to=<...>, relay=..., delay=..., delays=a/b/c/d, dsn=..., status=..."), or
+// one JSON object per line. As Postfix 3.4+: to maillog_file, to syslog (mail facility) when it is
+// empty, to standard output or error with "/dev/stdout" or "/dev/stderr".
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "engine/delivery/scheduler.hh"
+
+namespace ringrelay::engine {
+
+class DeliveryLog {
+ public:
+  DeliveryLog(const std::string& path, bool json, std::string syslog_name, std::string hostname);
+  ~DeliveryLog();
+
+  void result(const ResultRecord& record);
+  void notice(const std::string& text);
+  // Result lines are buffered; the feed shard flushes once per loop turn, before the results it
+  // reported reach the queue manager, so a result is in the log before its record is sent.
+  // Notices are written at once.
+  void flush();
+
+  // Postfix's delay notation: at most two decimals, trailing zeros dropped ("0.01", "1.2", "23").
+  static std::string format_delay(double seconds);
+  // The Postfix line for a result, without the syslog prefix.
+  static std::string postfix_line(const ResultRecord& record);
+
+ private:
+  void write(const std::string& program, const std::string& text);
+  void emit(const std::string& line);  // one JSON line
+  std::FILE* file_ = nullptr;
+  bool own_file_ = false;
+  bool syslog_ = false;
+  bool json_;
+  std::string syslog_name_, hostname_;
+};
+
+}  // namespace ringrelay::engine

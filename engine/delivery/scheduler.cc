@@ -1,0 +1,729 @@
+// The scheduler: destinations resolve into sites; sites queue jobs and start them within their
+// window, on cached connections first; connection events come back here and become results,
+// feedback, retries and reuse. Connection callbacks never free a connection in place: closed ones
+// wait in the graveyard until collect_garbage().
+#include "engine/delivery/scheduler.hh"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "engine/delivery/reuse_policy.hh"
+#include "engine/delivery/site_key.hh"
+#include "engine/runtime/invariant.hh"
+
+namespace ringrelay::engine {
+
+struct Scheduler::Destination {
+  std::string key;
+  dns::Nexthop hop;
+  std::shared_ptr<const ResolveAnswer> answer;  // the latest lookup; null before the first
+  bool resolving = false;
+  bool answer_fresh = false;                 // not yet used by a dispatch
+  std::deque<std::unique_ptr<Job>> waiting;  // until its lookup says which site takes them
+  Site* site = nullptr;                      // the site its jobs went to last
+  std::size_t jobs = 0;                      // Job objects alive for it, anywhere
+  std::size_t active = 0;                    // its jobs on connections now
+  Clock::time_point last_used{};
+};
+
+struct Scheduler::Job {
+  RequestPointer request;
+  Destination* destination;
+  std::vector<std::size_t> recipients;        // indices into request->message.recipients
+  std::vector<bool> reported;                 // per job recipient: final result given
+  proto::Message message;                     // just those recipients; the body spans are shared
+  std::shared_ptr<const ResolveAnswer> plan;  // the addresses it started with (kept for retries)
+  std::size_t address_index = 0;
+  std::size_t sessions = 0;        // connections that reached a server of the current MX group
+  bool fresh_connection = false;   // a retry: no cached connection
+  bool plaintext = false;          // a retry after a failed "may" handshake: no STARTTLS
+  bool owned = false;              // handed over by another shard: never handed on
+  bool requeue = false;            // its retry goes back to the site's queue (requeue_allowed)
+  std::size_t requeues = 0;        // times it went back to the queue that way
+  std::vector<std::size_t> retry;  // job recipients to try again on another connection
+  Clock::time_point started_at{};
+
+  Job(RequestPointer r, Destination& d, std::vector<std::size_t> indices)
+      : request(std::move(r)), destination(&d), recipients(std::move(indices)) {
+    ++destination->jobs;
+    const proto::Message& m = request->message;
+    message.sender = m.sender;
+    message.encoding = m.encoding;
+    message.smtputf8 = m.smtputf8;
+    message.envid = m.envid;
+    message.ret = m.ret;
+    message.body = m.body;
+    for (std::size_t i : recipients) message.recipients.push_back(m.recipients[i]);
+    reported.assign(recipients.size(), false);
+  }
+  ~Job() { --destination->jobs; }
+  Job(const Job&) = delete;
+  Job& operator=(const Job&) = delete;
+};
+
+struct Scheduler::Site {
+  std::string name;
+  dns::Nexthop hop;  // the next hop that made it: its protocol's settings apply
+  SiteWindow window;
+  std::deque<std::unique_ptr<Job>> pending;
+  std::size_t active = 0;             // connections connecting or carrying a job
+  std::size_t connections = 0;        // all of its connections: busy, idle, closing
+  std::size_t destinations = 0;       // destinations whose jobs come here
+  std::size_t message_limit = 0;      // learnt per-connection message limit; 0: none seen
+  Clock::time_point last_delivery{};  // a transaction delivered something
+  // A new connection was turned away while `ceiling` others were open: no more until then.
+  std::size_t ceiling = 0;
+  Clock::time_point ceiling_until{};
+  std::string last_failure_dsn = "4.4.1", last_failure_text;
+  Clock::time_point last_used{};
+
+  Site(std::string n, const dns::Nexthop& h, std::size_t initial)
+      : name(std::move(n)), hop(h), window(initial) {}
+};
+
+struct Scheduler::Slot {
+  std::unique_ptr<Connection> connection;
+  Site* site = nullptr;
+  Destination* destination = nullptr;  // of the job it carries; null when idle
+  std::unique_ptr<Job> job;
+  std::size_t address_index = 0;  // the server's place in the job's plan (size: not in it)
+  bool active = false;            // counted in site->active and destination->active
+  bool idle = false;              // in the cache
+  bool fresh = true;              // the current job opened this connection
+  cache::EndpointKey endpoint;
+  tls::PeerNames names;  // what the current job checks the server's certificate against
+  // How a reused TLS connection fares under the current job's policy ("Verified", ...); empty
+  // for a fresh connection, whose own handshake says it.
+  std::string reused_trust;
+  Timer idle_timer;
+};
+
+Scheduler::Scheduler(Network& network, Timers& timers, const EngineSettings& settings,
+                     Resolver& resolver, ResultSink& sink, ShardPlace place)
+    : timers_(timers),
+      settings_(settings),
+      resolver_(resolver),
+      sink_(sink),
+      place_(place),
+      tls_(settings, timers, log_notice),
+      connector_(network, settings, tls_) {
+  RINGRELAY_CHECK(place_.count >= 1 && place_.index < place_.count, "shard place");
+}
+
+Scheduler::~Scheduler() = default;
+
+void Scheduler::debug(const ServerAddress& peer, const std::string& text) const {
+  if (!log_notice || settings_.debug_peers.empty()) return;
+  for (const std::string& pattern : settings_.debug_peers) {
+    // An address, a host name, or a domain whose subdomains match too (Postfix's default).
+    std::string bare = pattern.starts_with(".") ? pattern.substr(1) : pattern;
+    bool match = pattern == peer.address || bare == peer.hostname ||
+                 (peer.hostname.size() > bare.size() && peer.hostname.ends_with("." + bare));
+    if (match) {
+      log_notice("debug: " + peer.name_address_port() + ": " + text);
+      return;
+    }
+  }
+}
+
+WindowSettings Scheduler::window_settings(const Site& s) const {
+  const ProtocolSettings& p = connector_.protocol(s.hop);
+  WindowSettings w;
+  w.initial = p.initial_concurrency;
+  auto it = settings_.concurrency_overrides.find(s.name);
+  w.limit = it != settings_.concurrency_overrides.end() ? it->second : p.concurrency_limit;
+  w.positive = settings_.positive_feedback;
+  w.negative = settings_.negative_feedback;
+  w.failed_cohort_limit = settings_.failed_cohort_limit;
+  w.dead_time = settings_.dead_destination_time;
+  return w;
+}
+
+std::size_t Scheduler::destination_limit(const Destination& d) const {
+  if (d.site != nullptr && d.site->name == d.key) return 0;  // the site's own limit
+  auto it = settings_.concurrency_overrides.find(d.key);
+  return it != settings_.concurrency_overrides.end() ? it->second : 0;
+}
+
+Scheduler::Destination& Scheduler::destination(const dns::Nexthop& hop) {
+  std::string key = hop.key();
+  auto& slot = destinations_[key];
+  if (!slot) {
+    slot = std::make_unique<Destination>();
+    slot->key = key;
+    slot->hop = hop;
+  }
+  return *slot;
+}
+
+Scheduler::Site& Scheduler::site(const std::string& name, const dns::Nexthop& hop) {
+  auto& slot = sites_[name];
+  if (!slot) {
+    const ProtocolSettings& p = connector_.protocol(hop);
+    slot = std::make_unique<Site>(name, hop, p.initial_concurrency);
+  }
+  return *slot;
+}
+
+void Scheduler::submit(const RequestPointer& request, const dns::Nexthop& hop,
+                       const std::vector<std::size_t>& recipients, bool owned,
+                       std::shared_ptr<const ResolveAnswer> answer) {
+  Destination& d = destination(hop);
+  d.last_used = timers_.now();
+  if (answer && !d.resolving && (!d.answer || d.answer->expires < answer->expires)) {
+    d.answer = std::move(answer);
+    d.answer_fresh = true;
+  }
+  std::size_t limit = std::max<std::size_t>(1, connector_.protocol(hop).recipient_limit);
+  for (std::size_t start = 0; start < recipients.size(); start += limit) {
+    std::size_t end = std::min(recipients.size(), start + limit);
+    auto job = std::make_unique<Job>(
+        request, d,
+        std::vector<std::size_t>(recipients.begin() + static_cast<long>(start),
+                                 recipients.begin() + static_cast<long>(end)));
+    job->owned = owned;
+    d.waiting.push_back(std::move(job));
+  }
+  arm_sweep();
+  dispatch(d);
+}
+
+void Scheduler::dispatch(Destination& d) {
+  Clock::time_point now = timers_.now();
+  if (shutting_down_) {
+    while (!d.waiting.empty()) {
+      fail_job(*d.waiting.front(), "4.3.2", "delivery interrupted: ringrelay is shutting down",
+               false);
+      d.waiting.pop_front();
+    }
+    return;
+  }
+  if (d.waiting.empty()) return;
+  // An answer is used at least by the dispatch its lookup triggers, even one with a zero TTL.
+  if (!d.answer || (now >= d.answer->expires && !d.answer_fresh)) {
+    // Look up (again); the lookup may finish at once (cache, literal) or later (DNS), and then
+    // it dispatches this destination itself. A destination is never freed while it resolves.
+    if (!d.resolving) {
+      d.resolving = true;
+      auto returned = std::make_shared<bool>(false);
+      Destination* looked_up = &d;
+      resolver_.resolve(d.hop, [this, looked_up, returned](ResolveAnswer answer) {
+        looked_up->resolving = false;
+        looked_up->answer = std::make_shared<const ResolveAnswer>(std::move(answer));
+        looked_up->answer_fresh = true;
+        if (*returned) dispatch(*looked_up);
+      });
+      *returned = true;
+    }
+    if (d.resolving) return;
+  }
+  d.answer_fresh = false;
+  const ResolveAnswer& answer = *d.answer;
+  if (answer.addresses.empty()) {
+    // Failed lookups are remembered until the answer expires (dns_negative_cache_time).
+    while (!d.waiting.empty()) {
+      fail_job(*d.waiting.front(), answer.dsn, answer.text, answer.hard_failure);
+      d.waiting.pop_front();
+    }
+    return;
+  }
+  std::string name = site_name(d.hop, answer);
+  std::size_t owner = owner_shard(name, place_.count);
+  if (owner != place_.index && hand_over) {
+    // Another shard owns the site: its window, throttle and connections are there.
+    std::deque<std::unique_ptr<Job>> kept;
+    while (!d.waiting.empty()) {
+      std::unique_ptr<Job> job = std::move(d.waiting.front());
+      d.waiting.pop_front();
+      if (job->owned) {
+        kept.push_back(std::move(job));
+      } else {
+        hand_over(owner, job->request, d.hop, job->recipients, d.answer);  // no result here
+      }
+    }
+    d.waiting = std::move(kept);
+    if (d.waiting.empty()) return;
+  }
+  Site& s = site(name, d.hop);
+  if (d.site != &s) {
+    if (d.site != nullptr) --d.site->destinations;
+    d.site = &s;
+    ++s.destinations;
+  }
+  while (!d.waiting.empty()) {
+    d.waiting.front()->plan = d.answer;
+    s.pending.push_back(std::move(d.waiting.front()));
+    d.waiting.pop_front();
+  }
+  dispatch(s);
+}
+
+Scheduler::Job* Scheduler::next_job(Site& s) {
+  // Without per-destination limits inside sites (the usual case), simply the first.
+  for (std::size_t i = 0; i < s.pending.size(); ++i) {
+    Job& job = *s.pending[i];
+    std::size_t limit = destination_limit(*job.destination);
+    if (limit == 0 || job.destination->active < limit) {
+      if (i > 0) std::swap(s.pending[0], s.pending[i]);
+      return s.pending.front().get();
+    }
+    if (settings_.concurrency_overrides.empty()) break;
+  }
+  return nullptr;
+}
+
+void Scheduler::dispatch(Site& s) {
+  Clock::time_point now = timers_.now();
+  s.last_used = now;
+  if (shutting_down_) {
+    while (!s.pending.empty()) {
+      fail_job(*s.pending.front(), "4.3.2", "delivery interrupted: ringrelay is shutting down",
+               false);
+      s.pending.pop_front();
+    }
+    return;
+  }
+  WindowSettings ws = window_settings(s);
+  if (s.window.dead(now)) {
+    // A throttled site: defer at once, with the reason, as Postfix's qmgr does.
+    while (!s.pending.empty()) {
+      fail_job(*s.pending.front(), s.last_failure_dsn,
+               "delivery temporarily suspended: " + s.last_failure_text, false);
+      s.pending.pop_front();
+    }
+    return;
+  }
+  if (s.window.revive_if_due(ws, now, s.active) && log_notice) {
+    log_notice("site " + s.name + ": delivery resumed after the throttle, window " +
+               std::to_string(s.window.allowed(ws.limit)));
+  }
+  while (!s.pending.empty()) {
+    Job* next = next_job(s);
+    if (next == nullptr) break;
+    const dns::Nexthop& hop = next->destination->hop;
+    if (!next->fresh_connection) {
+      // A cached connection of this site, or to this very server under another site. Either way,
+      // only a connection whose TLS satisfies this next hop's policy, checked against the names
+      // from this next hop's own lookup.
+      auto accept = [this, &hop](Slot* slot, const tls::PeerNames& names) {
+        if (!tls_.serves(*slot->connection, hop, names)) return false;
+        slot->names = names;
+        return true;
+      };
+      std::optional<Slot*> cached = cache_.take_by_nexthop(s.name, [&](Slot* slot) {
+        return accept(slot, tls_.peer_names(hop, slot->connection->server()));
+      });
+      if (!cached) {
+        const ServerAddress& first = next->plan->addresses.front();
+        tls::PeerNames names = tls_.peer_names(hop, first);
+        cached = cache_.take_by_endpoint(connector_.endpoint(hop, first),
+                                         [&](Slot* slot) { return accept(slot, names); });
+      }
+      if (cached) {
+        Slot* slot = *cached;
+        if (slot->site != &s) {
+          --slot->site->connections;
+          slot->site = &s;
+          ++s.connections;
+        }
+        std::unique_ptr<Job> job = std::move(s.pending.front());
+        s.pending.pop_front();
+        start_job(s, std::move(job), slot);
+        continue;
+      }
+    }
+    // A new connection: within the window, and never more connections to the site than its
+    // limit (closing ones included), nor more sessions on this shard than shard_session_limit.
+    if (s.active >= allowed_connections(s, ws) || s.connections >= ws.limit ||
+        slots_.size() >= settings_.shard_session_limit) {
+      break;
+    }
+    std::unique_ptr<Job> job = std::move(s.pending.front());
+    s.pending.pop_front();
+    start_job(s, std::move(job), nullptr);
+  }
+}
+
+void Scheduler::start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse) {
+  Clock::time_point now = timers_.now();
+  if (job->started_at == Clock::time_point{}) job->started_at = now;
+  Destination& d = *job->destination;
+  const ResolveAnswer& plan = *job->plan;
+  std::size_t addresses = plan.addresses.size();
+  RINGRELAY_CHECK(addresses > 0, "a job started without an address");
+  Slot* slot = reuse;
+  bool fresh = reuse == nullptr;
+  if (fresh) {
+    auto owned = std::make_unique<Slot>();
+    owned->site = &s;
+    ++s.connections;
+    owned->address_index = std::min(job->address_index, addresses - 1);
+    const ServerAddress& server = plan.addresses[owned->address_index];
+    owned->connection = connector_.open(*this, d.hop, server, job->plaintext);
+    owned->endpoint = connector_.endpoint(d.hop, server);
+    owned->names = tls_.peer_names(d.hop, server);
+    slot = owned.get();
+    slots_[slot->connection.get()] = std::move(owned);
+    if (debugging()) {
+      debug(slot->connection->server(),
+            "connecting for " + d.key + " (site " + s.name + ", window " +
+                std::to_string(s.window.allowed(window_settings(s).limit)) + ", active " +
+                std::to_string(s.active) + ")");
+    }
+  } else {
+    cache_.remove(slot);
+    slot->idle = false;
+    slot->idle_timer.cancel();
+    // Judged once per job, not per recipient: the connection may have been opened under
+    // another next hop's policy.
+    slot->reused_trust = tls_.reused_trust(*slot->connection, d.hop, slot->names);
+    const ServerAddress& server = slot->connection->server();
+    slot->address_index = addresses;
+    for (std::size_t i = 0; i < addresses; ++i) {
+      if (plan.addresses[i].address == server.address && plan.addresses[i].port == server.port) {
+        slot->address_index = i;
+        break;
+      }
+    }
+    if (debugging()) {
+      debug(server, "reusing the connection for " + d.key + " (transaction " +
+                        std::to_string(slot->connection->reuse_count() + 1) + ")");
+    }
+  }
+  slot->fresh = fresh;
+  slot->active = true;
+  slot->destination = &d;
+  ++s.active;
+  ++d.active;
+  // A cached connection may serve a next hop whose plan does not list its address: then it is
+  // the only server tried for this job.
+  bool final_server = slot->address_index >= addresses ||
+                      connector_.final_server(plan, slot->address_index, job->sessions + 1);
+  slot->job = std::move(job);
+  Connection& connection = *slot->connection;
+  connection.deliver(slot->job->message, final_server);
+  if (fresh) connection.start();
+}
+
+void Scheduler::report(Job& job, std::size_t job_recipient, const proto::RecipientResult& result,
+                       const Slot* slot) {
+  RINGRELAY_CHECK(job_recipient < job.reported.size(), "recipient index within its job");
+  if (job.reported[job_recipient]) return;
+  job.reported[job_recipient] = true;
+  Carrier carrier;
+  carrier.started = job.started_at;
+  const Site* s = slot != nullptr ? slot->site : job.destination->site;
+  if (s != nullptr && s->name != job.destination->key) carrier.site = s->name;
+  if (slot != nullptr) {
+    carrier.connection = slot->connection.get();
+    carrier.fresh = slot->fresh;
+    carrier.reused_trust = slot->reused_trust;
+  }
+  sink_.report(
+      result_record(job.request, job.recipients[job_recipient], result, carrier, timers_.now()));
+}
+
+void Scheduler::fail_job(Job& job, const std::string& dsn, const std::string& text, bool hard) {
+  for (std::size_t i = 0; i < job.recipients.size(); ++i) {
+    report(job, i, local_result(i, dsn, text, hard), nullptr);
+  }
+}
+
+void Scheduler::on_result(Connection& c, const proto::RecipientResult& result) {
+  Slot& slot = *slots_.at(&c);
+  if (!slot.job) return;
+  if (result.status == proto::DeliveryStatus::try_next_server) {
+    slot.job->retry.push_back(result.recipient);
+    return;
+  }
+  if (result.status == proto::DeliveryStatus::deferred) {
+    slot.site->last_failure_dsn = result.dsn;
+    slot.site->last_failure_text = result.text;
+    if (requeue_allowed(slot, result)) {
+      slot.job->retry.push_back(result.recipient);
+      if (!slot.job->requeue) cap_at_the_server_limit(*slot.site);
+      slot.job->requeue = true;
+      return;
+    }
+  }
+  report(*slot.job, result.recipient, result, &slot);
+}
+
+bool Scheduler::requeue_allowed(const Slot& slot, const proto::RecipientResult& result) const {
+  // A new connection turned away before any transaction ("421 Too many connections", a refused
+  // connection) while the site's other connections deliver: the site works, this session did
+  // not. Postfix defers such a message to its deferred queue; here it waits in the site's queue
+  // for a connection that works (the negative feedback has shrunk the window), a few times at most.
+  using proto::Stage;
+  bool before_mail = result.stage == Stage::connect || result.stage == Stage::greeting ||
+                     result.stage == Stage::ehlo || result.stage == Stage::helo ||
+                     result.stage == Stage::lhlo;
+  const Site& s = *slot.site;
+  if (!before_mail || !slot.fresh || result.connection_use > 1 ||
+      slot.job->requeues >= kRequeueLimit) {
+    return false;
+  }
+  bool delivering =
+      s.last_delivery != Clock::time_point{} && timers_.now() - s.last_delivery <= kRequeueWindow;
+  // A server that greets with 421 while other connections of the site are busy is up and at its
+  // connection limit, even before the first delivery.
+  bool at_its_limit =
+      result.stage == proto::Stage::greeting && result.reply_code == 421 && s.active > 1;
+  return delivering || at_its_limit;
+}
+
+void Scheduler::cap_at_the_server_limit(Site& s) {
+  // The others (this connection is still counted) are what the server takes: no more new
+  // connections than that for a while, then the window may probe upwards again.
+  s.ceiling = std::max<std::size_t>(1, s.connections - 1);
+  s.ceiling_until = timers_.now() + kCeilingTime;
+  if (settings_.feedback_debug && log_notice) {
+    log_notice("feedback: site " + s.name + ": a new connection was turned away with " +
+               std::to_string(s.ceiling) + " others open; at most that many for " +
+               std::to_string(kCeilingTime.count()) + "s");
+  }
+}
+
+std::size_t Scheduler::allowed_connections(const Site& s, const WindowSettings& ws) const {
+  std::size_t allowed = s.window.allowed(ws.limit);
+  if (s.ceiling > 0 && timers_.now() < s.ceiling_until) allowed = std::min(allowed, s.ceiling);
+  return allowed;
+}
+
+void Scheduler::on_transaction_done(Connection& c, const proto::TransactionDone& done) {
+  Slot& slot = *slots_.at(&c);
+  Site& s = *slot.site;
+  std::unique_ptr<Job> job = std::move(slot.job);
+  feedback(s, done);
+  bool refused = c.refused_after() > 0;
+  if (refused) learn_message_limit(s, c);
+  if (!job) return;
+  std::size_t sessions_before = job->sessions;
+  if (c.connected_at() != Clock::time_point{}) ++job->sessions;
+  if (job->retry.empty()) return;
+  // Recipients another connection may take, on a connection of its own.
+  std::vector<std::size_t> indices;
+  for (std::size_t i : job->retry) indices.push_back(job->recipients[i]);
+  auto next = std::make_unique<Job>(job->request, *job->destination, std::move(indices));
+  next->plan = job->plan;
+  next->owned = true;
+  std::size_t addresses = job->plan->addresses.size();
+  std::size_t here = slot.address_index < addresses ? slot.address_index : 0;
+  next->fresh_connection = true;
+  if (refused) {
+    // The connection was used up, not the server troubled: the same server, afresh.
+    next->address_index = here;
+    next->sessions = sessions_before;
+  } else if (job->requeue) {
+    // Back to the queue: a working connection of the site may take it.
+    next->address_index = here;
+    next->sessions = sessions_before;
+    next->requeues = job->requeues + 1;
+    next->fresh_connection = false;
+  } else if (c.tls_failed_opportunistically()) {
+    // "may" whose handshake failed: this very server again, in plaintext, once.
+    tls_.remember_broken(c);
+    next->address_index = here;
+    next->sessions = job->sessions;
+    next->plaintext = true;
+  } else {
+    next->address_index = connector_.next_address(*job->plan, here, job->sessions);
+    bool same_group =
+        next->address_index < addresses &&
+        job->plan->addresses[next->address_index].site == job->plan->addresses[here].site;
+    next->sessions = same_group ? job->sessions : 0;
+  }
+  next->started_at = job->started_at;
+  s.pending.push_front(std::move(next));
+}
+
+void Scheduler::feedback(Site& s, const proto::TransactionDone& done) {
+  if (!done.delivered_any && !done.throttle) return;
+  WindowSettings ws = window_settings(s);
+  double before = s.window.window();
+  if (done.delivered_any) {
+    s.last_delivery = timers_.now();
+    s.window.delivered(ws, s.active);
+  } else if (s.window.throttled(ws, timers_.now()) && log_notice) {
+    log_notice("site " + s.name + " throttled for " +
+               std::to_string(settings_.dead_destination_time.count()) +
+               "s after failed cohorts: " + s.last_failure_text);
+  }
+  if (settings_.feedback_debug && log_notice) {
+    char line[160];
+    std::snprintf(line, sizeof line,
+                  ": window %.2f -> %.2f (%s feedback, %zu busy, failed cohorts %.2f%s)", before,
+                  s.window.window(), done.delivered_any ? "positive" : "negative", s.active,
+                  s.window.failed_cohorts(), s.window.dead(timers_.now()) ? ", dead" : "");
+    log_notice("feedback: site " + s.name + line);
+  }
+}
+
+void Scheduler::learn_message_limit(Site& s, const Connection& c) {
+  std::size_t limit = engine::learn_message_limit(s.message_limit, c.refused_after());
+  if (limit == s.message_limit) return;
+  s.message_limit = limit;
+  if (log_notice) {
+    log_notice("site " + s.name + ": " + c.server().name_address_port() +
+               " refused another message after " + std::to_string(c.refused_after()) +
+               " on one connection; connections to the site now carry at most " +
+               std::to_string(limit) + " messages");
+  }
+}
+
+void Scheduler::on_notice(Connection&, const std::string& text) {
+  if (log_notice) log_notice(text);
+}
+
+void Scheduler::on_idle(Connection& c) {
+  Slot& slot = *slots_.at(&c);
+  Site& s = *slot.site;
+  Destination* d = slot.destination;
+  if (slot.active) {
+    RINGRELAY_CHECK(s.active > 0 && (d == nullptr || d->active > 0), "active counts");
+    slot.active = false;
+    --s.active;
+    if (d != nullptr) --d->active;
+  }
+  slot.destination = nullptr;
+  if (shutting_down_) {
+    c.quit();
+    return;
+  }
+  Clock::time_point now = timers_.now();
+  bool cacheable = d == nullptr || cacheable_destination(settings_, d->key);
+  if (const char* refusal = reuse_refusal(settings_, cacheable, c, now, s.message_limit)) {
+    if (debugging()) debug(c.server(), std::string("closing: ") + refusal);
+    c.quit();
+    dispatch(s);
+    return;
+  }
+  if (!s.window.dead(now)) {
+    Job* next = next_job(s);
+    if (next != nullptr && !next->fresh_connection) {
+      const dns::Nexthop& hop = next->destination->hop;
+      tls::PeerNames names = tls_.peer_names(hop, c.server());
+      if (tls_.serves(c, hop, names)) {
+        slot.names = names;
+        std::unique_ptr<Job> job = std::move(s.pending.front());
+        s.pending.pop_front();
+        start_job(s, std::move(job), &slot);  // reuse at once: no RSET, the session is clean
+        dispatch(s);  // a standing backlog uses the whole window, not only these connections
+        return;
+      }
+    }
+  }
+  park(slot);
+  dispatch(s);
+}
+
+void Scheduler::park(Slot& slot) {
+  Connection& c = *slot.connection;
+  slot.idle = true;
+  cache_.put(&slot, slot.site->name, slot.endpoint);
+  if (debugging()) {
+    debug(c.server(), "cached for " + slot.site->name + ", idle for at most " +
+                          std::to_string(settings_.cache_time_limit.count()) + "s");
+  }
+  Slot* parked = &slot;
+  slot.idle_timer.arm(timers_, settings_.cache_time_limit, [this, parked] {
+    cache_.remove(parked);
+    parked->idle = false;
+    parked->connection->quit();
+  });
+}
+
+void Scheduler::on_closed(Connection& c) {
+  auto it = slots_.find(&c);
+  if (it == slots_.end()) return;
+  Slot& slot = *it->second;
+  Site& s = *slot.site;
+  if (debugging()) debug(c.server(), "closed: " + c.close_reason());
+  slot.idle_timer.cancel();
+  if (slot.idle) {
+    cache_.remove(&slot);
+    slot.idle = false;
+  }
+  if (slot.active) {
+    slot.active = false;
+    --s.active;
+    if (slot.destination != nullptr) --slot.destination->active;
+  }
+  slot.destination = nullptr;
+  if (slot.job) {
+    // The session always ends a transaction before closing; this is a safety net only.
+    fail_job(*slot.job, "4.4.2", "connection closed: " + c.close_reason(), false);
+    slot.job.reset();
+  }
+  RINGRELAY_CHECK(s.connections > 0, "site connection count");
+  --s.connections;
+  graveyard_.push_back(std::move(it->second));
+  slots_.erase(it);
+  dispatch(s);
+}
+
+void Scheduler::collect_garbage() {
+  graveyard_.clear();
+}
+
+void Scheduler::arm_sweep() {
+  if (sweep_timer_.armed()) return;
+  sweep_timer_.arm(timers_, kIdleTableTime / 10, [this] {
+    sweep();
+    if (!destinations_.empty() || !sites_.empty()) arm_sweep();
+  });
+}
+
+void Scheduler::sweep() {
+  Clock::time_point now = timers_.now();
+  tls_.prune();
+  // Destinations first: a freed destination no longer holds its site.
+  std::erase_if(destinations_, [&](const auto& entry) {
+    const Destination& d = *entry.second;
+    bool idle = d.jobs == 0 && !d.resolving && d.active == 0 && now - d.last_used >= kIdleTableTime;
+    if (idle && d.site != nullptr) --d.site->destinations;
+    return idle;
+  });
+  std::erase_if(sites_, [&](const auto& entry) {
+    const Site& s = *entry.second;
+    return s.destinations == 0 && s.connections == 0 && s.pending.empty() && !s.window.dead(now) &&
+           now - s.last_used >= kIdleTableTime;
+  });
+}
+
+void Scheduler::shutdown(std::chrono::seconds grace) {
+  shutting_down_ = true;
+  for (auto& [key, d] : destinations_) dispatch(*d);
+  for (auto& [name, s] : sites_) dispatch(*s);
+  std::vector<Connection*> idle, busy;
+  for (auto& [connection, slot] : slots_) (slot->active ? busy : idle).push_back(connection);
+  for (Connection* c : idle) c->quit();
+  if (busy.empty()) return;
+  shutdown_timer_.arm(timers_, grace, [this] {
+    std::vector<Connection*> still;
+    for (auto& [connection, slot] : slots_) still.push_back(connection);
+    for (Connection* c : still) c->cut_off("ringrelay is shutting down");
+  });
+}
+
+bool Scheduler::quiet() const {
+  if (!slots_.empty()) return false;
+  return std::all_of(destinations_.begin(), destinations_.end(),
+                     [](const auto& d) { return d.second->waiting.empty(); }) &&
+         std::all_of(sites_.begin(), sites_.end(),
+                     [](const auto& s) { return s.second->pending.empty(); });
+}
+
+SchedulerTables Scheduler::tables() const {
+  SchedulerTables t;
+  t.destinations = destinations_.size();
+  t.sites = sites_.size();
+  t.connections = slots_.size();
+  t.idle_connections = cache_.size();
+  for (const auto& [name, s] : sites_) t.queued_jobs += s->pending.size();
+  for (const auto& [key, d] : destinations_) t.queued_jobs += d->waiting.size();
+  t.tls_broken_peers = tls_.broken_peers();
+  return t;
+}
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,137 @@
+// The per-shard delivery core, wiring Postfix-shaped parts: next hops (destinations) resolve into
+// MX sites; a site has one queue, one concurrency window with Postfix's feedback (site_window), one
+// dead-site throttle and one set of cached connections; jobs carry recipient batches over
+// connections opened by the connector, kept or closed by the reuse policy, with TLS from the TLS
+// planner; results go out through delivery_results. Its I/O (Network), clock (Timers), DNS
+// (Resolver) and results (ResultSink) are parameters, so the simulator drives it without sockets.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/idle_connections.hh"
+#include "dns/nexthop.hh"
+#include "engine/config/engine_settings.hh"
+#include "engine/delivery/connection.hh"
+#include "engine/delivery/connector.hh"
+#include "engine/delivery/delivery_results.hh"
+#include "engine/delivery/shard_resolver.hh"
+#include "engine/delivery/site_window.hh"
+#include "engine/delivery/tls_planner.hh"
+#include "engine/feed/delivery_request.hh"
+
+namespace ringrelay::engine {
+
+// The sizes of the core's tables, for bounds checks and tests.
+struct SchedulerTables {
+  std::size_t destinations = 0;
+  std::size_t sites = 0;
+  std::size_t connections = 0;  // busy and idle
+  std::size_t idle_connections = 0;
+  std::size_t queued_jobs = 0;
+  std::size_t tls_broken_peers = 0;
+};
+
+// Where this scheduler sits among the shards: it owns the sites that hash to `index`.
+struct ShardPlace {
+  std::size_t index = 0;
+  std::size_t count = 1;
+};
+
+class Scheduler : public ConnectionListener {
+ public:
+  Scheduler(Network& network, Timers& timers, const EngineSettings& settings, Resolver& resolver,
+            ResultSink& sink, ShardPlace place = {});
+  ~Scheduler() override;
+
+  // Queues `recipients` (indices) of `request` for `hop`. `owned`: another shard handed it over
+  // because its site is this shard's; it is delivered here whatever this shard's lookup says,
+  // starting from that shard's `answer` (no second lookup while it is fresh).
+  void submit(const RequestPointer& request, const dns::Nexthop& hop,
+              const std::vector<std::size_t>& recipients, bool owned = false,
+              std::shared_ptr<const ResolveAnswer> answer = nullptr);
+  // Stops: pending work is deferred, idle connections QUIT, busy ones get `grace` to finish.
+  void shutdown(std::chrono::seconds grace);
+  bool quiet() const;  // nothing pending, nothing in flight
+  SchedulerTables tables() const;
+  // Frees connections that closed since the last call (never inside their own callbacks).
+  void collect_garbage();
+
+  // ConnectionListener
+  void on_result(Connection& c, const proto::RecipientResult& result) override;
+  void on_transaction_done(Connection& c, const proto::TransactionDone& done) override;
+  void on_notice(Connection& c, const std::string& text) override;
+  void on_idle(Connection& c) override;
+  void on_closed(Connection& c) override;
+
+  // Logs a notice (connection events, conversions, throttling); set by the shard.
+  std::function<void(const std::string&)> log_notice;
+  // Work whose site another shard owns: hand it to shard `owner` (set when there are shards).
+  std::function<void(std::size_t owner, const RequestPointer& request, const dns::Nexthop& hop,
+                     std::vector<std::size_t> recipients,
+                     std::shared_ptr<const ResolveAnswer> answer)>
+      hand_over;
+
+  // Destinations and sites with no work, no connection and no lookup are freed after this long
+  // (Postfix frees an empty queue at once; a short wait keeps a busy site's window and learnt
+  // limits between bursts). The sweep runs at a tenth of it.
+  static constexpr std::chrono::seconds kIdleTableTime{60};
+  // A job turned away by a new connection of a site that delivers goes back to the site's queue
+  // at most this many times, and only when the site delivered within the window.
+  static constexpr std::size_t kRequeueLimit = 3;
+  static constexpr std::chrono::seconds kRequeueWindow{10};
+  // How long a site stays capped at the connections its server took when it turned one away.
+  static constexpr std::chrono::seconds kCeilingTime{60};
+
+ private:
+  struct Job;
+  struct Destination;
+  struct Site;
+  struct Slot;
+
+  Destination& destination(const dns::Nexthop& hop);
+  Site& site(const std::string& name, const dns::Nexthop& hop);
+  void dispatch(Destination& d);  // resolve, then move its jobs to its site (or another shard)
+  void dispatch(Site& s);         // start jobs within the site's window
+  Job* next_job(Site& s);         // the first queued job whose destination is under its own limit
+  void start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse);
+  void fail_job(Job& job, const std::string& dsn, const std::string& text, bool hard);
+  void report(Job& job, std::size_t job_recipient, const proto::RecipientResult& result,
+              const Slot* slot);
+  void feedback(Site& s, const proto::TransactionDone& done);
+  bool requeue_allowed(const Slot& slot, const proto::RecipientResult& result) const;
+  void cap_at_the_server_limit(Site& s);
+  std::size_t allowed_connections(const Site& s, const WindowSettings& ws) const;
+  void learn_message_limit(Site& s, const Connection& c);
+  void park(Slot& slot);
+  WindowSettings window_settings(const Site& s) const;
+  std::size_t destination_limit(const Destination& d) const;  // 0: none of its own
+  void sweep();  // frees idle destinations and sites, forgets expired broken TLS peers
+  void arm_sweep();
+  // Connection and cache events for peers in debug_peer_list. Callers check debugging() first, so
+  // the text is not even built on the per-message path when nobody is being debugged.
+  bool debugging() const { return log_notice && !settings_.debug_peers.empty(); }
+  void debug(const ServerAddress& peer, const std::string& text) const;
+
+  Timers& timers_;
+  const EngineSettings& settings_;
+  Resolver& resolver_;
+  ResultSink& sink_;
+  ShardPlace place_;
+  TlsPlanner tls_;
+  Connector connector_;
+  std::unordered_map<std::string, std::unique_ptr<Destination>> destinations_;
+  std::unordered_map<std::string, std::unique_ptr<Site>> sites_;
+  std::unordered_map<Connection*, std::unique_ptr<Slot>> slots_;
+  cache::IdleConnections<Slot*> cache_;  // this shard's idle connections, by site and endpoint
+  std::vector<std::unique_ptr<Slot>> graveyard_;
+  bool shutting_down_ = false;
+  Timer shutdown_timer_;
+  Timer sweep_timer_;
+};
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,22 @@
+// What makes next hops one MX site: after resolution, domains whose MX host sets are equal share a
+// site (KumoMTA's site name), so 5,000 domains hosted by one provider are one window, one throttle,
+// one set of cached connections and one owner shard. A bracketed host, an address, a UNIX socket,
+// or a domain that resolved to nothing usable is its own site.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "dns/nexthop.hh"
+#include "engine/delivery/shard_resolver.hh"
+
+namespace ringrelay::engine {
+
+// "mx1.example.net,mx2.example.net" (sorted, distinct MX hosts of the destination itself, not its
+// fallback relays), with ":port" when not 25 and "lmtp:" for LMTP; else the next hop's key.
+std::string site_name(const dns::Nexthop& hop, const ResolveAnswer& answer);
+
+// The shard that owns a site (or a next hop before its site is known).
+std::size_t owner_shard(const std::string& key, std::size_t shards);
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,42 @@
+// One delivery request as the feed hands it to a shard: the message (envelope and body spans), the
+// next hop, where the body bytes live (read from a spool file, or an inline copy), and how many of
+// its recipients still wait for a result. Shared by the jobs that carry parts of it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/feed/spool_reader.hh"
+#include "engine/runtime/timers.hh"
+#include "proto/message.hh"
+
+namespace ringrelay::engine {
+
+struct DeliveryRequest {
+  std::string id;                 // the queue manager's id (Postfix's queue id in logs)
+  std::uint64_t feed_client = 0;  // the feed connection that sent it (0: none)
+  std::string nexthop;            // explicit next hop, or empty to route by recipient domain
+  proto::Message message;         // body spans point into `inline_body` or `spool`
+  std::string inline_body;
+  // The body by reference, as the request gave it; the feed reads it into `spool` (SpoolReader).
+  struct SpoolReference {
+    std::string path;
+    std::uint64_t offset = 0, size = 0;
+  };
+  std::optional<SpoolReference> spool_reference;
+  SpoolBody spool;
+  std::string feed_client_name;  // the client identity its results belong to (feed protocol v2)
+  Clock::time_point received = Clock::now();
+  double queued_seconds = 0;   // time spent with the queue manager before it reached us
+  std::size_t unfinished = 0;  // recipients without a final result
+  std::vector<bool> reported;  // per recipient: its final result was reported (feed's shard only)
+  std::size_t sent = 0, deferred = 0, bounced = 0;
+};
+
+using RequestPointer = std::shared_ptr<DeliveryRequest>;
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,384 @@
+// Feed protocol parsing and formatting, with nlohmann::json. Every rejection names the field.
+#include "engine/feed/feed_protocol.hh"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "engine/delivery/delivery_log.hh"
+
+namespace ringrelay::engine {
+namespace {
+
+using nlohmann::json;
+
+bool fail(FeedError& e, std::string field, std::string message) {
+  e.field = std::move(field);
+  e.message = std::move(message);
+  return false;
+}
+
+// Envelope text may not smuggle in line breaks, angle brackets or other control characters.
+bool clean_address(const std::string& text) {
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f || c == '<' || c == '>') return false;
+  }
+  return text.size() <= 998;
+}
+
+bool optional_string(const json& j, const char* key, std::string& out, FeedError& e) {
+  if (!j.contains(key) || j[key].is_null()) return true;
+  if (!j[key].is_string()) return fail(e, key, "must be a string");
+  out = j[key].get<std::string>();
+  return true;
+}
+
+bool valid_client_name(const std::string& name) {
+  if (name.empty() || name.size() > kMaxClientNameBytes) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+bool valid_notify(const std::string& notify) {
+  if (notify == "NEVER") return true;
+  std::size_t start = 0;
+  while (start <= notify.size()) {
+    std::size_t end = notify.find(',', start);
+    std::string word = notify.substr(start, end - start);
+    if (word != "SUCCESS" && word != "FAILURE" && word != "DELAY") return false;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return !notify.empty();
+}
+
+bool parse_deliver(const json& j, DeliveryRequest& r, FeedError& e) {
+  if (!j.contains("id") || !j["id"].is_string() || j["id"].get<std::string>().empty()) {
+    return fail(e, "id", "required: a non-empty string");
+  }
+  r.id = j["id"].get<std::string>();
+  e.id = r.id;
+  if (r.id.size() > 256 || !clean_address(r.id) || r.id.find(' ') != std::string::npos) {
+    return fail(e, "id", "at most 256 printable characters without spaces");
+  }
+  if (!j.contains("sender") || !j["sender"].is_string()) {
+    return fail(e, "sender", "required: a string (empty for the null sender)");
+  }
+  r.message.sender = j["sender"].get<std::string>();
+  if (!clean_address(r.message.sender)) return fail(e, "sender", "contains forbidden characters");
+  if (!j.contains("recipients") || !j["recipients"].is_array() || j["recipients"].empty()) {
+    return fail(e, "recipients", "required: a non-empty array");
+  }
+  if (j["recipients"].size() > kMaxRecipientsPerRequest) {
+    return fail(e, "recipients",
+                "at most " + std::to_string(kMaxRecipientsPerRequest) + " per request");
+  }
+  std::size_t index = 0;
+  for (const json& rj : j["recipients"]) {
+    std::string field = "recipients[" + std::to_string(index++) + "]";
+    proto::Recipient recipient;
+    if (rj.is_string()) {
+      recipient.address = rj.get<std::string>();
+    } else if (rj.is_object() && rj.contains("address") && rj["address"].is_string()) {
+      recipient.address = rj["address"].get<std::string>();
+      if (!optional_string(rj, "orcpt", recipient.orcpt, e))
+        return fail(e, field + ".orcpt", e.message);
+      if (!optional_string(rj, "notify", recipient.notify, e))
+        return fail(e, field + ".notify", e.message);
+    } else {
+      return fail(e, field, "must be an address or an object with \"address\"");
+    }
+    if (recipient.address.empty() || !clean_address(recipient.address)) {
+      return fail(e, field + ".address",
+                  "must be a non-empty address without <, > or control characters");
+    }
+    if (!recipient.orcpt.empty() &&
+        (recipient.orcpt.find(';') == std::string::npos || !clean_address(recipient.orcpt))) {
+      return fail(e, field + ".orcpt",
+                  "must be \"type;address\", e.g. \"rfc822;user@example.com\"");
+    }
+    for (char& c : recipient.notify)
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (!recipient.notify.empty() && !valid_notify(recipient.notify)) {
+      return fail(e, field + ".notify", "must be NEVER or a list of SUCCESS, FAILURE, DELAY");
+    }
+    r.message.recipients.push_back(std::move(recipient));
+  }
+  if (!optional_string(j, "nexthop", r.nexthop, e)) return false;
+  if (!r.nexthop.empty()) {
+    std::string why;
+    if (!dns::parse_nexthop(r.nexthop, &why)) return fail(e, "nexthop", why);
+  }
+  if (!optional_string(j, "envid", r.message.envid, e)) return false;
+  if (!clean_address(r.message.envid) || r.message.envid.size() > 100) {
+    return fail(e, "envid", "at most 100 printable characters");
+  }
+  std::string ret, encoding;
+  if (!optional_string(j, "ret", ret, e) || !optional_string(j, "encoding", encoding, e))
+    return false;
+  if (ret == "full")
+    r.message.ret = proto::DsnReturn::full;
+  else if (ret == "hdrs")
+    r.message.ret = proto::DsnReturn::headers;
+  else if (!ret.empty())
+    return fail(e, "ret", "must be \"full\" or \"hdrs\"");
+  if (encoding == "7bit")
+    r.message.encoding = proto::BodyEncoding::seven_bit;
+  else if (encoding == "8bit")
+    r.message.encoding = proto::BodyEncoding::eight_bit;
+  else if (encoding == "binary")
+    r.message.encoding = proto::BodyEncoding::binary;
+  else if (!encoding.empty())
+    return fail(e, "encoding", "must be \"7bit\", \"8bit\" or \"binary\"");
+  if (j.contains("smtputf8")) {
+    if (!j["smtputf8"].is_boolean()) return fail(e, "smtputf8", "must be true or false");
+    r.message.smtputf8 = j["smtputf8"].get<bool>();
+  }
+  if (j.contains("queued_seconds")) {
+    if (!j["queued_seconds"].is_number() || j["queued_seconds"].get<double>() < 0) {
+      return fail(e, "queued_seconds", "must be a non-negative number");
+    }
+    r.queued_seconds = j["queued_seconds"].get<double>();
+  }
+  bool by_reference = j.contains("body"), inline_body = j.contains("body_inline");
+  if (by_reference == inline_body) {
+    return fail(e, "body", "give exactly one of \"body\" {path, offset, size} and \"body_inline\"");
+  }
+  if (inline_body) {
+    if (!j["body_inline"].is_string()) return fail(e, "body_inline", "must be a string");
+    r.inline_body = j["body_inline"].get<std::string>();
+    r.message.body = {r.inline_body};
+  } else {
+    const json& b = j["body"];
+    if (!b.is_object() || !b.contains("path") || !b["path"].is_string()) {
+      return fail(e, "body.path", "required: the spool file's absolute path");
+    }
+    std::string path = b["path"].get<std::string>();
+    if (path.empty() || path[0] != '/') return fail(e, "body.path", "must be an absolute path");
+    auto number = [&](const char* key, std::uint64_t& out) {
+      if (!b.contains(key)) return true;
+      if (!b[key].is_number_unsigned())
+        return fail(e, std::string("body.") + key, "must be a non-negative integer");
+      out = b[key].get<std::uint64_t>();
+      return true;
+    };
+    std::uint64_t offset = 0, size = 0;
+    if (!number("offset", offset) || !number("size", size)) return false;
+    if (!b.contains("size")) return fail(e, "body.size", "required: the message's size in bytes");
+    r.spool_reference = DeliveryRequest::SpoolReference{std::move(path), offset, size};
+  }
+  r.unfinished = r.message.recipients.size();
+  return true;
+}
+
+}  // namespace
+
+std::optional<FeedCommand> parse_feed_line(std::string_view line, FeedError& error) {
+  error = FeedError{};
+  json j = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    fail(error, "", "not a JSON object");
+    return std::nullopt;
+  }
+  if (!j.contains("type") || !j["type"].is_string()) {
+    fail(error, "type", "required: \"hello\", \"deliver\", \"ack\" or \"collect\"");
+    return std::nullopt;
+  }
+  std::string type = j["type"].get<std::string>();
+  FeedCommand command;
+  if (type == "hello") {
+    command.type = FeedCommand::Type::hello;
+    if (j.contains("protocol")) {
+      if (!j["protocol"].is_number_integer() || j["protocol"].get<std::int64_t>() < 1 ||
+          j["protocol"].get<std::int64_t>() > kFeedProtocolLatest) {
+        fail(error, "protocol", "this server speaks protocols 1 and 2");
+        return std::nullopt;
+      }
+      command.protocol = j["protocol"].get<int>();
+    }
+    if (j.contains("client")) {
+      if (!j["client"].is_string() || !valid_client_name(j["client"].get<std::string>())) {
+        fail(error, "client", "must be 1 to 64 characters of letters, digits, '.', '_' and '-'");
+        return std::nullopt;
+      }
+      command.client = j["client"].get<std::string>();
+      if (command.protocol < 2) {
+        fail(error, "client", "a client name needs protocol 2");
+        return std::nullopt;
+      }
+    }
+    if (j.contains("secret")) {
+      if (!j["secret"].is_string()) {
+        fail(error, "secret", "must be a string");
+        return std::nullopt;
+      }
+      command.secret = j["secret"].get<std::string>();
+    }
+    return command;
+  }
+  if (type == "collect") {
+    command.type = FeedCommand::Type::collect;
+    return command;
+  }
+  if (type == "ack") {
+    if (!j.contains("upto") || !j["upto"].is_number_unsigned()) {
+      fail(error, "upto", "required: the highest sequence number received");
+      return std::nullopt;
+    }
+    command.type = FeedCommand::Type::ack;
+    command.upto = j["upto"].get<std::uint64_t>();
+    return command;
+  }
+  if (type != "deliver") {
+    fail(error, "type", "unknown type \"" + type + "\": expected hello, deliver, ack or collect");
+    return std::nullopt;
+  }
+  command.type = FeedCommand::Type::deliver;
+  command.request = std::make_shared<DeliveryRequest>();
+  if (!parse_deliver(j, *command.request, error)) return std::nullopt;
+  return command;
+}
+
+std::string format_hello(const std::string& version, bool journal) {
+  json j = {{"type", "hello"},
+            {"server", "ringrelay"},
+            {"version", version},
+            {"protocol", kFeedProtocolVersion},
+            {"protocols", {1, 2}},
+            {"journal", journal},
+            {"max_line_bytes", kMaxFeedLineBytes}};
+  return j.dump() + "\n";
+}
+
+std::string format_welcome(const std::string& client, std::size_t unacknowledged,
+                           std::size_t in_flight) {
+  json j = {{"type", "welcome"},
+            {"protocol", 2},
+            {"client", client},
+            {"unacknowledged", unacknowledged},
+            {"in_flight", in_flight}};
+  return j.dump() + "\n";
+}
+
+std::string format_collected(std::size_t results, std::size_t done) {
+  json j = {{"type", "collected"}, {"count", results}, {"done", done}};
+  return j.dump() + "\n";
+}
+
+namespace {
+
+// Result and done records are written directly, not built as a json tree: they go out once per
+// recipient, and the tree's allocations were a tenth of the engine's CPU at 1 KiB messages.
+// Keys stay in the order the json tree gave them (alphabetical).
+class RecordWriter {
+ public:
+  explicit RecordWriter(std::size_t reserve) { out_.reserve(reserve); }
+
+  RecordWriter& key(std::string_view name) {
+    out_ += first_ ? "{\"" : ",\"";
+    first_ = false;
+    out_ += name;
+    out_ += "\":";
+    return *this;
+  }
+  // A JSON string. Printable ASCII without '"' or '\\' (nearly every value) is copied as it is;
+  // anything else goes through nlohmann's serializer (escapes, invalid UTF-8 replaced).
+  RecordWriter& text(std::string_view value) {
+    bool plain = std::all_of(value.begin(), value.end(), [](char c) {
+      auto u = static_cast<unsigned char>(c);
+      return u >= 0x20 && u < 0x7f && c != '"' && c != '\\';
+    });
+    if (plain) {
+      out_ += '"';
+      out_ += value;
+      out_ += '"';
+    } else {
+      out_ += json(std::string(value)).dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+    return *this;
+  }
+  RecordWriter& number(std::uint64_t value) {
+    out_ += std::to_string(value);
+    return *this;
+  }
+  RecordWriter& number(double value) {
+    char buffer[32];
+    auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    out_.append(buffer, error == std::errc() ? end : buffer);
+    if (value == std::floor(value) && std::abs(value) < 1e15) out_ += ".0";  // as json prints it
+    return *this;
+  }
+  RecordWriter& boolean(bool value) {
+    out_ += value ? "true" : "false";
+    return *this;
+  }
+  RecordWriter& raw(std::string_view value) {
+    out_ += value;
+    return *this;
+  }
+  std::string line() {
+    out_ += "}\n";
+    return std::move(out_);
+  }
+
+ private:
+  std::string out_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+std::string format_result(const ResultRecord& r, std::uint64_t seq) {
+  const auto& recipient = r.request->message.recipients[r.recipient];
+  std::string delays =
+      DeliveryLog::format_delay(r.delays[0]) + "/" + DeliveryLog::format_delay(r.delays[1]) + "/" +
+      DeliveryLog::format_delay(r.delays[2]) + "/" + DeliveryLog::format_delay(r.delays[3]);
+  RecordWriter w(256 + r.result.text.size() + r.result.reply.size());
+  if (r.result.ambiguous) w.key("ambiguous").boolean(true);
+  w.key("conn_use").number(static_cast<std::uint64_t>(r.connection_use));
+  w.key("delay").number(r.delay);
+  w.key("delays").text(delays);
+  w.key("dsn").text(r.result.dsn);
+  w.key("id").text(r.request->id);
+  w.key("index").number(static_cast<std::uint64_t>(r.recipient));
+  w.key("recipient").text(recipient.address);
+  w.key("relay").text(r.relay);
+  w.key("reply").text(r.result.reply);
+  if (r.result.reply_code != 0)
+    w.key("reply_code").number(static_cast<std::uint64_t>(r.result.reply_code));
+  if (seq != 0) w.key("seq").number(seq);
+  if (!r.site.empty()) w.key("site").text(r.site);
+  w.key("stage").text(r.stage_text ? std::string_view(r.stage_text)
+                                   : proto::stage_name(r.result.stage));
+  w.key("status").text(proto::status_name(r.result.status));
+  w.key("text").text(r.result.text);
+  if (!r.tls.protocol.empty()) {
+    w.key("tls").raw("{\"cipher\":").text(r.tls.cipher);
+    w.raw(",\"protocol\":").text(r.tls.protocol);
+    w.raw(",\"resumed\":").boolean(r.tls.resumed);
+    w.raw(",\"verification\":").text(r.tls.trust).raw("}");
+  }
+  w.key("type").text("result");
+  return w.line();
+}
+
+std::string format_done(const DeliveryRequest& r, std::uint64_t seq) {
+  RecordWriter w(96 + r.id.size());
+  w.key("bounced").number(static_cast<std::uint64_t>(r.bounced));
+  w.key("deferred").number(static_cast<std::uint64_t>(r.deferred));
+  w.key("id").text(r.id);
+  w.key("sent").number(static_cast<std::uint64_t>(r.sent));
+  if (seq != 0) w.key("seq").number(seq);
+  w.key("type").text("done");
+  return w.line();
+}
+
+std::string format_error(const FeedError& e) {
+  json j = {{"type", "error"}, {"field", e.field}, {"message", e.message}};
+  j["id"] = e.id.empty() ? json(nullptr) : json(e.id);
+  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,153 @@
+// The feed server: queue managers connect over a UNIX stream socket (and optionally loopback TCP
+// with a shared secret), send delivery requests as JSON lines, and read results as they happen.
+// Protocol 2 clients name themselves; their results are numbered, kept until acknowledged and
+// resent on their next connection. Protocol 1 results are at most once: kept for "collect" only
+// when a connection fails before they are written. With a results journal, every accepted request
+// and every result is on disk before it is acted on or sent, and a restart offers them again.
+// Reading stops while a client does not read its results or the engine is full (bounded memory).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/config/engine_settings.hh"
+#include "engine/delivery/delivery_log.hh"
+#include "engine/delivery/router.hh"
+#include "engine/delivery/scheduler.hh"
+#include "engine/feed/result_stream.hh"
+#include "engine/feed/results_journal.hh"
+#include "engine/feed/spool_reader.hh"
+#include "engine/runtime/ring.hh"
+
+namespace ringrelay::engine {
+
+class FeedServer : public ResultSink {
+ public:
+  FeedServer(Ring& ring, Timers& timers, const EngineSettings& settings, DeliveryLog& log);
+  ~FeedServer() override;
+
+  // Where routed work goes (the owner shard's scheduler), and how requests are routed.
+  using Dispatch =
+      std::function<void(const RequestPointer&, const dns::Nexthop&, std::vector<std::size_t>)>;
+  void attach(Dispatch dispatch, Router& router) {
+    dispatch_ = std::move(dispatch);
+    router_ = &router;
+  }
+  // While this says yes (a shard's mailbox is full), no request is read.
+  std::function<bool()> backlogged;
+  // Reading resumes once the backlog has cleared.
+  void resume_reading();
+  // Opens the results journal and offers what an earlier run left; then listens. Throws
+  // std::runtime_error naming the socket, the journal or the reason.
+  void listen();
+  // No new connections or requests (SIGTERM); results still flow to connected clients.
+  void stop_accepting();
+  // Every connected client has been written everything queued for it, and the journal is idle.
+  bool flushed() const;
+  // Once per loop turn: commits the journal, applies retention, frees closed connections.
+  void end_of_turn();
+  std::size_t in_flight() const { return in_flight_.size(); }
+  bool body_memory_full() const;
+  bool journal_behind() const;  // the journal is that far behind: stop reading requests
+
+  void report(ResultRecord record) override;
+
+ private:
+  struct Client;
+  struct Listener;
+  struct Op : Completion {
+    FeedServer* server = nullptr;
+    void* owner = nullptr;  // the Listener or Client the operation belongs to
+    bool in_flight = false;
+  };
+  struct OutLine {
+    std::string text;
+    std::uint64_t seq = 0;  // a protocol-1 record (0: not a record, or a protocol-2 copy)
+    bool is_result = true;
+  };
+  // What waits for the journal: a record to hand out, or a request to start.
+  // A request's recipients by next hop, as the scheduler takes them.
+  using Routes = std::map<std::string, std::pair<dns::Nexthop, std::vector<std::size_t>>>;
+  struct Waiting {
+    std::uint64_t position = 0;    // the journal position that makes it durable
+    RequestPointer request;        // a request to dispatch, or the record's request
+    Routes routes;                 // a request: where its recipients go
+    std::string client;            // a record: its stream ("" with a protocol-1 client)
+    std::uint64_t connection = 0;  // a record of a protocol-1 client: its connection
+    StreamRecord record;
+    bool is_record = false;
+  };
+
+  static void on_accept(Completion& c, int result, std::uint32_t flags);
+  static void on_recv(Completion& c, int result, std::uint32_t flags);
+  static void on_send(Completion& c, int result, std::uint32_t flags);
+
+  // The journal side (feed_journal.cc): opening and replaying it, and the entries written.
+  void open_journal();
+  void recover(ResultsJournal::Recovered recovered, std::string& live);
+  std::string live_state() const;
+  void arm_accept(Listener& listener);
+  void arm_recv(Client& client);
+  void kick_send(Client& client);
+  void consume(Client& client);  // handles the complete lines received so far
+  void handle_line(Client& client, std::string_view line);
+  void handle_hello(Client& client, struct FeedCommand& command);
+  void handle_deliver(Client& client, const RequestPointer& request);
+  void handle_ack(Client& client, std::uint64_t upto);
+  void handle_collect(Client& client);
+  void queue(Client& client, std::string line, std::uint64_t seq = 0, bool is_result = true);
+  void refuse(Client& client, const std::string& field, const std::string& message);
+  // A new record, a result (of `recipient`) or a done record (no recipient): journaled, then
+  // handed out once durable.
+  void add_record(DeliveryRequest& request, std::string line, std::uint64_t seq,
+                  std::optional<std::size_t> recipient);
+  void release_waiting();
+  void hand_out(Waiting& w);
+  void pump_stream(Client& client);  // copies a protocol-2 client's records into its outbox
+  void start_request(const RequestPointer& request, Routes& routes);
+  // Where recipient `index` of `request` goes (its nexthop, or the router's answer).
+  std::optional<dns::Nexthop> route(const DeliveryRequest& request, std::size_t index,
+                                    std::string& error) const;
+  void written(Client& client, const OutLine& line);
+  void close_client(Client& client);
+  void hang_up(Client& client);  // after what is queued for it has been written
+  void drop_logged(const std::string& client, const StreamRecord& record, const char* why);
+  std::string request_entry(const DeliveryRequest& request) const;
+  std::uint64_t journal_record(const StreamRecord& record, const std::string& client,
+                               std::string_view id, std::optional<std::size_t> recipient);
+  void journal_acknowledged(const std::string& client, std::uint64_t upto);
+  void journal_forgotten(std::uint64_t seq);
+  void journal_finished(const std::string& id);
+  // Protocol-1 records queued to a connection and not yet written (they are still live).
+  void for_each_unwritten_record(const std::function<void(const OutLine&)>& visit) const;
+
+  Ring& ring_;
+  Timers& timers_;
+  Timer commit_timer_;  // wakes the loop for a commit that results_journal_commit_delay_ms held
+  const EngineSettings& settings_;
+  DeliveryLog& log_;
+  Dispatch dispatch_;
+  Router* router_ = nullptr;
+  std::unique_ptr<SpoolReader> spool_;
+  std::unique_ptr<ResultsJournal> journal_;
+  ResultStreams streams_;
+  std::deque<Waiting> waiting_;
+  std::uint64_t next_seq_ = 1;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Client>> clients_;
+  std::map<std::string, Client*> named_;  // protocol-2 identities and their current connection
+  std::uint64_t collector_ = 0;           // the latest connection that collected the pool
+  std::vector<std::unique_ptr<Client>> graveyard_;
+  std::uint64_t next_client_id_ = 1;
+  std::unordered_map<std::string, RequestPointer> in_flight_;
+  bool accepting_ = true;
+  bool owns_socket_ = false;
+};
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,155 @@
+// Spool bodies: openat2 beneath a spool directory's descriptor, fstat, pread into memory.
+#include "engine/feed/spool_reader.hh"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+
+namespace ringrelay::engine {
+namespace {
+
+std::atomic<std::uint64_t> bytes_held_total{0};
+
+std::string normalised(const std::string& path) {
+  std::string text = std::filesystem::path(path).lexically_normal().string();
+  while (text.size() > 1 && text.back() == '/') text.pop_back();
+  return text;
+}
+
+// Opens `relative` beneath `directory_fd`: no "..", absolute symlink or magic link may lead out of
+// it, the last component may not be a symlink, and a FIFO or device does not block the open.
+int open_beneath(int directory_fd, const std::string& relative) {
+  open_how how{};
+  how.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    long fd = ::syscall(SYS_openat2, directory_fd, relative.c_str(), &how, sizeof how);
+    if (fd >= 0 || (errno != EAGAIN && errno != EINTR)) return static_cast<int>(fd);
+  }
+  return -1;
+}
+
+}  // namespace
+
+SpoolBody::~SpoolBody() {
+  release();
+}
+
+SpoolBody::SpoolBody(SpoolBody&& other) noexcept {
+  *this = std::move(other);
+}
+
+SpoolBody& SpoolBody::operator=(SpoolBody&& other) noexcept {
+  if (this != &other) {
+    release();
+    data_ = std::move(other.data_);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+void SpoolBody::release() {
+  if (size_ > 0) bytes_held_total.fetch_sub(size_, std::memory_order_relaxed);
+  data_.reset();
+  size_ = 0;
+}
+
+std::uint64_t SpoolBody::bytes_held() {
+  return bytes_held_total.load(std::memory_order_relaxed);
+}
+
+SpoolReader::SpoolReader(const std::vector<std::string>& directories,
+                         std::vector<std::string>& warnings) {
+  for (const auto& d : directories) {
+    std::string path = normalised(d);
+    if (!names_.empty()) names_ += ", ";
+    names_ += path;
+    if (path.empty() || path[0] != '/') {
+      warnings.push_back("spool_directories: " + d + ": not an absolute path; left out");
+      continue;
+    }
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      warnings.push_back("spool_directories: " + path + ": " + std::strerror(errno) +
+                         "; bodies by path under it are refused");
+      continue;
+    }
+    directories_.push_back({path, fd});
+  }
+}
+
+SpoolReader::~SpoolReader() {
+  for (auto& d : directories_) ::close(d.fd);
+}
+
+std::optional<SpoolReader::Problem> SpoolReader::read(const std::string& path, std::uint64_t offset,
+                                                      std::uint64_t size, SpoolBody& body) const {
+  body.release();
+  // No lexical normalisation: a ".." that leads out is refused by the kernel (RESOLVE_BENEATH).
+  const std::string& wanted = path;
+  const Directory* beneath = nullptr;
+  for (const auto& d : directories_) {
+    if (wanted.size() > d.path.size() + 1 && wanted.compare(0, d.path.size(), d.path) == 0 &&
+        (wanted[d.path.size()] == '/' || d.path == "/")) {
+      beneath = &d;
+      break;
+    }
+  }
+  if (beneath == nullptr) {
+    return Problem{true, path + " is not under spool_directories (" +
+                             (names_.empty() ? "none" : names_) + ")"};
+  }
+  std::string relative = wanted.substr(beneath->path == "/" ? 1 : beneath->path.size() + 1);
+  int fd = open_beneath(beneath->fd, relative);
+  if (fd < 0) {
+    int e = errno;
+    if (e == EXDEV) return Problem{true, path + " resolves outside spool_directories"};
+    if (e == ELOOP) return Problem{true, path + " is a symbolic link"};
+    return Problem{false, "cannot open " + path + ": " + std::strerror(e)};
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int e = errno;
+    ::close(fd);
+    if (S_ISREG(st.st_mode) || st.st_mode == 0) {
+      return Problem{false, "cannot stat " + path + ": " + std::strerror(e)};
+    }
+    return Problem{true, path + " is not a regular file"};
+  }
+  auto file_size = static_cast<std::uint64_t>(st.st_size);
+  if (offset > file_size || size > file_size - offset) {
+    ::close(fd);
+    return Problem{false, path + " is " + std::to_string(file_size) +
+                              " bytes, but the request says offset " + std::to_string(offset) +
+                              " size " + std::to_string(size) + " (truncated spool file?)"};
+  }
+  auto data = std::make_unique_for_overwrite<char[]>(static_cast<std::size_t>(size));
+  std::uint64_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, data.get() + done, static_cast<std::size_t>(size - done),
+                        static_cast<off_t>(offset + done));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) {
+      int e = n < 0 ? errno : 0;
+      ::close(fd);
+      return Problem{false, n == 0 ? path + " ended early (truncated while being read?)"
+                                   : "cannot read " + path + ": " + std::strerror(e)};
+    }
+    done += static_cast<std::uint64_t>(n);
+  }
+  ::close(fd);
+  body.data_ = std::move(data);
+  body.size_ = static_cast<std::size_t>(size);
+  bytes_held_total.fetch_add(size, std::memory_order_relaxed);
+  return std::nullopt;
+}
+
+}  // namespace ringrelay::engine

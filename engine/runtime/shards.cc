@@ -1,0 +1,206 @@
+// Worker shard threads and shard 0's side of the mailboxes.
+#include "engine/runtime/shards.hh"
+
+#include "engine/delivery/shard_resolver.hh"
+#include "engine/delivery/site_key.hh"
+#include "engine/delivery/smtp_connection.hh"
+#include "engine/runtime/ring.hh"
+#include "engine/runtime/timers.hh"
+
+namespace ringrelay::engine {
+
+// The worker's result sink: results wait in a local list until the outbox has room.
+// Hand-overs wait there too, in order with the results.
+class WorkerShard::ForwardingSink : public ResultSink {
+ public:
+  void report(ResultRecord record) override { pending.emplace_back(std::move(record)); }
+  std::deque<Outgoing> pending;
+};
+
+WorkerShard::WorkerShard(ShardPlace place, EngineSettings settings, DeliveryLog& log)
+    : place_(place), settings_(std::move(settings)), log_(log) {
+  inbox_bell_.handler = [](Completion&, int, std::uint32_t) {};
+  outbox_bell_.handler = [](Completion&, int, std::uint32_t) {};
+}
+
+WorkerShard::~WorkerShard() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void WorkerShard::start() {
+  thread_ = std::thread([this] {
+    try {
+      run();
+    } catch (const std::exception& e) {
+      // Never std::terminate: shard 0 sees the failure, logs it and ends the process non-zero.
+      failure_ = "shard " + std::to_string(place_.index) + ": " + e.what();
+      failed_.store(true, std::memory_order_release);
+      ready_.store(true, std::memory_order_release);
+      finished_.store(true, std::memory_order_release);
+    }
+  });
+  while (!ready_.load(std::memory_order_acquire)) std::this_thread::yield();
+}
+
+bool WorkerShard::send(Ring& home_ring, WorkItem&& item) {
+  if (!inbox_.try_push(std::move(item))) return false;
+  ring_doorbell(home_ring, inbox_bell_);
+  return true;
+}
+
+std::size_t WorkerShard::receive(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute) {
+  answer_doorbell(outbox_bell_);
+  std::size_t n = 0;
+  while (auto outgoing = outbox_.try_pop()) {
+    if (auto* record = std::get_if<ResultRecord>(&*outgoing)) {
+      sink.report(std::move(*record));
+    } else {
+      reroute(std::get<WorkItem>(std::move(*outgoing)));
+    }
+    ++n;
+  }
+  return n;
+}
+
+void WorkerShard::run() {
+  Ring ring(4096);
+  inbox_bell_.ring_fd = ring.fd();
+  Timers timers;
+  auto settings = std::make_shared<EngineSettings>(settings_);
+  ShardResolver resolver(ring, timers, *settings);
+  ForwardingSink sink;
+  RingNetwork network(ring, timers);
+  Scheduler scheduler(network, timers, *settings, resolver, sink, place_);
+  scheduler.log_notice = [this](const std::string& text) { log_.notice(text); };
+  scheduler.hand_over = [&sink](std::size_t owner, const RequestPointer& request,
+                                const dns::Nexthop& hop, std::vector<std::size_t> recipients,
+                                std::shared_ptr<const ResolveAnswer> answer) {
+    WorkItem item;
+    item.kind = WorkItem::Kind::deliver;
+    item.request = request;
+    item.hop = hop;
+    item.recipients = std::move(recipients);
+    item.owned = true;
+    item.owner = owner;
+    item.answer = std::move(answer);
+    sink.pending.emplace_back(std::move(item));
+  };
+  ready_.store(true, std::memory_order_release);
+  bool stopping = false;
+  for (;;) {
+    ring.run_once(timers.until_next(std::chrono::milliseconds(200)));
+    timers.fire_due();
+    answer_doorbell(inbox_bell_);
+    while (auto item = inbox_.try_pop()) {
+      switch (item->kind) {
+        case WorkItem::Kind::deliver:
+          scheduler.submit(item->request, item->hop, item->recipients, item->owned,
+                           std::move(item->answer));
+          break;
+        case WorkItem::Kind::reload:
+          // Sessions keep their copies; new work uses the new settings.
+          *settings = *item->settings;
+          resolver.reload(*settings);
+          break;
+        case WorkItem::Kind::shutdown:
+          stopping = true;
+          scheduler.shutdown(std::chrono::seconds(10));
+          break;
+        case WorkItem::Kind::none:
+          break;
+      }
+    }
+    scheduler.collect_garbage();
+    bool sent_any = false;
+    while (!sink.pending.empty()) {
+      if (!outbox_.try_push(std::move(sink.pending.front()))) break;  // shard 0 is behind: later
+      sink.pending.pop_front();
+      sent_any = true;
+    }
+    if (sent_any) ring_doorbell(ring, outbox_bell_);
+    if (stopping && scheduler.quiet() && sink.pending.empty()) break;
+  }
+  ring.run_once(std::chrono::milliseconds(10));  // submit the last doorbell
+  finished_.store(true, std::memory_order_release);
+  ring_doorbell(ring, outbox_bell_);
+  ring.run_once(std::chrono::milliseconds(10));
+}
+
+ShardSet::ShardSet(std::size_t count, const EngineSettings& settings, Ring& home_ring,
+                   DeliveryLog& log)
+    : home_ring_(home_ring) {
+  for (std::size_t i = 1; i < count; ++i) {
+    auto worker = std::make_unique<WorkerShard>(ShardPlace{i, count}, settings, log);
+    worker->home_doorbell().ring_fd = home_ring.fd();
+    worker->start();
+    workers_.push_back(std::move(worker));
+  }
+  waiting_.resize(workers_.size());
+}
+
+ShardSet::~ShardSet() {
+  broadcast(WorkItem::Kind::shutdown);
+  home_ring_.run_once(std::chrono::milliseconds(0));
+  workers_.clear();  // joins
+}
+
+std::size_t ShardSet::owner(const dns::Nexthop& hop) const {
+  std::string key = hop.key();
+  auto known = site_owners_.find(key);
+  if (known != site_owners_.end()) return known->second;
+  return owner_shard(key, count());
+}
+
+void ShardSet::learn_owner(const dns::Nexthop& hop, std::size_t owner) {
+  if (site_owners_.size() >= kSiteOwnerLimit) site_owners_.clear();
+  site_owners_[hop.key()] = owner;
+}
+
+void ShardSet::submit(std::size_t owner, WorkItem item) {
+  std::size_t w = owner - 1;
+  if (!waiting_[w].empty() || !workers_[w]->send(home_ring_, std::move(item))) {
+    waiting_[w].push_back(std::move(item));
+  }
+}
+
+void ShardSet::pump(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute) {
+  for (std::size_t w = 0; w < workers_.size(); ++w) {
+    workers_[w]->receive(sink, reroute);
+    while (!waiting_[w].empty() && workers_[w]->send(home_ring_, std::move(waiting_[w].front()))) {
+      waiting_[w].pop_front();
+    }
+  }
+}
+
+bool ShardSet::backlogged() const {
+  for (const auto& w : waiting_) {
+    if (!w.empty()) return true;
+  }
+  return false;
+}
+
+void ShardSet::broadcast(WorkItem::Kind kind, std::shared_ptr<const EngineSettings> settings) {
+  for (std::size_t w = 0; w < workers_.size(); ++w) {
+    if (workers_[w]->finished()) continue;
+    WorkItem item;
+    item.kind = kind;
+    item.settings = settings;
+    submit(w + 1, std::move(item));
+  }
+}
+
+std::optional<std::string> ShardSet::failure() const {
+  for (const auto& w : workers_) {
+    if (w->failed()) return w->failure();
+  }
+  return std::nullopt;
+}
+
+bool ShardSet::all_finished() const {
+  for (const auto& w : workers_) {
+    if (!w->finished()) return false;
+  }
+  return true;
+}
+
+}  // namespace ringrelay::engine

@@ -1,0 +1,107 @@
+// Shards beyond the first: each a thread with its own ring, timers, resolver and scheduler, owning
+// the MX sites whose name hashes to it. Shard 0 (the feed's thread) hands them work (by the site
+// it learnt for the next hop, else by the next hop's hash) and gets back results and work whose
+// site another shard owns, through bounded SPSC mailboxes woken with MSG_RING; no mutex on the
+// message path.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "engine/config/engine_settings.hh"
+#include "engine/delivery/delivery_log.hh"
+#include "engine/delivery/scheduler.hh"
+#include "engine/runtime/mailbox.hh"
+
+namespace ringrelay::engine {
+
+struct WorkItem {
+  enum class Kind { none, deliver, reload, shutdown } kind = Kind::none;
+  RequestPointer request;
+  dns::Nexthop hop;
+  std::vector<std::size_t> recipients;
+  // A hand-over: the shard that resolved `hop` found its site owned by shard `owner`; the owner
+  // delivers it whatever its own lookup says (no second hand-over).
+  bool owned = false;
+  std::size_t owner = 0;
+  std::shared_ptr<const ResolveAnswer> answer;     // the handing shard's lookup, used while fresh
+  std::shared_ptr<const EngineSettings> settings;  // reload
+};
+
+class WorkerShard {
+ public:
+  // `log` is shared by every shard: each line is one locked stdio write.
+  WorkerShard(ShardPlace place, EngineSettings settings, DeliveryLog& log);
+  ~WorkerShard();
+
+  void start();  // returns once the shard's ring exists
+  std::size_t index() const { return place_.index; }
+
+  // Shard 0's side. False when the inbox is full (shard 0 keeps the item and stops reading).
+  bool send(Ring& home_ring, WorkItem&& item);
+  // Drains results into `sink` and hand-overs into `reroute`. Returns how many.
+  std::size_t receive(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute);
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
+  // The shard's thread ended with an exception: what it said (read once failed() is true).
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  const std::string& failure() const { return failure_; }
+  Doorbell& home_doorbell() { return outbox_bell_; }
+
+ private:
+  class ForwardingSink;
+  void run();
+
+  ShardPlace place_;
+  EngineSettings settings_;
+  DeliveryLog& log_;
+  SpscQueue<WorkItem> inbox_{4096};
+  using Outgoing = std::variant<ResultRecord, WorkItem>;  // a result, or a hand-over
+  SpscQueue<Outgoing> outbox_{8192};
+  Doorbell inbox_bell_;   // rung by shard 0, answered by this shard
+  Doorbell outbox_bell_;  // rung by this shard, answered by shard 0 (ring_fd set by shard 0)
+  std::thread thread_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> finished_{false};
+  std::atomic<bool> failed_{false};
+  std::string failure_;  // written before failed_ is set
+};
+
+// Shard 0's view: which shard owns a destination, and the handing over of work.
+class ShardSet {
+ public:
+  ShardSet(std::size_t count, const EngineSettings& settings, Ring& home_ring, DeliveryLog& log);
+  ~ShardSet();
+
+  std::size_t count() const { return workers_.size() + 1; }
+  // The shard that owns the next hop's site, when a shard has said so; else the hop's hash.
+  std::size_t owner(const dns::Nexthop& hop) const;
+  // A shard found `hop`'s site owned by `owner`: later work for `hop` goes there directly.
+  void learn_owner(const dns::Nexthop& hop, std::size_t owner);
+  // Queues work for shard `owner` (>= 1).
+  void submit(std::size_t owner, WorkItem item);
+  // Moves results from every worker to `sink` and hand-overs to `reroute`, and retries work that
+  // found an inbox full.
+  void pump(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute);
+  bool backlogged() const;  // some inbox was full: stop reading the feed for now
+  void broadcast(WorkItem::Kind kind, std::shared_ptr<const EngineSettings> settings = nullptr);
+  bool all_finished() const;
+  // A worker that ended with an exception, and what it said.
+  std::optional<std::string> failure() const;
+
+ private:
+  Ring& home_ring_;
+  std::vector<std::unique_ptr<WorkerShard>> workers_;
+  std::vector<std::deque<WorkItem>> waiting_;  // per worker: items its full inbox refused
+  // Next hop key → the shard owning its site; a cache, emptied when it reaches its bound.
+  std::unordered_map<std::string, std::size_t> site_owners_;
+  static constexpr std::size_t kSiteOwnerLimit = 100000;
+};
+
+}  // namespace ringrelay::engine
