@@ -91,7 +91,11 @@ void WorkerShard::run() {
     ring.run_once(timers.until_next(std::chrono::milliseconds(200)));
     timers.fire_due();
     answer_doorbell(inbox_bell_);
-    while (auto item = inbox_.try_pop()) {
+    // While shard 0 is behind with results, no new work is taken: the inbox fills, shard 0 stops
+    // reading the feed, and the results waiting here stay bounded by the work already in flight.
+    while (sink.pending.size() < kResultBacklogLimit) {
+      auto item = inbox_.try_pop();
+      if (!item) break;
       switch (item->kind) {
         case WorkItem::Kind::deliver:
           scheduler.submit(item->request, item->hop, item->recipients, item->owned,

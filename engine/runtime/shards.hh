@@ -63,6 +63,8 @@ class WorkerShard {
   DeliveryLog& log_;
   SpscQueue<WorkItem> inbox_{4096};
   using Outgoing = std::variant<ResultRecord, WorkItem>;  // a result, or a hand-over
+  // Results and hand-overs waiting for room in the outbox before the shard takes new work.
+  static constexpr std::size_t kResultBacklogLimit = 8192;
   SpscQueue<Outgoing> outbox_{8192};
   Doorbell inbox_bell_;   // rung by shard 0, answered by this shard
   Doorbell outbox_bell_;  // rung by this shard, answered by shard 0 (ring_fd set by shard 0)
