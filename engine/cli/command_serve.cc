@@ -132,14 +132,8 @@ int run_serve_command(std::span<const std::string_view> args) {
         scheduler.submit(request, hop, recipients, owned, std::move(answer));
         return;
       }
-      WorkItem item;
-      item.kind = WorkItem::Kind::deliver;
-      item.request = request;
-      item.hop = hop;
-      item.recipients = std::move(recipients);
-      item.owned = owned;
-      item.answer = std::move(answer);
-      shards.submit(owner, std::move(item));
+      shards.submit(owner, WorkItem::deliver(request, hop, std::move(recipients), owned, owner,
+                                             std::move(answer)));
     };
     auto dispatch = [&](const RequestPointer& request, const dns::Nexthop& hop,
                         std::vector<std::size_t> recipients) {

@@ -191,11 +191,7 @@ void Scheduler::submit(const RequestPointer& request, const dns::Nexthop& hop,
 void Scheduler::dispatch(Destination& d) {
   Clock::time_point now = timers_.now();
   if (shutting_down_) {
-    while (!d.waiting.empty()) {
-      fail_job(*d.waiting.front(), "4.3.2", "delivery interrupted: ringrelay is shutting down",
-               false);
-      d.waiting.pop_front();
-    }
+    fail_all(d.waiting, "4.3.2", kShutdownText, false);
     return;
   }
   if (d.waiting.empty()) return;
@@ -221,10 +217,7 @@ void Scheduler::dispatch(Destination& d) {
   const ResolveAnswer& answer = *d.answer;
   if (answer.addresses.empty()) {
     // Failed lookups are remembered until the answer expires (dns_negative_cache_time).
-    while (!d.waiting.empty()) {
-      fail_job(*d.waiting.front(), answer.dsn, answer.text, answer.hard_failure);
-      d.waiting.pop_front();
-    }
+    fail_all(d.waiting, answer.dsn, answer.text, answer.hard_failure);
     return;
   }
   std::string name = site_name(d.hop, answer);
@@ -276,21 +269,14 @@ void Scheduler::dispatch(Site& s) {
   Clock::time_point now = timers_.now();
   s.last_used = now;
   if (shutting_down_) {
-    while (!s.pending.empty()) {
-      fail_job(*s.pending.front(), "4.3.2", "delivery interrupted: ringrelay is shutting down",
-               false);
-      s.pending.pop_front();
-    }
+    fail_all(s.pending, "4.3.2", kShutdownText, false);
     return;
   }
   WindowSettings ws = window_settings(s);
   if (s.window.dead(now)) {
     // A throttled site: defer at once, with the reason, as Postfix's qmgr does.
-    while (!s.pending.empty()) {
-      fail_job(*s.pending.front(), s.last_failure_dsn,
-               "delivery temporarily suspended: " + s.last_failure_text, false);
-      s.pending.pop_front();
-    }
+    fail_all(s.pending, s.last_failure_dsn,
+             "delivery temporarily suspended: " + s.last_failure_text, false);
     return;
   }
   if (s.window.revive_if_due(ws, now, s.active) && log_notice) {
@@ -421,6 +407,14 @@ void Scheduler::report(Job& job, std::size_t job_recipient, const proto::Recipie
   }
   sink_.report(
       result_record(job.request, job.recipients[job_recipient], result, carrier, timers_.now()));
+}
+
+void Scheduler::fail_all(std::deque<std::unique_ptr<Job>>& jobs, const std::string& dsn,
+                         const std::string& text, bool hard) {
+  while (!jobs.empty()) {
+    fail_job(*jobs.front(), dsn, text, hard);
+    jobs.pop_front();
+  }
 }
 
 void Scheduler::fail_job(Job& job, const std::string& dsn, const std::string& text, bool hard) {

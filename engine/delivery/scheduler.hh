@@ -80,6 +80,7 @@ class Scheduler : public ConnectionListener {
   // (Postfix frees an empty queue at once; a short wait keeps a busy site's window and learnt
   // limits between bursts). The sweep runs at a tenth of it.
   static constexpr std::chrono::seconds kIdleTableTime{60};
+  static constexpr const char* kShutdownText = "delivery interrupted: ringrelay is shutting down";
   // A job turned away by a new connection of a site that delivers goes back to the site's queue
   // at most this many times, and only when the site delivered within the window.
   static constexpr std::size_t kRequeueLimit = 3;
@@ -100,6 +101,8 @@ class Scheduler : public ConnectionListener {
   Job* next_job(Site& s);         // the first queued job whose destination is under its own limit
   void start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse);
   void fail_job(Job& job, const std::string& dsn, const std::string& text, bool hard);
+  void fail_all(std::deque<std::unique_ptr<Job>>& jobs, const std::string& dsn,
+                const std::string& text, bool hard);
   void report(Job& job, std::size_t job_recipient, const proto::RecipientResult& result,
               const Slot* slot);
   void feedback(Site& s, const proto::TransactionDone& done);

@@ -75,15 +75,8 @@ void WorkerShard::run() {
   scheduler.hand_over = [&sink](std::size_t owner, const RequestPointer& request,
                                 const dns::Nexthop& hop, std::vector<std::size_t> recipients,
                                 std::shared_ptr<const ResolveAnswer> answer) {
-    WorkItem item;
-    item.kind = WorkItem::Kind::deliver;
-    item.request = request;
-    item.hop = hop;
-    item.recipients = std::move(recipients);
-    item.owned = true;
-    item.owner = owner;
-    item.answer = std::move(answer);
-    sink.pending.emplace_back(std::move(item));
+    sink.pending.emplace_back(
+        WorkItem::deliver(request, hop, std::move(recipients), true, owner, std::move(answer)));
   };
   ready_.store(true, std::memory_order_release);
   bool stopping = false;

@@ -33,6 +33,20 @@ struct WorkItem {
   std::size_t owner = 0;
   std::shared_ptr<const ResolveAnswer> answer;     // the handing shard's lookup, used while fresh
   std::shared_ptr<const EngineSettings> settings;  // reload
+
+  static WorkItem deliver(const RequestPointer& request, const dns::Nexthop& hop,
+                          std::vector<std::size_t> recipients, bool owned, std::size_t owner,
+                          std::shared_ptr<const ResolveAnswer> answer) {
+    WorkItem item;
+    item.kind = Kind::deliver;
+    item.request = request;
+    item.hop = hop;
+    item.recipients = std::move(recipients);
+    item.owned = owned;
+    item.owner = owner;
+    item.answer = std::move(answer);
+    return item;
+  }
 };
 
 class WorkerShard {

@@ -88,26 +88,35 @@ class DnsServer:
     logged, so that tests can count what reached the server."""
 
     def __init__(self, world, lines=(), ttl=0):
-        self.port = free_udp_port()
-        self.dir = os.path.join(world.dir, f"dns-{self.port}")
-        os.makedirs(self.dir)
-        os.chmod(self.dir, 0o755)
-        self.hosts = os.path.join(self.dir, "hosts")
-        self.log = os.path.join(self.dir, "queries.log")
-        open(self.hosts, "w").close()
-        config = [f"port={self.port}", "listen-address=127.0.0.1", "bind-interfaces", "no-resolv",
-                  "no-hosts", "local=/test/", "log-queries", f"log-facility={self.log}",
-                  f"addn-hosts={self.hosts}", f"local-ttl={ttl}",
-                  f"user={pwd.getpwuid(os.geteuid()).pw_name}", *lines]
-        conf = os.path.join(self.dir, "dnsmasq.conf")
-        with open(conf, "w") as f:
-            f.write("\n".join(config) + "\n")
-        self.process = subprocess.Popen(["dnsmasq", "--keep-in-foreground", "-C", conf],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        world.cleanups.append(self.stop)
-        wait_for(lambda: "started" in self.log_text() or self.process.poll() is not None, 10,
-                 f"dnsmasq on port {self.port}")
+        # The free port is found, then dnsmasq binds it: a test running beside this one may take
+        # it in between, and dnsmasq then exits at once. Another port is tried then.
+        for attempt in range(5):
+            self.port = free_udp_port()
+            self.dir = os.path.join(world.dir, f"dns-{self.port}")
+            os.makedirs(self.dir)
+            os.chmod(self.dir, 0o755)
+            self.hosts = os.path.join(self.dir, "hosts")
+            self.log = os.path.join(self.dir, "queries.log")
+            open(self.hosts, "w").close()
+            config = [f"port={self.port}", "listen-address=127.0.0.1", "bind-interfaces",
+                      "no-resolv", "no-hosts", "local=/test/", "log-queries",
+                      f"log-facility={self.log}", f"addn-hosts={self.hosts}", f"local-ttl={ttl}",
+                      f"user={pwd.getpwuid(os.geteuid()).pw_name}", *lines]
+            conf = os.path.join(self.dir, "dnsmasq.conf")
+            with open(conf, "w") as f:
+                f.write("\n".join(config) + "\n")
+            errors = os.path.join(self.dir, "stderr")
+            self.process = subprocess.Popen(["dnsmasq", "--keep-in-foreground", "-C", conf],
+                                            stdout=subprocess.DEVNULL,
+                                            stderr=open(errors, "w"))
+            wait_for(lambda: "started" in self.log_text() or self.process.poll() is not None, 10,
+                     f"dnsmasq on port {self.port}")
+            if self.process.poll() is None:
+                break
+            print(f"dnsmasq on port {self.port} did not start ({open(errors).read().strip()}); "
+                  "trying another port")
         assert self.process.poll() is None, self.log_text()
+        world.cleanups.append(self.stop)
 
     def settings(self, **more):
         """serve() parameters that send ringrelay's lookups here, with short timeouts."""
