@@ -152,7 +152,7 @@ TEST(SchedulerSim, StandingBacklogGrowsTheWindowToTheLimit) {
 // site alive; the turned-away messages wait for the working connections instead of being
 // deferred, and the site stays at what the server took, so 421s stay occasional.
 TEST(SchedulerSim, SessionLimitedServerKeepsGettingMail) {
-  Harness h;
+  Harness h(1, [](engine::EngineSettings& s) { s.feedback_debug = true; });
   SimServer& server = h.network.add_server("192.0.2.11", {.session_limit = 3, .data_delay = 10ms});
   h.resolver.add_mx("three.example", {{"mx.three.example", "192.0.2.11"}});
   for (int i = 0; i < 2000; ++i) h.submit("three.example");
@@ -166,6 +166,11 @@ TEST(SchedulerSim, SessionLimitedServerKeepsGettingMail) {
   EXPECT_LE(server.stats.too_many, 10u);
   EXPECT_LE(server.stats.sessions_max, 6u);
   EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 2000u);
+  // destination_concurrency_feedback_debug: each window change and each cap, in words.
+  EXPECT_GT(h.logged("feedback: site mx.three.example: window "), 0u);
+  EXPECT_GT(h.logged("(positive feedback"), 0u);
+  EXPECT_GT(h.logged("(negative feedback"), 0u);
+  EXPECT_GT(h.logged("a new connection was turned away with"), 0u);
 }
 
 // Connections refused: failed cohorts make the site dead; queued and new work is deferred at once
