@@ -291,19 +291,14 @@ void Scheduler::dispatch(Site& s) {
       // A cached connection of this site, or to this very server under another site. Either way,
       // only a connection whose TLS satisfies this next hop's policy, checked against the names
       // from this next hop's own lookup.
-      auto accept = [this, &hop](Slot* slot, const tls::PeerNames& names) {
-        if (!tls_.serves(*slot->connection, hop, names)) return false;
-        slot->names = names;
-        return true;
-      };
       std::optional<Slot*> cached = cache_.take_by_nexthop(s.name, [&](Slot* slot) {
-        return accept(slot, tls_.peer_names(hop, slot->connection->server()));
+        return serves(*slot, hop, tls_.peer_names(hop, slot->connection->server()));
       });
       if (!cached) {
         const ServerAddress& first = next->plan->addresses.front();
         tls::PeerNames names = tls_.peer_names(hop, first);
         cached = cache_.take_by_endpoint(connector_.endpoint(hop, first),
-                                         [&](Slot* slot) { return accept(slot, names); });
+                                         [&](Slot* slot) { return serves(*slot, hop, names); });
       }
       if (cached) {
         Slot* slot = *cached;
@@ -312,9 +307,7 @@ void Scheduler::dispatch(Site& s) {
           slot->site = &s;
           ++s.connections;
         }
-        std::unique_ptr<Job> job = std::move(s.pending.front());
-        s.pending.pop_front();
-        start_job(s, std::move(job), slot);
+        start_next(s, slot);
         continue;
       }
     }
@@ -324,10 +317,20 @@ void Scheduler::dispatch(Site& s) {
         slots_.size() >= settings_.shard_session_limit) {
       break;
     }
-    std::unique_ptr<Job> job = std::move(s.pending.front());
-    s.pending.pop_front();
-    start_job(s, std::move(job), nullptr);
+    start_next(s, nullptr);
   }
+}
+
+bool Scheduler::serves(Slot& slot, const dns::Nexthop& hop, tls::PeerNames names) {
+  if (!tls_.serves(*slot.connection, hop, names)) return false;
+  slot.names = std::move(names);
+  return true;
+}
+
+void Scheduler::start_next(Site& s, Slot* reuse) {
+  std::unique_ptr<Job> job = std::move(s.pending.front());
+  s.pending.pop_front();
+  start_job(s, std::move(job), reuse);
 }
 
 void Scheduler::start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse) {
@@ -596,12 +599,8 @@ void Scheduler::on_idle(Connection& c) {
     Job* next = next_job(s);
     if (next != nullptr && !next->fresh_connection) {
       const dns::Nexthop& hop = next->destination->hop;
-      tls::PeerNames names = tls_.peer_names(hop, c.server());
-      if (tls_.serves(c, hop, names)) {
-        slot.names = names;
-        std::unique_ptr<Job> job = std::move(s.pending.front());
-        s.pending.pop_front();
-        start_job(s, std::move(job), &slot);  // reuse at once: no RSET, the session is clean
+      if (serves(slot, hop, tls_.peer_names(hop, c.server()))) {
+        start_next(s, &slot);  // reuse at once: no RSET, the session is clean
         dispatch(s);  // a standing backlog uses the whole window, not only these connections
         return;
       }

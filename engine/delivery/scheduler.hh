@@ -100,6 +100,10 @@ class Scheduler : public ConnectionListener {
   void dispatch(Site& s);         // start jobs within the site's window
   Job* next_job(Site& s);         // the first queued job whose destination is under its own limit
   void start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse);
+  void start_next(Site& s, Slot* reuse);  // the site's first queued job (next_job put it there)
+  // Whether a connection's TLS satisfies `hop`'s policy checked against `names`; if so, the slot
+  // keeps the names for the job it is about to carry.
+  bool serves(Slot& slot, const dns::Nexthop& hop, tls::PeerNames names);
   void fail_job(Job& job, const std::string& dsn, const std::string& text, bool hard);
   void fail_all(std::deque<std::unique_ptr<Job>>& jobs, const std::string& dsn,
                 const std::string& text, bool hard);
