@@ -1,7 +1,5 @@
-// base64 (RFC 4648) and the PLAIN (RFC 4616) and LOGIN mechanisms.
+// base64 (RFC 4648), strict on input: AUTH challenges come from the server.
 #include "proto/auth.hh"
-
-#include <algorithm>
 
 namespace ringrelay::proto {
 namespace {
@@ -16,43 +14,6 @@ int decode_char(char c) {
   if (c == '/') return 63;
   return -1;
 }
-
-class PlainMechanism : public AuthMechanism {
- public:
-  PlainMechanism(std::string user, std::string password)
-      : user_(std::move(user)), password_(std::move(password)) {}
-  std::string_view name() const override { return "PLAIN"; }
-  std::optional<std::string> initial_response() override {
-    return std::string(1, '\0') + user_ + std::string(1, '\0') + password_;
-  }
-  std::optional<std::string> respond(std::string_view) override { return std::nullopt; }
-
- private:
-  std::string user_, password_;
-};
-
-class LoginMechanism : public AuthMechanism {
- public:
-  LoginMechanism(std::string user, std::string password)
-      : user_(std::move(user)), password_(std::move(password)) {}
-  std::string_view name() const override { return "LOGIN"; }
-  std::optional<std::string> initial_response() override { return std::nullopt; }
-  std::optional<std::string> respond(std::string_view) override {
-    // "Username:" then "Password:"; anything more is a cancelled exchange.
-    switch (step_++) {
-      case 0:
-        return user_;
-      case 1:
-        return password_;
-      default:
-        return std::nullopt;
-    }
-  }
-
- private:
-  std::string user_, password_;
-  int step_ = 0;
-};
 
 }  // namespace
 
@@ -103,19 +64,6 @@ std::optional<std::string> base64_decode(std::string_view text) {
     if (padding < 1) out += static_cast<char>(bits & 255);
   }
   return out;
-}
-
-std::unique_ptr<AuthMechanism> PasswordAuthClient::choose(const std::vector<std::string>& offered,
-                                                          std::string& why) {
-  auto has = [&](std::string_view m) {
-    return std::find(offered.begin(), offered.end(), m) != offered.end();
-  };
-  if (has("PLAIN")) return std::make_unique<PlainMechanism>(user_, password_);
-  if (has("LOGIN")) return std::make_unique<LoginMechanism>(user_, password_);
-  why = "no mechanism in common (offered:";
-  for (const auto& m : offered) why += " " + m;
-  why += ")";
-  return nullptr;
 }
 
 }  // namespace ringrelay::proto

@@ -118,9 +118,10 @@ void ClientSession::on_written() {
   }
 }
 
-void ClientSession::on_tls_ready() {
+void ClientSession::on_tls_ready(bool peer_verified) {
   if (phase_ != Phase::tls_handshake) return;
   tls_active_ = true;
+  tls_verified_ = peer_verified;
   caps_ = Capabilities{};
   send_ehlo();
 }
@@ -323,42 +324,98 @@ void ClientSession::after_capabilities() {
     }
   }
   if (settings_.auth && auth_client_ != nullptr && caps_.auth && !authenticated_) {
-    std::string why;
-    auth_mechanism_ = auth_client_->choose(caps_.auth_mechanisms, why);
-    if (!auth_mechanism_) {
-      fail_session(auth_unavailable_verdict(peer_, why, settings_.auth_soft_bounce), Stage::auth,
-                   true);
-      return;
-    }
-    std::string command = "AUTH " + std::string(auth_mechanism_->name());
-    if (auto initial = auth_mechanism_->initial_response()) {
-      command += ' ';
-      command += initial->empty() ? std::string("=") : base64_encode(*initial);
-    }
-    write(command + "\r\n");
-    phase_ = Phase::auth;
-    arm(TimerName::mail);
+    begin_auth();
     return;
   }
   enter_ready();
 }
 
+// Postfix's smtp_sasl_helo_login and smtp_sasl_authenticate: the mechanisms the filter lets
+// through, a failure remembered for these credentials, then Cyrus's choice under the security
+// options of this connection's protection.
+void ClientSession::begin_auth() {
+  std::vector<std::string> usable = auth_client_->usable(caps_.auth_mechanisms);
+  if (usable.empty()) {
+    fail_session(auth_no_mechanism_verdict(peer_), Stage::auth, true);
+    return;
+  }
+  if (auto remembered = auth_client_->remembered_failure()) {
+    fail_session(auth_remembered_verdict(peer_, remembered->dsn, remembered->text,
+                                         settings_.auth_soft_bounce),
+                 Stage::auth, true);
+    return;
+  }
+  AuthSecurity security = !tls_active_    ? AuthSecurity::plaintext
+                          : tls_verified_ ? AuthSecurity::tls_verified
+                                          : AuthSecurity::tls;
+  std::string why;
+  std::optional<AuthStart> start = auth_client_->start(usable, security, why);
+  if (!start) {
+    fail_session(auth_unavailable_verdict(peer_, why), Stage::auth, true);
+    return;
+  }
+  std::string command = "AUTH " + start->mechanism;
+  auth_mechanism_ = start->mechanism;
+  auth_steps_ = 0;
+  deferred_initial_response_.reset();
+  if (start->initial_response) {
+    std::string encoded = start->initial_response->empty()
+                              ? std::string("=")
+                              : base64_encode(*start->initial_response);
+    // RFC 4954: the AUTH command stays within 512 octets; a longer initial response waits for
+    // the server's empty challenge.
+    if (command.size() + 1 + encoded.size() + 2 <= 512) {
+      command += ' ' + encoded;
+    } else {
+      deferred_initial_response_ = std::move(encoded);
+    }
+  }
+  write(command + "\r\n");
+  phase_ = Phase::auth;
+  arm(TimerName::mail);
+}
+
 void ClientSession::handle_auth_reply(const Reply& reply) {
-  if (reply.code == 334) {
-    auto challenge = base64_decode(reply.line_text(reply.lines.size() - 1));
+  if (reply.code / 100 == 3) {
+    if (++auth_steps_ > kAuthStepLimit) {
+      write("*\r\n");
+      fail_session(auth_loop_verdict(peer_), Stage::auth, true);
+      return;
+    }
+    std::string_view line = reply.line_text(reply.lines.size() - 1);
+    if (deferred_initial_response_) {
+      // Both sides want to go first: a protocol violation.
+      if (!line.empty()) {
+        write("*\r\n");
+        fail_session(auth_initial_challenge_verdict(peer_, auth_mechanism_, line), Stage::auth,
+                     true);
+        return;
+      }
+      write(*deferred_initial_response_ + "\r\n");
+      deferred_initial_response_.reset();
+      arm(TimerName::mail);
+      return;
+    }
+    std::optional<std::string> challenge = base64_decode(line);
+    std::string why = "malformed SASL challenge from server";
     std::optional<std::string> response;
-    if (challenge) response = auth_mechanism_->respond(*challenge);
-    write(response ? base64_encode(*response) + "\r\n" : "*\r\n");
+    if (challenge) response = auth_client_->step(*challenge, why);
+    if (!response) {
+      write("*\r\n");  // RFC 4954: the client cancels the exchange
+      fail_session(auth_unavailable_verdict(peer_, why), Stage::auth, true);
+      return;
+    }
+    write(base64_encode(*response) + "\r\n");
     arm(TimerName::mail);
     return;
   }
-  if (positive(reply)) {
+  if (reply.code / 100 == 2) {
     authenticated_ = true;
-    auth_mechanism_.reset();
     enter_ready();
     return;
   }
-  auth_mechanism_.reset();
+  // Only a 535 says these credentials are wrong; other failures may pass.
+  if (reply.code == 535) auth_client_->remember_failure({reply.enhanced, reply.text()});
   fail_session(reply_verdict(reply, Stage::auth, peer_, false, settings_.auth_soft_bounce),
                Stage::auth, reply.code != 421);
 }
@@ -483,7 +540,9 @@ void ClientSession::pump() {
       case CommandKind::mail:
         batch.add_owned(
             format_mail_from(m, caps_, settings_.quote_rfc821_envelope,
-                             {.announce_size = !t.downgraded, .binary_mime = t.binary_mime}));
+                             {.announce_size = !t.downgraded,
+                              .binary_mime = t.binary_mime,
+                              .dummy_auth = settings_.dummy_mail_auth && authenticated_}));
         break;
       case CommandKind::rcpt:
         batch.add_owned(format_rcpt_to(m.recipients[command.recipient], caps_,

@@ -76,7 +76,9 @@ class ClientSession {
   void on_connect_failed(std::string_view peer_with_port, std::string_view reason);
   void on_received(std::string_view bytes);
   void on_written();  // everything written so far has left for the peer
-  void on_tls_ready();
+  // `peer_verified`: the server's certificate matched the policy's names (Postfix's
+  // TLS_CERT_IS_MATCHED), which picks smtp_sasl_tls_verified_security_options for AUTH.
+  void on_tls_ready(bool peer_verified = false);
   // The handshake failed. At TlsMode::may the recipients come back as try_next_server (the
   // engine retries in plaintext); at required they are deferred.
   void on_tls_failed(std::string_view reason);
@@ -128,6 +130,7 @@ class ClientSession {
 
   void handle_reply(const Reply& reply);
   void handle_handshake_reply(const Reply& reply);
+  void begin_auth();
   void handle_auth_reply(const Reply& reply);
   void handle_transaction_reply(const Reply& reply);
   void after_capabilities();
@@ -150,11 +153,15 @@ class ClientSession {
   SessionSettings settings_;
   std::string peer_;
   AuthClient* auth_client_;
-  std::unique_ptr<AuthMechanism> auth_mechanism_;
+  std::string auth_mechanism_;                            // the one AUTH named
+  std::size_t auth_steps_ = 0;                            // 3xx challenges answered
+  std::optional<std::string> deferred_initial_response_;  // base64, sent after an empty 334
+  static constexpr std::size_t kAuthStepLimit = 100;      // Postfix's protocol-loop guard
   ReplyParser parser_;
   Phase phase_ = Phase::connecting;
   Capabilities caps_;
   bool tls_active_ = false;
+  bool tls_verified_ = false;
   bool authenticated_ = false;
   bool handshake_done_ = false;
   std::unique_ptr<Transaction> transaction_;

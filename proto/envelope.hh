@@ -20,6 +20,7 @@ std::string xtext(std::string_view text);
 struct MailOptions {
   bool announce_size = true;  // false while downgrading 8BIT to 7BIT: the size will change
   bool binary_mime = false;   // BODY=BINARYMIME (only with BDAT)
+  bool dummy_auth = false;    // AUTH=<> (smtp_send_dummy_mail_auth on an authenticated session)
 };
 
 // "MAIL FROM:<...> SIZE=... BODY=... ENVID=... RET=... SMTPUTF8\r\n" for this server.

@@ -51,6 +51,7 @@ struct SessionSettings {
   TlsMode tls = TlsMode::none;
   bool auth = false;                         // smtp_sasl_auth_enable
   bool auth_soft_bounce = true;              // smtp_sasl_auth_soft_bounce
+  bool dummy_mail_auth = false;              // smtp_send_dummy_mail_auth: MAIL FROM ... AUTH=<>
   std::size_t line_length_limit = 998;       // smtp_line_length_limit (0: none)
   std::size_t pipeline_command_limit = 100;  // commands in flight at once with PIPELINING
   std::size_t bdat_chunk_size = 1 << 20;     // bytes per BDAT chunk at most

@@ -289,13 +289,50 @@ Verdict mime_verdict(std::string_view error) {
   return v;
 }
 
-Verdict auth_unavailable_verdict(std::string_view peer, std::string_view reason,
-                                 bool auth_soft_bounce) {
-  Verdict v = session_trouble(auth_soft_bounce ? "4.7.0" : "5.7.0",
-                              "SASL authentication failed; cannot authenticate to server " +
-                                  std::string(peer) + ": " + std::string(reason));
+// Authentication failures are not the site's fault as a whole (with sender-dependent
+// credentials other logins to the same server work), so unlike Postfix they give no negative
+// feedback; the auth-failure cache keeps a wrong password from hammering the server instead.
+namespace {
+Verdict auth_trouble(std::string dsn, std::string text) {
+  Verdict v = session_trouble(std::move(dsn), std::move(text));
   v.throttle = false;
   return v;
+}
+}  // namespace
+
+Verdict auth_unavailable_verdict(std::string_view peer, std::string_view reason) {
+  return auth_trouble("4.7.0", "SASL authentication failed; cannot authenticate to server " +
+                                   std::string(peer) + ": " + std::string(reason));
+}
+
+Verdict auth_no_mechanism_verdict(std::string_view peer) {
+  return auth_trouble("4.7.0", "SASL authentication failed: server " + std::string(peer) +
+                                   " offered no compatible authentication mechanisms for this "
+                                   "type of connection security");
+}
+
+Verdict auth_remembered_verdict(std::string_view peer, std::string_view dsn, std::string_view said,
+                                bool auth_soft_bounce) {
+  std::string code(dsn.empty() ? "5.7.8" : dsn);
+  if (auth_soft_bounce && code[0] == '5') code[0] = '4';
+  Verdict v = auth_trouble(code, "SASL [CACHED] authentication failed; server " +
+                                     std::string(peer) + " said: " + std::string(said));
+  v.reply = std::string(said);
+  return v;
+}
+
+Verdict auth_loop_verdict(std::string_view peer) {
+  return auth_trouble("4.3.0",
+                      "SASL authentication failed; authentication protocol loop with "
+                      "server " +
+                          std::string(peer));
+}
+
+Verdict auth_initial_challenge_verdict(std::string_view peer, std::string_view mechanism,
+                                       std::string_view challenge) {
+  return auth_trouble("4.7.0", "SASL authentication failed; non-empty initial " +
+                                   std::string(mechanism) + " challenge from server " +
+                                   std::string(peer) + ": " + std::string(challenge));
 }
 
 }  // namespace ringrelay::proto

@@ -89,7 +89,19 @@ Verdict tls_handshake_verdict(std::string_view peer, std::string_view reason, bo
 Verdict tls_peer_verdict(std::string_view failure);
 // The message cannot be converted to 7 bits for a server without 8BITMIME (Postfix: 5.6.0).
 Verdict mime_verdict(std::string_view error);
-Verdict auth_unavailable_verdict(std::string_view peer, std::string_view reason,
-                                 bool auth_soft_bounce);
+// AUTH (Postfix's words, 4.7.0 unless said otherwise; never negative feedback: see trouble.cc).
+// Cyrus could not start or continue the exchange ("no mechanism available").
+Verdict auth_unavailable_verdict(std::string_view peer, std::string_view reason);
+// smtp_sasl_mechanism_filter left none of the offered mechanisms.
+Verdict auth_no_mechanism_verdict(std::string_view peer);
+// The same credentials failed with this server not long ago (smtp_sasl_auth_cache_name): `dsn`
+// and `said` are that 535's, soft-bounced like a live one.
+Verdict auth_remembered_verdict(std::string_view peer, std::string_view dsn, std::string_view said,
+                                bool auth_soft_bounce);
+// More than 100 challenges (4.3.0).
+Verdict auth_loop_verdict(std::string_view peer);
+// The initial response waited for an empty challenge and the server sent something else.
+Verdict auth_initial_challenge_verdict(std::string_view peer, std::string_view mechanism,
+                                       std::string_view challenge);
 
 }  // namespace ringrelay::proto

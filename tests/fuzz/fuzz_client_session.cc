@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "proto/client_session.hh"
+#include "proto/sasl_cyrus.hh"
 
 namespace {
 
@@ -53,7 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   settings.pipeline_command_limit = 1 + (flags >> 5);
   settings.bdat_chunk_size = 7;
   settings.line_length_limit = (flags & 32) ? 12 : 998;
-  PasswordAuthClient auth("user", "password");
+  SaslOptions sasl{.security_options = "noanonymous"};
+  CyrusSaslClient auth(sasl, {"user", "password", "[mx.example.com]"}, "mx.example.com");
   settings.auth = flags & 64;
 
   Message message;

@@ -10,11 +10,13 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "proto/client_session.hh"
+#include "proto/sasl_cyrus.hh"
 
 namespace ringrelay::proto {
 namespace {
@@ -41,6 +43,20 @@ std::vector<std::string> split(std::string_view text, char sep) {
   }
   return out;
 }
+
+// The Cyrus client with an auth-failure memory of one entry, as the engine's cache gives it.
+class RecordingAuthClient : public CyrusSaslClient {
+ public:
+  RecordingAuthClient(const SaslOptions& options, SaslCredentials credentials,
+                      std::optional<RememberedFailure> remembered)
+      : CyrusSaslClient(options, std::move(credentials), "smarthost.example.com"),
+        remembered_(std::move(remembered)) {}
+  std::optional<RememberedFailure> remembered_failure() override { return remembered_; }
+  void remember_failure(const RememberedFailure& failure) override { remembered_ = failure; }
+
+ private:
+  std::optional<RememberedFailure> remembered_;
+};
 
 class TranscriptRunner {
  public:
@@ -81,6 +97,9 @@ class TranscriptRunner {
       message_.body = {all.substr(0, split_body_at_), all.substr(split_body_at_)};
     }
 
+    if (credentials_) {
+      auth_ = std::make_unique<RecordingAuthClient>(sasl_, *credentials_, remembered_);
+    }
     session_ = std::make_unique<ClientSession>(settings_, peer_, auth_ ? auth_.get() : nullptr);
     if (start_transaction_) session_->start_transaction(message_, final_server_);
     if (!connect_failure_) session_->on_connected();
@@ -158,9 +177,21 @@ class TranscriptRunner {
                       : value == "required" ? TlsMode::required
                                             : TlsMode::none;
     else if (key == "auth") {
+      // The real Cyrus client, with the session's peer as the server name.
       auto parts = split(value, ':');
-      auth_ = std::make_unique<PasswordAuthClient>(parts[0], parts[1]);
+      credentials_ = SaslCredentials{parts[0], parts[1], "[smarthost.example.com]"};
       settings_.auth = true;
+    } else if (key == "sasl_security_options") {
+      sasl_.security_options = value;  // plaintext connection
+    } else if (key == "sasl_tls_security_options") {
+      sasl_.tls_security_options = value;
+    } else if (key == "sasl_mechanism_filter") {
+      sasl_.mechanism_filter = split(value, ',');
+    } else if (key == "dummy_mail_auth") {
+      settings_.dummy_mail_auth = yes;
+    } else if (key == "auth_remembered") {  // "DSN TEXT": a 535 from an earlier login
+      remembered_ =
+          RememberedFailure{value.substr(0, value.find(' ')), value.substr(value.find(' ') + 1)};
     } else if (key == "auth_soft_bounce")
       settings_.auth_soft_bounce = yes;
     else if (key == "line_length_limit")
@@ -221,6 +252,8 @@ class TranscriptRunner {
       session_->on_connection_lost();
     else if (line == "!tls")
       session_->on_tls_ready();
+    else if (line == "!tls-verified")
+      session_->on_tls_ready(true);
     else if (line.starts_with("!tls-fail"))
       session_->on_tls_failed(line.size() > 10 ? line.substr(10) : "");
     else if (line == "!written")
@@ -278,6 +311,10 @@ class TranscriptRunner {
   std::string name_;
   SessionSettings settings_;
   std::string peer_ = "mx.example.com[192.0.2.1]";
+  // Plaintext transcripts allow PLAIN and LOGIN unless they say otherwise.
+  SaslOptions sasl_{.security_options = "noanonymous"};
+  std::optional<SaslCredentials> credentials_;
+  std::optional<RememberedFailure> remembered_;
   std::unique_ptr<AuthClient> auth_;
   Message message_;
   std::string body_storage_;
