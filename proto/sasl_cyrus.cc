@@ -4,7 +4,6 @@
 #include "proto/sasl_cyrus.hh"
 
 #include <sasl/sasl.h>
-#include <string.h>
 
 #include <array>
 #include <cstring>
