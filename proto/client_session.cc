@@ -323,9 +323,15 @@ void ClientSession::after_capabilities() {
       return;
     }
   }
-  if (settings_.auth && auth_client_ != nullptr && caps_.auth && !authenticated_) {
-    begin_auth();
-    return;
+  if (settings_.auth && auth_client_ != nullptr && !authenticated_) {
+    if (caps_.auth) {
+      begin_auth();
+      return;
+    }
+    // Postfix talks to such a server as a stranger, silently; an operator wants to know why the
+    // credentials were not used when the server then refuses to relay.
+    actions_.emplace_back(NoticeAction{"server " + peer_ +
+                                       " offered no AUTH: delivering without SASL authentication"});
   }
   enter_ready();
 }

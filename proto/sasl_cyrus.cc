@@ -138,10 +138,12 @@ struct CyrusSaslClient::Cyrus {
 
   static int get_simple(void* context, int id, const char** result, unsigned* length) {
     auto* client = static_cast<CyrusSaslClient*>(context);
-    // The login name; the authorization identity stays empty (the server derives it).
+    // The login name; the authorization identity stays empty (the server derives it) unless
+    // send_cyrus_sasl_authzid says to send the login name as that too.
     static const std::string kNoAuthorizationIdentity;
-    const std::string& value =
-        id == SASL_CB_AUTHNAME ? client->credentials_.user : kNoAuthorizationIdentity;
+    const std::string& value = id == SASL_CB_AUTHNAME || client->options_.send_authzid
+                                   ? client->credentials_.user
+                                   : kNoAuthorizationIdentity;
     *result = value.c_str();
     if (length != nullptr) *length = static_cast<unsigned>(value.size());
     return SASL_OK;

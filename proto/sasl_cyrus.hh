@@ -24,6 +24,7 @@ struct SaslOptions {
   // smtp_sasl_mechanism_filter: upper-case names, "!NAME" to exclude, "*" for any (Postfix's
   // static:all); the first entry that matches decides. Empty: every offered mechanism.
   std::vector<std::string> mechanism_filter;
+  bool send_authzid = false;  // send_cyrus_sasl_authzid: the login name as authorization identity
 };
 
 struct SaslCredentials {

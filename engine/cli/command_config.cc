@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/config/config_parameters.hh"
+#include "engine/config/sasl_settings.hh"
 
 namespace ringrelay::engine {
 namespace {
@@ -17,8 +18,9 @@ namespace {
 constexpr std::string_view kUsage = "usage: ringrelay config [-c PATH] [-n] [-d] [-x] [NAME...]\n";
 
 void print_setting(std::ostream& out, std::string_view name, std::string_view value) {
+  std::string shown = masked_value(name, std::string(value));
   out << name << " =";
-  if (!value.empty()) out << ' ' << value;
+  if (!shown.empty()) out << ' ' << shown;
   out << '\n';
 }
 

@@ -112,7 +112,9 @@ int run_serve_command(std::span<const std::string_view> args) {
                     settings.myhostname);
     Ring ring(4096);
     Timers timers;
-    auto router = std::make_unique<Router>(settings.relayhost, settings.transport_maps);
+    auto router =
+        std::make_unique<Router>(settings.relayhost, settings.transport_maps,
+                                 settings.sender_relayhost_maps, settings.empty_sender_key);
     ShardResolver resolver(ring, timers, settings);
     FeedServer feed(ring, timers, settings, log);
     RingNetwork network(ring, timers);
@@ -163,6 +165,7 @@ int run_serve_command(std::span<const std::string_view> args) {
     signal_reader.handler = &on_signal;
     signal_reader.fd = ::signalfd(-1, &signals, SFD_CLOEXEC);
     arm_signal(ring, signal_reader);
+    for (const std::string& notice : settings.notices) log.notice(notice);
     log.notice("ringrelay " + std::string(kVersion) + " started: feed on " + settings.feed_socket +
                (settings.feed_tcp_listen.empty() ? "" : " and " + settings.feed_tcp_listen) +
                ", io_uring " + ring.mode() + ", " + std::to_string(shard_count) +
@@ -187,9 +190,12 @@ int run_serve_command(std::span<const std::string_view> args) {
           log.notice("reload refused, keeping the running configuration: " + error);
         } else {
           try {
-            auto fresh_router =
-                std::make_unique<Router>(fresh.value("relayhost"), fresh.list("transport_maps"));
-            settings = engine_settings(fresh);  // new work uses it; sessions keep their copies
+            EngineSettings fresh_settings = engine_settings(fresh);
+            auto fresh_router = std::make_unique<Router>(
+                fresh_settings.relayhost, fresh_settings.transport_maps,
+                fresh_settings.sender_relayhost_maps, fresh_settings.empty_sender_key);
+            settings = std::move(fresh_settings);  // new work uses it; sessions keep their copies
+            for (const std::string& notice : settings.notices) log.notice(notice);
             router = std::move(fresh_router);
             resolver.reload(settings);
             feed.attach(dispatch, *router);

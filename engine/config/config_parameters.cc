@@ -14,6 +14,7 @@ constexpr std::string_view kTlsLevels = "none may encrypt dane dane-only fingerp
 
 // clang-format off
 constexpr std::array kParameters = std::to_array<ParameterSpec>({
+  {"cyrus_sasl_config_path", T::text, ""},
   {"debug_peer_level", T::integer, "2", 1},
   {"debug_peer_list", T::list, ""},
   {"default_destination_concurrency_failed_cohort_limit", T::integer, "1", 0},
@@ -37,6 +38,7 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"dns_timeout", T::time, "5s", 1},
   // ringrelay: how many times each DNS server is asked before a lookup fails ("try again").
   {"dns_tries", T::integer, "2", 1},
+  {"empty_address_relayhost_maps_lookup_key", T::text, "<>"},
   // ringrelay: groups (names) whose members may use the feed socket; empty: any that can open it.
   {"feed_allowed_groups", T::list, ""},
   // ringrelay: users (names) who may use the feed socket; empty: any that can open it.
@@ -75,6 +77,22 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"lmtp_quit_timeout", T::time, "300s", 1},
   {"lmtp_rcpt_timeout", T::time, "300s", 1},
   {"lmtp_rset_timeout", T::time, "20s", 1},
+  {"lmtp_sasl_auth_cache_name", T::text, ""},
+  {"lmtp_sasl_auth_cache_time", T::time, "90d", 0, 'd'},
+  {"lmtp_sasl_auth_enable", T::boolean, "no"},
+  {"lmtp_sasl_auth_soft_bounce", T::boolean, "yes"},
+  {"lmtp_sasl_mechanism_filter", T::list, ""},
+  {"lmtp_sasl_password_maps", T::list, ""},
+  {"lmtp_sasl_path", T::text, ""},
+  {"lmtp_sasl_security_options", T::choices, "noplaintext, noanonymous", 0, 's',
+   "noplaintext noactive nodictionary noanonymous mutual_auth"},
+  {"lmtp_sasl_tls_security_options", T::choices, "$lmtp_sasl_security_options", 0, 's',
+   "noplaintext noactive nodictionary noanonymous mutual_auth"},
+  {"lmtp_sasl_tls_verified_security_options", T::choices, "$lmtp_sasl_tls_security_options", 0,
+   's', "noplaintext noactive nodictionary noanonymous mutual_auth"},
+  {"lmtp_sasl_type", T::choice, "cyrus", 0, 's', "cyrus"},
+  {"lmtp_send_dummy_mail_auth", T::boolean, "no"},
+  {"lmtp_sender_dependent_authentication", T::boolean, "no"},
   {"lmtp_skip_quit_response", T::boolean, "no"},
   {"lmtp_tcp_port", T::text, "24"},
   {"lmtp_tls_security_level", T::choice, "none", 0, 's', kTlsLevels},
@@ -96,6 +114,8 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"results_journal_segment_limit", T::integer, "67108864", 4096},
   // ringrelay: each journal write is synced to disk (survives power loss); "no" survives a crash.
   {"results_journal_sync", T::boolean, "yes"},
+  {"send_cyrus_sasl_authzid", T::boolean, "no"},
+  {"sender_dependent_relayhost_maps", T::list, ""},
   // ringrelay: how many SMTP/LMTP sessions one shard may hold at once; the feed pushes back past it.
   {"shard_session_limit", T::integer, "10000", 1},
   // ringrelay: event-loop threads, one per core with "auto".
@@ -161,6 +181,8 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
    "noplaintext noactive nodictionary noanonymous mutual_auth"},
   {"smtp_sasl_tls_security_options", T::choices, "$smtp_sasl_security_options", 0, 's',
    "noplaintext noactive nodictionary noanonymous mutual_auth"},
+  {"smtp_sasl_tls_verified_security_options", T::choices, "$smtp_sasl_tls_security_options", 0,
+   's', "noplaintext noactive nodictionary noanonymous mutual_auth"},
   {"smtp_sasl_type", T::choice, "cyrus", 0, 's', "cyrus"},
   {"smtp_send_dummy_mail_auth", T::boolean, "no"},
   {"smtp_send_xforward_command", T::boolean, "no"},

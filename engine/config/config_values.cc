@@ -93,16 +93,20 @@ std::optional<Feedback> parse_feedback(std::string_view text) {
 }
 
 std::vector<std::string> split_list(std::string_view text) {
+  // Postfix's list syntax: words separated by whitespace or commas; "{ ... }" groups what it
+  // encloses into one word, separators included (inline:{ a=b, c=d }).
+  auto separator = [](char c) {
+    return c == ' ' || c == '\t' || c == ',' || c == '\n' || c == '\r';
+  };
   std::vector<std::string> words;
   size_t i = 0;
   while (i < text.size()) {
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == ',' ||
-                               text[i] == '\n' || text[i] == '\r')) {
-      ++i;
-    }
+    while (i < text.size() && separator(text[i])) ++i;
     size_t start = i;
-    while (i < text.size() && !(text[i] == ' ' || text[i] == '\t' || text[i] == ',' ||
-                                text[i] == '\n' || text[i] == '\r')) {
+    int depth = 0;
+    while (i < text.size() && (depth > 0 || !separator(text[i]))) {
+      if (text[i] == '{') ++depth;
+      if (text[i] == '}' && depth > 0) --depth;
       ++i;
     }
     if (i > start) words.emplace_back(text.substr(start, i - start));

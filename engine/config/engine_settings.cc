@@ -17,8 +17,9 @@
 namespace ringrelay::engine {
 namespace {
 
-ProtocolSettings protocol_settings(const Config& c, bool lmtp) {
+ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::string>& notices) {
   ProtocolSettings p;
+  p.sasl = sasl_settings(c, lmtp, notices);
   proto::SessionSettings& s = p.session;
   s.lmtp = lmtp;
   s.helo_name = lmtp ? c.value("lmtp_lhlo_name") : c.value("smtp_helo_name");
@@ -35,8 +36,11 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp) {
   }
   // Each connection's TLS mode comes from its next hop's policy (Scheduler::start_job).
   s.tls = proto::TlsMode::none;
-  s.auth = false;
-  s.auth_soft_bounce = c.boolean("smtp_sasl_auth_soft_bounce");
+  // Each connection gets its credentials from the password tables (SaslPlanner); without any, the
+  // session talks to the server as a stranger.
+  s.auth = p.sasl.enable;
+  s.auth_soft_bounce = p.sasl.soft_bounce;
+  s.dummy_mail_auth = p.sasl.dummy_mail_auth;
   s.line_length_limit = static_cast<std::size_t>(c.integer("smtp_line_length_limit"));
   s.mime.boundary_length_limit = static_cast<std::size_t>(c.integer("mime_boundary_length_limit"));
   s.mime.nesting_limit = static_cast<std::size_t>(c.integer("mime_nesting_limit"));
@@ -179,8 +183,8 @@ dns::ResolverOptions resolver_options(const Config& c, bool ipv4, bool ipv6) {
 
 EngineSettings engine_settings(const Config& c) {
   EngineSettings e;
-  e.smtp = protocol_settings(c, false);
-  e.lmtp = protocol_settings(c, true);
+  e.smtp = protocol_settings(c, false, e.notices);
+  e.lmtp = protocol_settings(c, true, e.notices);
   std::string bind4 = c.value("smtp_bind_address"), bind6 = c.value("smtp_bind_address6");
   if (auto a = numeric_address(bind4, 0); a && a->family() == AF_INET) e.smtp.connect.source = a;
   if (auto a = numeric_address(bind6, 0); a && a->family() == AF_INET6) e.smtp.connect.source6 = a;
@@ -238,6 +242,8 @@ EngineSettings engine_settings(const Config& c) {
 
   e.relayhost = c.value("relayhost");
   e.transport_maps = c.list("transport_maps");
+  e.sender_relayhost_maps = c.list("sender_dependent_relayhost_maps");
+  e.empty_sender_key = c.value("empty_address_relayhost_maps_lookup_key");
 
   feed_access_settings(c, e);
   e.spool_directories = c.list("spool_directories");

@@ -14,6 +14,7 @@
 #include "dns/resolver.hh"
 #include "engine/config/config.hh"
 #include "engine/config/config_values.hh"
+#include "engine/config/sasl_settings.hh"
 #include "engine/config/tls_settings.hh"
 #include "engine/delivery/connection.hh"
 #include "proto/session_settings.hh"
@@ -26,6 +27,7 @@ struct ProtocolSettings {  // smtp_* or lmtp_*
   std::size_t concurrency_limit = 20;
   std::size_t initial_concurrency = 5;
   std::size_t recipient_limit = 50;
+  SaslSettings sasl;  // smtp_sasl_* or lmtp_sasl_*
 };
 
 struct EngineSettings {
@@ -55,6 +57,8 @@ struct EngineSettings {
 
   std::string relayhost;
   std::vector<std::string> transport_maps;
+  std::vector<std::string> sender_relayhost_maps;  // sender_dependent_relayhost_maps
+  std::string empty_sender_key = "<>";             // empty_address_relayhost_maps_lookup_key
 
   std::string feed_socket;
   int feed_socket_mode = 0660;
@@ -78,6 +82,9 @@ struct EngineSettings {
   bool json_log = false;
   std::string syslog_name = "ringrelay";
   std::string myhostname;
+  // Warnings found while reading the settings (a password table others can read, a table read
+  // as source text): logged at start and on reload.
+  std::vector<std::string> notices;
 };
 
 // Throws ConfigError (file, line) for a malformed concurrency map.

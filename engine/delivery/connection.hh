@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/delivery/auth_plan.hh"
 #include "engine/runtime/address.hh"
 #include "engine/runtime/timers.hh"
 #include "proto/client_session.hh"
@@ -90,7 +91,7 @@ class Network {
   virtual ~Network() = default;
   virtual std::unique_ptr<Connection> open(ConnectionListener& listener, ServerAddress server,
                                            proto::SessionSettings settings, ConnectOptions options,
-                                           TlsPlan tls) = 0;
+                                           TlsPlan tls, AuthPlan auth) = 0;
 };
 
 }  // namespace ringrelay::engine

@@ -15,19 +15,23 @@ std::size_t Connector::next_address(const ResolveAnswer& plan, std::size_t index
 }
 
 std::unique_ptr<Connection> Connector::open(ConnectionListener& listener, const dns::Nexthop& hop,
-                                            const ServerAddress& server, bool plaintext) {
+                                            const ServerAddress& server, bool plaintext,
+                                            AuthPlan auth) {
   const ProtocolSettings& p = protocol(hop);
-  return network_.open(listener, server, p.session, p.connect, tls_.plan(hop, server, plaintext));
+  return network_.open(listener, server, p.session, p.connect, tls_.plan(hop, server, plaintext),
+                       std::move(auth));
 }
 
-cache::EndpointKey Connector::endpoint(const dns::Nexthop& hop, const ServerAddress& server) const {
+cache::EndpointKey Connector::endpoint(const dns::Nexthop& hop, const ServerAddress& server,
+                                       std::string sasl_identity) const {
   const ProtocolSettings& p = protocol(hop);
-  // TLS is checked when a connection is taken (TlsPlanner::serves); SASL is not in the engine yet.
+  // TLS is checked when a connection is taken (TlsPlanner::serves); the SASL identity is part of
+  // the key, and checked again when a connection is taken by next hop (Scheduler::serves).
   return cache::EndpointKey{server.address, server.port,
                             server.family() == AF_INET6
                                 ? (p.connect.source6 ? p.connect.source6->address : std::string())
                                 : (p.connect.source ? p.connect.source->address : std::string()),
-                            p.session.helo_name, ""};
+                            p.session.helo_name, std::move(sasl_identity)};
 }
 
 }  // namespace ringrelay::engine

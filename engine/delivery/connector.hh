@@ -33,10 +33,13 @@ class Connector {
     return next_address(plan, index, group_sessions) >= plan.addresses.size();
   }
   // A new connection to `server` for `hop`; `plaintext`: retry after a failed "may" handshake.
+  // `auth`: its credentials (SaslPlanner::plan).
   std::unique_ptr<Connection> open(ConnectionListener& listener, const dns::Nexthop& hop,
-                                   const ServerAddress& server, bool plaintext);
-  // What makes two connections interchangeable (cache/endpoint_key.hh).
-  cache::EndpointKey endpoint(const dns::Nexthop& hop, const ServerAddress& server) const;
+                                   const ServerAddress& server, bool plaintext, AuthPlan auth);
+  // What makes two connections interchangeable (cache/endpoint_key.hh); `sasl_identity` is what
+  // the connection logs in as ("" for none).
+  cache::EndpointKey endpoint(const dns::Nexthop& hop, const ServerAddress& server,
+                              std::string sasl_identity) const;
 
  private:
   Network& network_;

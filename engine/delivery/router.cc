@@ -6,10 +6,18 @@
 #include "proto/ascii.hh"
 
 namespace ringrelay::engine {
-namespace {}  // namespace
-
-Router::Router(std::string relayhost, const std::vector<std::string>& transport_maps)
-    : relayhost_(std::move(relayhost)) {
+Router::Router(std::string relayhost, const std::vector<std::string>& transport_maps,
+               const std::vector<std::string>& sender_relayhost_maps, std::string empty_sender_key)
+    : relayhost_(std::move(relayhost)), empty_sender_key_(proto::ascii_lower(empty_sender_key)) {
+  for (const std::string& map : sender_relayhost_maps) {
+    for (TableEntry& entry : read_lookup_table(map)) {
+      std::string error;
+      if (!dns::parse_nexthop(entry.value, &error)) {
+        throw ConfigError(entry.where + ": " + entry.value + ": " + error);
+      }
+      sender_relayhosts_.try_emplace(entry.key, entry.value);
+    }
+  }
   for (const std::string& map : transport_maps) {
     for (TableEntry& entry : read_lookup_table(map)) {
       std::string error;
@@ -23,7 +31,19 @@ Router::Router(std::string relayhost, const std::vector<std::string>& transport_
   }
 }
 
-std::optional<dns::Nexthop> Router::route(const std::string& recipient, std::string& error) const {
+const std::string& Router::relayhost_for(const std::string& sender) const {
+  if (sender_relayhosts_.empty()) return relayhost_;
+  std::string key = sender.empty() ? empty_sender_key_ : proto::ascii_lower(sender);
+  if (auto it = sender_relayhosts_.find(key); it != sender_relayhosts_.end()) return it->second;
+  if (auto at = key.rfind('@'); !sender.empty() && at != std::string::npos) {
+    if (auto it = sender_relayhosts_.find(key.substr(at)); it != sender_relayhosts_.end())
+      return it->second;
+  }
+  return relayhost_;
+}
+
+std::optional<dns::Nexthop> Router::route(const std::string& recipient, std::string& error,
+                                          const std::string& sender) const {
   auto at = recipient.rfind('@');
   std::string domain = proto::ascii_lower(at == std::string::npos ? "" : recipient.substr(at + 1));
   std::optional<std::string> transport;
@@ -43,8 +63,8 @@ std::optional<dns::Nexthop> Router::route(const std::string& recipient, std::str
     bool lmtp = transport->starts_with("lmtp:");
     std::string hop = transport->substr(transport->find(':') + 1);
     hop_text = lmtp ? *transport : (hop.empty() ? domain : hop);
-  } else if (!relayhost_.empty()) {
-    hop_text = relayhost_;
+  } else if (const std::string& relayhost = relayhost_for(sender); !relayhost.empty()) {
+    hop_text = relayhost;
   } else {
     hop_text = domain;
   }

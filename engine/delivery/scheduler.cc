@@ -106,6 +106,7 @@ Scheduler::Scheduler(Network& network, Timers& timers, const EngineSettings& set
       sink_(sink),
       place_(place),
       tls_(settings, timers, log_notice),
+      sasl_(settings, timers),
       connector_(network, settings, tls_) {
   RINGRELAY_CHECK(place_.count >= 1 && place_.index < place_.count, "shard place");
 }
@@ -292,13 +293,14 @@ void Scheduler::dispatch(Site& s) {
       // only a connection whose TLS satisfies this next hop's policy, checked against the names
       // from this next hop's own lookup.
       std::optional<Slot*> cached = cache_.take_by_nexthop(s.name, [&](Slot* slot) {
-        return serves(*slot, hop, tls_.peer_names(hop, slot->connection->server()));
+        return serves(*slot, *next, tls_.peer_names(hop, slot->connection->server()));
       });
       if (!cached) {
         const ServerAddress& first = next->plan->addresses.front();
         tls::PeerNames names = tls_.peer_names(hop, first);
-        cached = cache_.take_by_endpoint(connector_.endpoint(hop, first),
-                                         [&](Slot* slot) { return serves(*slot, hop, names); });
+        cached = cache_.take_by_endpoint(
+            connector_.endpoint(hop, first, sasl_.identity(hop, first, next->message.sender)),
+            [&](Slot* slot) { return serves(*slot, *next, names); });
       }
       if (cached) {
         Slot* slot = *cached;
@@ -321,7 +323,12 @@ void Scheduler::dispatch(Site& s) {
   }
 }
 
-bool Scheduler::serves(Slot& slot, const dns::Nexthop& hop, tls::PeerNames names) {
+bool Scheduler::serves(Slot& slot, const Job& job, tls::PeerNames names) {
+  const dns::Nexthop& hop = job.destination->hop;
+  if (slot.endpoint.sasl_identity !=
+      sasl_.identity(hop, slot.connection->server(), job.message.sender)) {
+    return false;
+  }
   if (!tls_.serves(*slot.connection, hop, names)) return false;
   slot.names = std::move(names);
   return true;
@@ -348,8 +355,10 @@ void Scheduler::start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse) {
     ++s.connections;
     owned->address_index = std::min(job->address_index, addresses - 1);
     const ServerAddress& server = plan.addresses[owned->address_index];
-    owned->connection = connector_.open(*this, d.hop, server, job->plaintext);
-    owned->endpoint = connector_.endpoint(d.hop, server);
+    AuthPlan auth = sasl_.plan(d.hop, server, job->message.sender);
+    std::string identity = auth.identity();
+    owned->connection = connector_.open(*this, d.hop, server, job->plaintext, std::move(auth));
+    owned->endpoint = connector_.endpoint(d.hop, server, std::move(identity));
     owned->names = tls_.peer_names(d.hop, server);
     slot = owned.get();
     slots_[slot->connection.get()] = std::move(owned);
@@ -599,7 +608,7 @@ void Scheduler::on_idle(Connection& c) {
     Job* next = next_job(s);
     if (next != nullptr && !next->fresh_connection) {
       const dns::Nexthop& hop = next->destination->hop;
-      if (serves(slot, hop, tls_.peer_names(hop, c.server()))) {
+      if (serves(slot, *next, tls_.peer_names(hop, c.server()))) {
         start_next(s, &slot);  // reuse at once: no RSET, the session is clean
         dispatch(s);  // a standing backlog uses the whole window, not only these connections
         return;

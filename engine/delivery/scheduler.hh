@@ -19,6 +19,7 @@
 #include "engine/delivery/connection.hh"
 #include "engine/delivery/connector.hh"
 #include "engine/delivery/delivery_results.hh"
+#include "engine/delivery/sasl_planner.hh"
 #include "engine/delivery/shard_resolver.hh"
 #include "engine/delivery/site_window.hh"
 #include "engine/delivery/tls_planner.hh"
@@ -101,9 +102,10 @@ class Scheduler : public ConnectionListener {
   Job* next_job(Site& s);         // the first queued job whose destination is under its own limit
   void start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse);
   void start_next(Site& s, Slot* reuse);  // the site's first queued job (next_job put it there)
-  // Whether a connection's TLS satisfies `hop`'s policy checked against `names`; if so, the slot
-  // keeps the names for the job it is about to carry.
-  bool serves(Slot& slot, const dns::Nexthop& hop, tls::PeerNames names);
+  // Whether a connection may carry `job`: it logs in as the job would (or neither logs in), and
+  // its TLS satisfies the job's next hop's policy checked against `names`; if so, the slot keeps
+  // the names for the job it is about to carry.
+  bool serves(Slot& slot, const Job& job, tls::PeerNames names);
   void fail_job(Job& job, const std::string& dsn, const std::string& text, bool hard);
   void fail_all(std::deque<std::unique_ptr<Job>>& jobs, const std::string& dsn,
                 const std::string& text, bool hard);
@@ -130,6 +132,7 @@ class Scheduler : public ConnectionListener {
   ResultSink& sink_;
   ShardPlace place_;
   TlsPlanner tls_;
+  SaslPlanner sasl_;
   Connector connector_;
   std::unordered_map<std::string, std::unique_ptr<Destination>> destinations_;
   std::unordered_map<std::string, std::unique_ptr<Site>> sites_;

@@ -39,14 +39,16 @@ proto::SessionSettings with_tls_mode(proto::SessionSettings settings, const TlsP
 
 SmtpConnection::SmtpConnection(Ring& ring, Timers& timers, ConnectionListener& listener,
                                ServerAddress server, proto::SessionSettings settings,
-                               ConnectOptions options, TlsPlan tls)
+                               ConnectOptions options, TlsPlan tls, AuthPlan auth)
     : ring_(ring),
       timers_(timers),
       listener_(&listener),
       server_(std::move(server)),
       options_(std::move(options)),
       tls_(std::move(tls)),
-      session_(with_tls_mode(std::move(settings), tls_), server_.name_address()),
+      auth_plan_(std::move(auth)),
+      auth_(make_auth_client(auth_plan_)),
+      session_(with_tls_mode(std::move(settings), tls_), server_.name_address(), auth_.get()),
       created_(timers.now()) {
   established_.policy = tls_.policy;
   if (tls_.plaintext) established_.policy.level = tls::SecurityLevel::may;
@@ -384,7 +386,9 @@ void SmtpConnection::continue_handshake() {
 }
 
 void SmtpConnection::tls_failed(const std::string& reason) {
-  tls_failed_opportunistically_ = !tls_.policy.mandatory();
+  // Postfix: no plaintext retry when the connection would send credentials (a server that offers
+  // AUTH only over TLS would then refuse the mail as relay access).
+  tls_failed_opportunistically_ = !tls_.policy.mandatory() && !auth_plan_.authenticates();
   session_.on_tls_failed(reason);
 }
 
@@ -412,7 +416,7 @@ void SmtpConnection::finish_handshake() {
   established_.protocol = tls_outcome_.protocol;
   established_.cipher_suite = channel_->cipher_suite();
   established_.certificate = std::move(certificate);
-  session_.on_tls_ready();
+  session_.on_tls_ready(judgement.trust == tls::Trust::verified);
 }
 
 void SmtpConnection::read_plaintext() {

@@ -28,7 +28,8 @@ namespace ringrelay::engine {
 class SmtpConnection final : public Connection {
  public:
   SmtpConnection(Ring& ring, Timers& timers, ConnectionListener& listener, ServerAddress server,
-                 proto::SessionSettings settings, ConnectOptions options, TlsPlan tls = {});
+                 proto::SessionSettings settings, ConnectOptions options, TlsPlan tls = {},
+                 AuthPlan auth = {});
   ~SmtpConnection();
   SmtpConnection(const SmtpConnection&) = delete;
   SmtpConnection& operator=(const SmtpConnection&) = delete;
@@ -94,6 +95,8 @@ class SmtpConnection final : public Connection {
   ServerAddress server_;
   ConnectOptions options_;
   TlsPlan tls_;
+  AuthPlan auth_plan_;
+  std::unique_ptr<proto::AuthClient> auth_;  // before session_, which points to it
   proto::ClientSession session_;
   State state_ = State::created;
   int fd_ = -1;
@@ -132,10 +135,10 @@ class RingNetwork final : public Network {
   RingNetwork(Ring& ring, Timers& timers) : ring_(ring), timers_(timers) {}
   std::unique_ptr<Connection> open(ConnectionListener& listener, ServerAddress server,
                                    proto::SessionSettings settings, ConnectOptions options,
-                                   TlsPlan tls) override {
+                                   TlsPlan tls, AuthPlan auth) override {
     return std::make_unique<SmtpConnection>(ring_, timers_, listener, std::move(server),
-                                            std::move(settings), std::move(options),
-                                            std::move(tls));
+                                            std::move(settings), std::move(options), std::move(tls),
+                                            std::move(auth));
   }
 
  private:

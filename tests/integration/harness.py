@@ -3,6 +3,7 @@
 client); everything is stopped at the end. Every wait is bounded."""
 import json
 import os
+import re
 import pwd
 import shutil
 import signal
@@ -307,7 +308,7 @@ class PostfixServer:
     """A private Postfix instance whose smtpd listens on 127.0.0.1:PORT: recipients are accepted or
     refused through an access map, accepted mail is discarded. The system's Postfix is untouched."""
 
-    def __init__(self, world, access=(), main_cf=()):
+    def __init__(self, world, access=(), main_cf=(), chroot=True, before_start=None):
         self.port = free_port()
         self.dir = os.path.join(world.dir, f"postfix-{self.port}")
         conf = os.path.join(self.dir, "etc")
@@ -340,9 +341,13 @@ class PostfixServer:
                 f.write(f"{name} = {value}\n")
         master = open("/etc/postfix/master.cf").read().replace(
             "\nsmtp      inet", f"\n127.0.0.1:{self.port} inet", 1)
+        if not chroot:  # files smtpd opens per session (a sasldb) stay at their own paths
+            master = re.sub(rf"(\n127\.0\.0\.1:{self.port} inet\s+\S+\s+\S+\s+)y", r"\1n", master, 1)
         with open(os.path.join(conf, "master.cf"), "w") as f:
             f.write(master)
         self.conf = conf
+        if before_start is not None:
+            before_start(self)
         started = subprocess.run(["postfix", "-c", conf, "start"], capture_output=True, text=True)
         assert started.returncode == 0, started.stdout + started.stderr
         world.cleanups.append(self.stop)

@@ -523,6 +523,7 @@ from dns_scenarios import *  # noqa: E402,F401,F403 (the DNS scenarios join the 
 from tls_scenarios import *  # noqa: E402,F401,F403 (and the TLS ones)
 from feed_scenarios import *  # noqa: E402,F401,F403 (and the feed contract's)
 from site_scenarios import *  # noqa: E402,F401,F403 (and the MX sites')
+from sasl_scenarios import *  # noqa: E402,F401,F403 (and SASL's)
 
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
 

@@ -144,12 +144,15 @@ class ServerSession {
 class SimConnection final : public engine::Connection {
  public:
   SimConnection(SimNetwork& network, engine::ConnectionListener& listener,
-                engine::ServerAddress server, proto::SessionSettings settings, engine::TlsPlan tls)
+                engine::ServerAddress server, proto::SessionSettings settings, engine::TlsPlan tls,
+                engine::AuthPlan auth)
       : network_(network),
         world_(network.world()),
         listener_(listener),
         server_(std::move(server)),
-        session_(tls_off(std::move(settings)), server_.name_address()),
+        auth_plan_(std::move(auth)),
+        auth_(engine::make_auth_client(auth_plan_)),
+        session_(tls_off(std::move(settings)), server_.name_address(), auth_.get()),
         created_(world_.now) {
     established_.policy = tls.policy;
     ++network_.open_connections;
@@ -327,6 +330,8 @@ class SimConnection final : public engine::Connection {
   World& world_;
   engine::ConnectionListener& listener_;
   engine::ServerAddress server_;
+  engine::AuthPlan auth_plan_;
+  std::unique_ptr<proto::AuthClient> auth_;  // the real Cyrus client, as in production
   proto::ClientSession session_;
   State state_ = State::created;
   SimServer* server_side_ = nullptr;
@@ -358,9 +363,10 @@ SimServer* SimNetwork::find(const engine::ServerAddress& server) {
 std::unique_ptr<engine::Connection> SimNetwork::open(engine::ConnectionListener& listener,
                                                      engine::ServerAddress server,
                                                      proto::SessionSettings settings,
-                                                     engine::ConnectOptions, engine::TlsPlan tls) {
+                                                     engine::ConnectOptions, engine::TlsPlan tls,
+                                                     engine::AuthPlan auth) {
   return std::make_unique<SimConnection>(*this, listener, std::move(server), std::move(settings),
-                                         std::move(tls));
+                                         std::move(tls), std::move(auth));
 }
 
 struct SimResolver::Pending {

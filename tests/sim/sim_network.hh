@@ -82,8 +82,8 @@ class SimNetwork final : public engine::Network {
   std::unique_ptr<engine::Connection> open(engine::ConnectionListener& listener,
                                            engine::ServerAddress server,
                                            proto::SessionSettings settings,
-                                           engine::ConnectOptions options,
-                                           engine::TlsPlan tls) override;
+                                           engine::ConnectOptions options, engine::TlsPlan tls,
+                                           engine::AuthPlan auth) override;
   World& world() { return world_; }
   std::size_t open_connections = 0;  // client side: made and not yet closed
 
