@@ -3,6 +3,7 @@
 set(RINGRELAY_FUZZ_TARGETS
   reply_parser
   client_session
+  sasl_exchange
   body_encoder
   mime_downgrade
   feed_protocol
