@@ -437,7 +437,7 @@ void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
 std::optional<dns::Nexthop> FeedServer::route(const DeliveryRequest& request, std::size_t index,
                                               std::string& error) const {
   return request.nexthop.empty() ? router_->route(request.message.recipients[index].address, error,
-                                                 request.message.sender)
+                                                  request.message.sender)
                                  : dns::parse_nexthop(request.nexthop, &error);
 }
 

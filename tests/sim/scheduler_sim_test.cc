@@ -11,6 +11,7 @@
 
 #include "engine/config/config.hh"
 #include "engine/config/engine_settings.hh"
+#include "engine/config/sasl_settings.hh"
 #include "engine/delivery/scheduler.hh"
 #include "engine/delivery/site_key.hh"
 #include "tests/sim/sim_network.hh"
@@ -73,12 +74,13 @@ struct Harness {
   }
 
   // One message with `recipients` recipients at `domain`, submitted now.
-  void submit(const std::string& domain, std::size_t recipients = 1) {
+  void submit(const std::string& domain, std::size_t recipients = 1,
+              const std::string& sender = "sender@sim.example") {
     auto request = std::make_shared<engine::DeliveryRequest>();
     request->id = "Q" + std::to_string(++requests);
     request->received = world.now;
     request->inline_body = "Subject: simulated\r\n\r\nhello\r\n";
-    request->message.sender = "sender@sim.example";
+    request->message.sender = sender;
     request->message.body = {request->inline_body};
     std::vector<std::size_t> indices;
     for (std::size_t i = 0; i < recipients; ++i) {
@@ -408,6 +410,70 @@ TEST(SchedulerSim, LookupFailuresGiveTheResolversWords) {
   EXPECT_EQ(h.sink.count(DeliveryStatus::deferred), 3u);
   EXPECT_EQ(h.sink.count(DeliveryStatus::bounced), 2u);
   EXPECT_EQ(h.sink.containing("Host or domain name not found"), 2u);
+}
+
+// SMTP AUTH settings from main.cf lines (the password tables inline).
+void with_sasl(engine::EngineSettings& settings, const std::string& lines) {
+  std::vector<std::string> warnings, notices;
+  engine::Config c = engine::Config::parse(
+      "smtp_sasl_auth_enable = yes\nsmtp_sasl_security_options = noanonymous\n" + lines, "main.cf",
+      engine::HostFacts{"sim.example"}, warnings);
+  settings.smtp.sasl = engine::sasl_settings(c, false, notices);
+  settings.smtp.session.auth = true;
+}
+
+// Two senders with their own logins to one AUTH-requiring site, interleaved: connections are
+// cached and reused, but each message reaches the server under its own sender's login.
+TEST(SchedulerSim, SaslLoginsNeverMixOnCachedConnections) {
+  Harness h(7, [](engine::EngineSettings& s) {
+    with_sasl(s,
+              "smtp_sender_dependent_authentication = yes\n"
+              "smtp_sasl_password_maps = inline:{ alice@one.example=alice:a-pw, "
+              "@two.example=bob:b-pw }\n");
+  });
+  SimServer& server = h.network.add_server(
+      "192.0.2.30", {.data_delay = 50ms, .logins = {{"alice", "a-pw"}, {"bob", "b-pw"}}});
+  h.resolver.add_mx("auth.example", {{"mx.auth.example", "192.0.2.30"}});
+  for (int i = 0; i < 400; ++i) {
+    h.submit("auth.example", 1, i % 2 == 0 ? "alice@one.example" : "carol@two.example");
+  }
+  ASSERT_TRUE(h.settle());
+  EXPECT_TRUE(h.sink.exactly_once());
+  EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 400u);
+  using Key = std::pair<std::string, std::string>;
+  std::map<Key, std::size_t> expected = {{{"alice", "alice@one.example"}, 200},
+                                         {{"bob", "carol@two.example"}, 200}};
+  EXPECT_EQ(server.stats.messages_by_login, expected);
+  // Reused: far fewer logins than messages, one per connection.
+  EXPECT_EQ(server.stats.logins_accepted, server.stats.connections);
+  EXPECT_LT(server.stats.connections, 100u);
+}
+
+// A wrong password with smtp_sasl_auth_cache_name: the first connections' 535s are remembered and
+// the rest of the mail is deferred without logging in again; after the cache time it is tried anew.
+TEST(SchedulerSim, FailedLoginIsRememberedInsteadOfRetriedPerMessage) {
+  Harness h(8, [](engine::EngineSettings& s) {
+    with_sasl(s,
+              "smtp_sasl_password_maps = inline:{ mx.auth.example=alice:wrong }\n"
+              "smtp_sasl_auth_cache_name = memory\nsmtp_sasl_auth_cache_time = 1h\n");
+  });
+  SimServer& server = h.network.add_server("192.0.2.31", {.logins = {{"alice", "right"}}});
+  h.resolver.add_mx("auth.example", {{"mx.auth.example", "192.0.2.31"}});
+  for (int i = 0; i < 100; ++i) h.submit("auth.example");
+  ASSERT_TRUE(h.settle());
+  EXPECT_TRUE(h.sink.exactly_once());
+  EXPECT_EQ(h.sink.count(DeliveryStatus::deferred), 100u);
+  // Only the connections opened before the first 535 came back tried to log in.
+  EXPECT_GE(server.stats.logins_refused, 1u);
+  EXPECT_LE(server.stats.logins_refused, h.settings.smtp.initial_concurrency);
+  EXPECT_EQ(h.sink.containing("SASL [CACHED] authentication failed; server mx.auth.example"),
+            100u - server.stats.logins_refused);
+  // An hour later the memory has expired: one more real attempt.
+  h.idle(61min);
+  std::size_t before = server.stats.logins_refused;
+  h.submit("auth.example");
+  ASSERT_TRUE(h.settle());
+  EXPECT_EQ(server.stats.logins_refused, before + 1);
 }
 
 // Many sites, random faults, 100,000 recipients: every recipient ends with exactly one result, no

@@ -2,6 +2,8 @@
 // with every byte exchange, delay and fault an event in virtual time.
 #include "tests/sim/sim_network.hh"
 
+#include "proto/auth.hh"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -74,6 +76,7 @@ class ServerSession {
       }
       ++messages_;
       ++server_.stats.messages;
+      ++server_.stats.messages_by_login[{login_, sender_}];
       server_.stats.recipients += rcpts_;
       server_.stats.max_messages_on_one_connection =
           std::max(server_.stats.max_messages_on_one_connection, messages_);
@@ -88,12 +91,39 @@ class ServerSession {
       return;
     }
     if (starts_with_word(line, "EHLO")) {
-      answer.replies +=
-          "250-sim.example\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n";
+      answer.replies += "250-sim.example\r\n250-PIPELINING\r\n250-8BITMIME\r\n";
+      if (!s.logins.empty()) answer.replies += "250-AUTH PLAIN\r\n";
+      answer.replies += "250 ENHANCEDSTATUSCODES\r\n";
+    } else if (starts_with_word(line, "AUTH PLAIN ") && !s.logins.empty()) {
+      // "\0user\0password"
+      auto decoded = proto::base64_decode(line.substr(11));
+      std::string user, password;
+      if (decoded) {
+        auto first = decoded->find('\0'), second = decoded->find('\0', first + 1);
+        if (first != std::string::npos && second != std::string::npos) {
+          user = decoded->substr(first + 1, second - first - 1);
+          password = decoded->substr(second + 1);
+        }
+      }
+      auto it = s.logins.find(user);
+      if (it != s.logins.end() && it->second == password) {
+        login_ = user;
+        ++server_.stats.logins_accepted;
+        answer.replies += "235 2.7.0 Authentication successful\r\n";
+      } else {
+        ++server_.stats.logins_refused;
+        answer.replies += "535 5.7.8 Error: authentication failed: authentication failure\r\n";
+      }
     } else if (starts_with_word(line, "HELO")) {
       answer.replies += "250 sim.example\r\n";
     } else if (starts_with_word(line, "MAIL")) {
-      if (s.messages_per_connection > 0 && messages_ >= s.messages_per_connection) {
+      auto open = line.find('<'), close = line.find('>');
+      sender_ = open != std::string::npos && close != std::string::npos && close > open
+                    ? line.substr(open + 1, close - open - 1)
+                    : std::string();
+      if (!s.logins.empty() && login_.empty()) {
+        answer.replies += "530 5.7.0 Authentication required\r\n";
+      } else if (s.messages_per_connection > 0 && messages_ >= s.messages_per_connection) {
         ++server_.stats.refused_messages;
         answer.replies += "452 4.5.3 Too many recipients: Too many messages sent\r\n";
       } else if (world_.chance() < s.mail_defer) {
@@ -138,6 +168,7 @@ class ServerSession {
   World& world_;
   std::string buffer_;
   bool in_data_ = false, mail_ = false, stalled_ = false, closed_ = false;
+  std::string login_, sender_;  // who logged in on this connection; the current MAIL FROM
   std::size_t rcpts_ = 0, messages_ = 0;
 };
 

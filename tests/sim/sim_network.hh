@@ -54,6 +54,9 @@ struct ServerScript {
   double drop_in_data = 0;                  // connection lost before end-of-data is answered
   double stall = 0;                         // no reply at all to a command (a tar pit)
   double greeting_defer = 0;                // "421 4.3.2 Service not available" at once
+  // Not empty: the server offers AUTH PLAIN, checks logins against these (user → password) and
+  // refuses MAIL FROM without one ("530 5.7.0 Authentication required").
+  std::map<std::string, std::string> logins;
 };
 
 struct ServerStats {
@@ -65,6 +68,10 @@ struct ServerStats {
   std::size_t recipients = 0;        // recipients of accepted transactions
   std::size_t refused_messages = 0;  // MAIL FROM refused for the per-connection limit
   std::size_t max_messages_on_one_connection = 0;
+  std::size_t logins_accepted = 0;  // 235 to AUTH
+  std::size_t logins_refused = 0;   // 535 to AUTH
+  // Accepted messages by (login, envelope sender): which login carried whose mail.
+  std::map<std::pair<std::string, std::string>, std::size_t> messages_by_login;
 };
 
 struct SimServer {
