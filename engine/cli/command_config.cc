@@ -1,5 +1,6 @@
 // `ringrelay config`: postconf's behaviour for ringrelay's parameters.
-//   (no flag) every parameter's effective value, sorted;  -n only those set in the file;
+//   (no flag) every parameter's effective value, sorted;  -n only those set in the file (one that
+//   ringrelay ignores or refuses gets a "# name: ignored by ringrelay: why" line before it);
 //   -d built-in defaults;  -x expand $names;  NAME... only those parameters.
 #include "engine/cli/command_config.hh"
 
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "engine/config/config_parameters.hh"
+#include "engine/config/parameter_support.hh"
 #include "engine/config/sasl_settings.hh"
 
 namespace ringrelay::engine {
@@ -89,6 +91,12 @@ int run_config_command(std::span<const std::string_view> args, const HostFacts& 
     if (defaults) {
       if (known) print_setting(out, name, config.default_raw(name));
     } else {
+      // A comment line keeps the output a valid main.cf (values cannot carry comments).
+      if (const ParameterNote* note = parameter_note(name); note && config.is_set_in_file(name)) {
+        out << "# " << name << ": "
+            << (note->support == Support::ignored ? "ignored" : "refused unless default")
+            << " by ringrelay: " << note->reason << '\n';
+      }
       print_setting(out, name, expand ? config.value(name) : std::string(config.raw(name)));
     }
   }

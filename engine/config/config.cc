@@ -152,7 +152,7 @@ bool is_valid(const ParameterSpec& spec, std::string_view value) {
       return parse_feedback(value).has_value();
     case ParameterType::choice: {
       auto words = split_list(value);
-      if (words.empty()) return spec.default_value.empty();
+      if (words.empty()) return spec.default_value.empty() || is_allowed_word(spec, "(empty)");
       return words.size() == 1 && is_allowed_word(spec, words[0]);
     }
     case ParameterType::choices: {
@@ -389,6 +389,15 @@ std::string_view Config::raw(std::string_view name) const {
 std::string Config::value(std::string_view name) const {
   auto it = entries_.find(name);
   if (it == entries_.end()) return {};
+  // Recorded with what it refers to, transitively (bounded by the names that exist).
+  std::vector<std::string> pending{std::string(name)};
+  while (!pending.empty()) {
+    std::string next = std::move(pending.back());
+    pending.pop_back();
+    auto entry = entries_.find(next);
+    if (entry == entries_.end() || !read_.insert(next).second) continue;
+    collect_references(entry->second.raw, pending);
+  }
   std::vector<std::string> stack{std::string(name)};
   return expand(it->second.raw, stack, nullptr);
 }

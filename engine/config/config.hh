@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -66,6 +67,11 @@ class Config {
   // count_or_auto parameters: 0 means "auto".
   std::int64_t count_or_auto(std::string_view name) const;
 
+  // Every parameter whose value was asked for (value() and the typed readers), with the ones its
+  // value refers to: what the engine acts on. The parameter-support test checks that every known
+  // parameter is read, ignored with a reason, or refused (parameter_support.hh).
+  const std::set<std::string, std::less<>>& names_read() const { return read_; }
+
  private:
   struct Entry {
     std::string raw;
@@ -80,6 +86,7 @@ class Config {
   std::map<std::string, Entry, std::less<>>
       entries_;  // every known parameter, plus unknown ones set
   std::map<std::string, std::string, std::less<>> defaults_;
+  mutable std::set<std::string, std::less<>> read_;
 };
 
 // Loads main.cf from `path` when it exists (or must: `explicit_path`); otherwise `config` keeps

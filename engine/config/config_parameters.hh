@@ -29,9 +29,10 @@ struct ParameterSpec {
   // used. Defaults that depend on the host (myhostname, mydomain) are filled in by HostFacts at
   // load time.
   std::string_view default_value;
-  std::int64_t minimum = 0;       // integer, time (in seconds), count_or_auto
-  char default_unit = 's';        // time
-  std::string_view allowed = {};  // choice/choices: the words allowed, separated by spaces
+  std::int64_t minimum = 0;  // integer, time (in seconds), count_or_auto
+  char default_unit = 's';   // time
+  // choice/choices: the words allowed, separated by spaces; "(empty)" allows an empty value.
+  std::string_view allowed = {};
 };
 
 // All known parameters, sorted by name.

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "engine/config/config_values.hh"
+#include "engine/config/parameter_support.hh"
 #include "engine/feed/feed_access.hh"
 #include "engine/runtime/address.hh"
 #include "proto/ascii.hh"
@@ -25,13 +26,16 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
   s.helo_name = lmtp ? c.value("lmtp_lhlo_name") : c.value("smtp_helo_name");
   s.always_send_ehlo = c.boolean("smtp_always_send_ehlo");
   s.never_send_ehlo = c.boolean("smtp_never_send_ehlo");
-  s.skip_5xx_greeting = c.boolean("smtp_skip_5xx_greeting");
+  // Postfix's lmtp_ mirror of each, for LMTP sessions.
+  auto mirror = [lmtp](const char* smtp, const char* lmtp_name) { return lmtp ? lmtp_name : smtp; };
+  s.skip_5xx_greeting = c.boolean(mirror("smtp_skip_5xx_greeting", "lmtp_skip_5xx_greeting"));
   s.skip_quit_response =
       lmtp ? c.boolean("lmtp_skip_quit_response") : c.boolean("smtp_skip_quit_response");
-  s.quote_rfc821_envelope = c.boolean("smtp_quote_rfc821_envelope");
+  s.quote_rfc821_envelope =
+      c.boolean(mirror("smtp_quote_rfc821_envelope", "lmtp_quote_rfc821_envelope"));
   s.use_chunking = c.boolean("smtp_use_chunking");
   s.disable_mime_output_conversion = c.boolean("disable_mime_output_conversion");
-  for (auto keyword : c.list("smtp_discard_ehlo_keywords")) {
+  for (auto keyword : c.list(mirror("smtp_discard_ehlo_keywords", "lmtp_discard_lhlo_keywords"))) {
     s.discard_ehlo_keywords.push_back(proto::ascii_lower(keyword));
   }
   // Each connection's TLS mode comes from its next hop's policy (Scheduler::start_job).
@@ -41,7 +45,8 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
   s.auth = p.sasl.enable;
   s.auth_soft_bounce = p.sasl.soft_bounce;
   s.dummy_mail_auth = p.sasl.dummy_mail_auth;
-  s.line_length_limit = static_cast<std::size_t>(c.integer("smtp_line_length_limit"));
+  s.line_length_limit = static_cast<std::size_t>(
+      c.integer(mirror("smtp_line_length_limit", "lmtp_line_length_limit")));
   s.mime.boundary_length_limit = static_cast<std::size_t>(c.integer("mime_boundary_length_limit"));
   s.mime.nesting_limit = static_cast<std::size_t>(c.integer("mime_nesting_limit"));
   auto timeout = [&](proto::TimerName name, const char* smtp, const char* lmtp_name) {
@@ -49,7 +54,7 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
   };
   using T = proto::TimerName;
   timeout(T::helo, "smtp_helo_timeout", "lmtp_lhlo_timeout");
-  timeout(T::starttls, "smtp_starttls_timeout", "smtp_starttls_timeout");
+  timeout(T::starttls, "smtp_starttls_timeout", "lmtp_starttls_timeout");
   timeout(T::mail, "smtp_mail_timeout", "lmtp_mail_timeout");
   timeout(T::rcpt, "smtp_rcpt_timeout", "lmtp_rcpt_timeout");
   timeout(T::data_init, "smtp_data_init_timeout", "lmtp_data_init_timeout");
@@ -62,8 +67,8 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
       std::chrono::seconds(c.seconds(lmtp ? "lmtp_connect_timeout" : "smtp_connect_timeout"));
   p.concurrency_limit = static_cast<std::size_t>(c.integer(
       lmtp ? "lmtp_destination_concurrency_limit" : "smtp_destination_concurrency_limit"));
-  p.initial_concurrency =
-      static_cast<std::size_t>(c.integer("smtp_initial_destination_concurrency"));
+  p.initial_concurrency = static_cast<std::size_t>(c.integer(
+      mirror("smtp_initial_destination_concurrency", "lmtp_initial_destination_concurrency")));
   p.recipient_limit = static_cast<std::size_t>(
       c.integer(lmtp ? "lmtp_destination_recipient_limit" : "smtp_destination_recipient_limit"));
   if (p.recipient_limit == 0) p.recipient_limit = static_cast<std::size_t>(-1);
@@ -174,7 +179,10 @@ dns::ResolverOptions resolver_options(const Config& c, bool ipv4, bool ipv6) {
     r.fallback_relays.push_back(*hop);
   }
   if (std::string relayhost = c.value("relayhost"); !relayhost.empty()) {
-    if (auto hop = dns::parse_nexthop(relayhost)) r.relayhost_key = hop->key();
+    std::string error;
+    auto hop = dns::parse_nexthop(relayhost, &error);
+    if (!hop) throw ConfigError("relayhost = " + relayhost + ": " + error);
+    r.relayhost_key = hop->key();
   }
   return r;
 }
@@ -186,8 +194,16 @@ EngineSettings engine_settings(const Config& c) {
   e.smtp = protocol_settings(c, false, e.notices);
   e.lmtp = protocol_settings(c, true, e.notices);
   std::string bind4 = c.value("smtp_bind_address"), bind6 = c.value("smtp_bind_address6");
+  // Checked here: a typo would otherwise leave every connection to the kernel's choice silently.
+  if (auto a = numeric_address(bind4, 0); !bind4.empty() && (!a || a->family() != AF_INET)) {
+    throw ConfigError("smtp_bind_address = " + bind4 + ": expected an IPv4 address");
+  }
+  if (auto a = numeric_address(bind6, 0); !bind6.empty() && (!a || a->family() != AF_INET6)) {
+    throw ConfigError("smtp_bind_address6 = " + bind6 + ": expected an IPv6 address");
+  }
   if (auto a = numeric_address(bind4, 0); a && a->family() == AF_INET) e.smtp.connect.source = a;
   if (auto a = numeric_address(bind6, 0); a && a->family() == AF_INET6) e.smtp.connect.source6 = a;
+  e.smtp.connect.bind_enforce = c.boolean("smtp_bind_address_enforce");
   e.positive_feedback = c.feedback("smtp_destination_concurrency_positive_feedback");
   e.negative_feedback = c.feedback("smtp_destination_concurrency_negative_feedback");
   e.failed_cohort_limit =
@@ -260,6 +276,7 @@ EngineSettings engine_settings(const Config& c) {
   e.shards = static_cast<std::size_t>(c.count_or_auto("shards"));
   e.shard_session_limit = static_cast<std::size_t>(c.integer("shard_session_limit"));
 
+  for (std::string& notice : check_parameter_support(c)) e.notices.push_back(std::move(notice));
   e.maillog_file = c.value("maillog_file");
   e.json_log = c.value("log_format") == "json";
   e.syslog_name = c.value("syslog_name");

@@ -31,6 +31,22 @@ tls::SecurityLevel level_of(const Config& c, const char* name) {
   return *level;
 }
 
+// main.cf's level. Postfix decides it from the legacy names when smtp_tls_security_level is
+// empty: smtp_enforce_tls (verify with smtp_tls_enforce_peername, else encrypt), then
+// smtp_use_tls (may), else none. ringrelay's default level (may) stands for "empty" only while
+// main.cf sets neither legacy name, so that a migrated main.cf keeps the TLS it asked for.
+tls::SecurityLevel main_level(const Config& c) {
+  bool use = c.boolean("smtp_use_tls"), enforce = c.boolean("smtp_enforce_tls");
+  bool peername = c.boolean("smtp_tls_enforce_peername");
+  bool legacy = c.is_set_in_file("smtp_use_tls") || c.is_set_in_file("smtp_enforce_tls");
+  bool level_given = c.is_set_in_file("smtp_tls_security_level");
+  if (c.value("smtp_tls_security_level").empty() || (legacy && !level_given)) {
+    if (enforce) return peername ? tls::SecurityLevel::verify : tls::SecurityLevel::encrypt;
+    return use ? tls::SecurityLevel::may : tls::SecurityLevel::none;
+  }
+  return level_of(c, "smtp_tls_security_level");
+}
+
 }  // namespace
 
 const tls::Policy& TlsSettings::policy_for(const dns::Nexthop& hop) const {
@@ -57,7 +73,7 @@ bool TlsSettings::any_tls() const {
 TlsSettings tls_settings(const Config& c) {
   TlsSettings t;
   tls::PolicyDefaults& d = t.defaults;
-  d.level = level_of(c, "smtp_tls_security_level");
+  d.level = main_level(c);
   d.protocols = joined(c.list("smtp_tls_protocols"));
   d.mandatory_protocols = joined(c.list("smtp_tls_mandatory_protocols"));
   d.ciphers = c.value("smtp_tls_ciphers");
@@ -99,6 +115,9 @@ TlsSettings tls_settings(const Config& c) {
   t.fingerprint_digest = c.value("smtp_tls_fingerprint_digest");
   t.session_cache_timeout = std::chrono::seconds(c.seconds("smtp_tls_session_cache_timeout"));
   t.broken_peer_time = std::chrono::seconds(c.seconds("smtp_tls_broken_peer_time"));
+  t.loglevel = static_cast<int>(c.integer("smtp_tls_loglevel"));
+  t.connection_reuse = c.boolean("smtp_tls_connection_reuse");
+  t.note_starttls_offer = c.boolean("smtp_tls_note_starttls_offer");
   // Load the files once here, in the main thread, so that mistakes stop the start.
   if (t.any_tls()) {
     try {

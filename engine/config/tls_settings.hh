@@ -25,6 +25,9 @@ struct TlsSettings {
   std::chrono::seconds session_cache_timeout{3600};  // smtp_tls_session_cache_timeout
   std::size_t session_cache_limit = 10000;           // per shard
   std::chrono::seconds broken_peer_time{3600};       // smtp_tls_broken_peer_time (ringrelay)
+  int loglevel = 1;              // smtp_tls_loglevel: 0 logs failures only, 1+ each handshake too
+  bool connection_reuse = true;  // smtp_tls_connection_reuse: no: a TLS connection carries one job
+  bool note_starttls_offer = false;  // smtp_tls_note_starttls_offer
 
   // The policy for a next hop: its policy map entry (exact, then parent domains as
   // ".example.com"), else main.cf's level.

@@ -34,6 +34,9 @@ struct ConnectOptions {
   std::chrono::seconds connect_timeout{30};
   std::optional<ServerAddress> source;   // smtp_bind_address (IPv4 connections)
   std::optional<ServerAddress> source6;  // smtp_bind_address6 (IPv6 connections)
+  // smtp_bind_address_enforce: a source address that cannot be bound fails the connection (yes)
+  // or is logged and left to the kernel (no, Postfix's default).
+  bool bind_enforce = false;
 };
 
 // What TLS a connection uses; the TLS planner fills it in from the next hop's policy.
@@ -43,7 +46,9 @@ struct TlsPlan {
   tls::Policy policy;                     // level none: never STARTTLS
   tls::PeerNames names;                   // next hop and the server's host name
   std::string digest = "sha256";          // smtp_tls_fingerprint_digest
-  bool plaintext = false;  // "may" to a peer remembered as broken: no STARTTLS this time
+  bool plaintext = false;            // "may" to a peer remembered as broken: no STARTTLS this time
+  int loglevel = 1;                  // smtp_tls_loglevel: 0 logs failed checks only
+  bool note_starttls_offer = false;  // smtp_tls_note_starttls_offer: log an unused STARTTLS
 };
 
 // The TLS a connection ended up with, for results and logs (empty protocol: plaintext).

@@ -17,6 +17,7 @@ inline const char* reuse_refusal(const EngineSettings& s, bool cacheable_destina
                                  const Connection& c, Clock::time_point now,
                                  std::size_t learnt_message_limit) {
   if (c.refused_after() > 0) return "the server takes no more messages on it";
+  if (!s.tls.connection_reuse && c.established().tls) return "smtp_tls_connection_reuse = no";
   if (!cacheable_destination) return "smtp_connection_cache_on_demand is off";
   if (now - c.created() >= s.reuse_time_limit) return "smtp_connection_reuse_time_limit";
   if (s.reuse_count_limit > 0 && c.reuse_count() >= s.reuse_count_limit)

@@ -76,8 +76,14 @@ void SmtpConnection::start() {
         server_.family() == AF_INET6 ? options_.source6 : options_.source;
     if (source && source->family() == server_.family() &&
         ::bind(fd_, reinterpret_cast<const sockaddr*>(&source->storage), source->length) != 0) {
-      fail_connect(errno);
-      return;
+      if (options_.bind_enforce) {
+        fail_connect(errno);
+        return;
+      }
+      // Postfix's smtp_bind_address_enforce = no: a warning, and the kernel picks the source.
+      listener_->on_notice(*this, "warning: bind " + source->address + ": " + std::strerror(errno) +
+                                      "; connecting to " + server_.name_address_port() +
+                                      " from any local address");
     }
   }
   io_uring_sqe* sqe = ring_.prepare(&connect_op_);
@@ -327,6 +333,10 @@ void SmtpConnection::run_actions() {
     if (!handshake_seen_ && session_.handshake_done()) {
       handshake_seen_ = true;
       handshake_done_at_ = timers_.now();
+      // smtp_tls_note_starttls_offer, in Postfix's words: a server offering what was not used.
+      if (tls_.note_starttls_offer && !session_.tls_active() && session_.capabilities().starttls) {
+        listener_->on_notice(*this, "Host offered STARTTLS: [" + server_.hostname + "]");
+      }
     }
   }
 }
@@ -401,11 +411,12 @@ void SmtpConnection::finish_handshake() {
   tls_outcome_.resumed = channel_->resumed();
   // Postfix's words, so that log tools find them; a resumed session says so at the end.
   int bits = channel_->cipher_bits();
-  listener_->on_notice(*this, tls_outcome_.trust + " TLS connection established to " +
-                                  server_.name_address_port() + ": " + tls_outcome_.protocol +
-                                  " with cipher " + tls_outcome_.cipher + " (" +
-                                  std::to_string(bits) + "/" + std::to_string(bits) + " bits)" +
-                                  (tls_outcome_.resumed ? " (session resumed)" : ""));
+  if (tls_.loglevel >= 1)
+    listener_->on_notice(*this, tls_outcome_.trust + " TLS connection established to " +
+                                    server_.name_address_port() + ": " + tls_outcome_.protocol +
+                                    " with cipher " + tls_outcome_.cipher + " (" +
+                                    std::to_string(bits) + "/" + std::to_string(bits) + " bits)" +
+                                    (tls_outcome_.resumed ? " (session resumed)" : ""));
   if (!judgement.acceptable) {
     listener_->on_notice(*this, "server certificate verification failed for " +
                                     server_.name_address_port() + ": " + judgement.detail);

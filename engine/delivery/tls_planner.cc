@@ -84,12 +84,14 @@ void TlsPlanner::refresh_context() {
 TlsPlan TlsPlanner::plan(const dns::Nexthop& hop, const ServerAddress& server, bool plaintext) {
   TlsPlan plan;
   plan.policy = policy(hop);
+  plan.note_starttls_offer = settings_.tls.note_starttls_offer;
   if (!plan.policy.uses_tls()) return plan;
   refresh_context();
   plan.context = context_.get();
   plan.sessions = &sessions_;
   plan.names = peer_names(hop, server);
   plan.digest = settings_.tls.fingerprint_digest;
+  plan.loglevel = settings_.tls.loglevel;
   plan.plaintext = !plan.policy.mandatory() && (plaintext || broken(server));
   return plan;
 }

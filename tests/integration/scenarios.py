@@ -524,6 +524,7 @@ from tls_scenarios import *  # noqa: E402,F401,F403 (and the TLS ones)
 from feed_scenarios import *  # noqa: E402,F401,F403 (and the feed contract's)
 from site_scenarios import *  # noqa: E402,F401,F403 (and the MX sites')
 from sasl_scenarios import *  # noqa: E402,F401,F403 (and SASL's)
+from config_scenarios import *  # noqa: E402,F401,F403 (and the parameters')
 
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
 

@@ -39,6 +39,16 @@ TEST(ConfigCommand, DashNPrintsExactlyTheSettingsOfTheFile) {
   EXPECT_EQ(r.err, "");
 }
 
+TEST(ConfigCommand, DashNMarksIgnoredParametersAndMasksSecrets) {
+  CommandRun r = run({"-c", std::string(RINGRELAY_TEST_DATA) + "/ignored-and-secrets.cf", "-n"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out,
+            "smtp_sasl_password_maps = inline:{(secrets not shown)}\n"
+            "# smtp_tls_session_cache_database: ignored by ringrelay: TLS sessions are cached in "
+            "the process, per shard (smtp_tls_session_cache_timeout)\n"
+            "smtp_tls_session_cache_database = btree:/var/lib/postfix/smtp_scache\n");
+}
+
 TEST(ConfigCommand, NamedParametersAndExpansion) {
   CommandRun r = run({"-c", kSample, "smtp_helo_name", "smtp_rcpt_timeout"});
   EXPECT_EQ(r.out, "smtp_helo_name = out.$mydomain\nsmtp_rcpt_timeout = 300s\n");

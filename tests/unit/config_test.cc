@@ -177,7 +177,7 @@ TEST(ConfigErrors, MalformedValuesNameFileLineParameterAndExpectation) {
             "number of at least 1");
   EXPECT_EQ(error_of("smtp_tls_security_level = paranoid\n"),
             "main.cf, line 1: bad value: smtp_tls_security_level = paranoid: expected one of "
-            "none,may,encrypt,dane,dane-only,fingerprint,verify,secure");
+            "(empty),none,may,encrypt,dane,dane-only,fingerprint,verify,secure");
   EXPECT_EQ(error_of("inet_protocols = ipv4, ipx\n"),
             "main.cf, line 1: bad value: inet_protocols = ipv4, ipx: expected a list of "
             "all,ipv4,ipv6");

@@ -1,0 +1,77 @@
+// The table of parameters ringrelay does not act on, and the start-up check. Keep it sorted; keep
+// each reason one line an operator can act on.
+#include "engine/config/parameter_support.hh"
+
+#include <algorithm>
+#include <array>
+
+#include "engine/config/config_parameters.hh"
+
+namespace ringrelay::engine {
+namespace {
+
+using S = Support;
+
+// clang-format off
+constexpr std::array kNotes = std::to_array<ParameterNote>({
+  {"debug_peer_level", S::ignored, "debug_peer_list logs one level of connection and cache events"},
+  {"delay_logging_resolution_limit", S::ignored, "delays are logged with Postfix's default resolution (2 digits)"},
+  {"lmtp_tcp_port", S::refused, "LMTP next hops name their port (lmtp:inet:host:port); the default port is 24"},
+  {"smtp_cname_overrides_servername", S::refused, "ringrelay checks certificates against the names before CNAME expansion (as with no)"},
+  {"smtp_dns_resolver_options", S::refused, "c-ares has no equivalent of the resolver's res_options; use dns_servers, dns_timeout, dns_tries"},
+  {"smtp_min_data_rate", S::ignored, "only used with smtp_per_record_deadline, which ringrelay does not support yet"},
+  {"smtp_per_record_deadline", S::refused, "not supported yet: the per-command timeouts apply"},
+  {"smtp_per_request_deadline", S::refused, "not supported yet: the per-command timeouts apply"},
+  {"smtp_pix_workaround_delay_time", S::ignored, "ringrelay has no PIX workarounds"},
+  {"smtp_pix_workaround_threshold_time", S::ignored, "ringrelay has no PIX workarounds"},
+  {"smtp_send_xforward_command", S::refused, "XFORWARD is not supported yet"},
+  {"smtp_tcp_port", S::refused, "next hops name their port ([host]:port); the default port is 25"},
+  {"smtp_tls_block_early_mail_reply", S::ignored, "ringrelay never pipelines across STARTTLS and discards what a server sends with its 220 to STARTTLS"},
+  {"smtp_tls_chain_files", S::refused, "not supported yet: use smtp_tls_cert_file and smtp_tls_key_file"},
+  {"smtp_tls_dane_insecure_mx_policy", S::ignored, "DANE is not implemented yet (level dane acts as may)"},
+  {"smtp_tls_dcert_file", S::refused, "DSA client certificates are not supported (wolfSSL's build has no DSA)"},
+  {"smtp_tls_dkey_file", S::refused, "DSA client certificates are not supported (wolfSSL's build has no DSA)"},
+  {"smtp_tls_eccert_file", S::refused, "not supported yet: put the ECDSA certificate in smtp_tls_cert_file"},
+  {"smtp_tls_eckey_file", S::refused, "not supported yet: put the ECDSA key in smtp_tls_key_file"},
+  {"smtp_tls_force_insecure_host_tlsa_lookup", S::ignored, "DANE is not implemented yet (level dane acts as may)"},
+  {"smtp_tls_per_site", S::refused, "not supported: translate it into smtp_tls_policy_maps (NONE none, MAY may, ENCRYPT and MUST_NOPEERMATCH encrypt, VERIFY and MUST verify)"},
+  {"smtp_tls_session_cache_database", S::ignored, "TLS sessions are cached in the process, per shard (smtp_tls_session_cache_timeout)"},
+  {"smtp_tls_trust_anchor_file", S::refused, "not supported yet: use smtp_tls_CAfile"},
+  {"smtp_tls_wrappermode", S::refused, "TLS from the first byte (port 465) is not supported yet"},
+  {"smtp_xforward_timeout", S::ignored, "only used with smtp_send_xforward_command, which ringrelay does not support yet"},
+  {"smtputf8_enable", S::refused, "ringrelay always requests SMTPUTF8 for mail that needs it (as with yes)"},
+});
+// clang-format on
+
+}  // namespace
+
+std::span<const ParameterNote> parameter_notes() {
+  return kNotes;
+}
+
+const ParameterNote* parameter_note(std::string_view name) {
+  auto it =
+      std::lower_bound(kNotes.begin(), kNotes.end(), name,
+                       [](const ParameterNote& n, std::string_view key) { return n.name < key; });
+  return it != kNotes.end() && it->name == name ? &*it : nullptr;
+}
+
+std::vector<std::string> check_parameter_support(const Config& config) {
+  std::vector<std::string> notices;
+  for (const ParameterNote& note : kNotes) {
+    if (!config.is_set_in_file(note.name)) continue;
+    std::string raw(config.raw(note.name));
+    if (note.support == Support::refused) {
+      if (raw != config.default_raw(note.name)) {
+        throw ConfigError(std::string(note.name) + " = " + raw +
+                          ": not supported by ringrelay: " + std::string(note.reason));
+      }
+      continue;
+    }
+    notices.push_back(std::string(note.name) + " = " + raw +
+                      ": ignored by ringrelay: " + std::string(note.reason));
+  }
+  return notices;
+}
+
+}  // namespace ringrelay::engine

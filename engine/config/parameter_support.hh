@@ -1,0 +1,33 @@
+// The parameters ringrelay knows but does not act on, each with its reason: ignored (accepted,
+// logged at start when main.cf sets it, listed in docs/configuration.md) or refused (the start
+// stops with exit 78 when main.cf gives it anything but its default). Every other known parameter
+// is read by the code that acts on it; a unit test walks the table to keep that true.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/config/config.hh"
+
+namespace ringrelay::engine {
+
+enum class Support { ignored, refused };
+
+struct ParameterNote {
+  std::string_view name;
+  Support support;
+  std::string_view reason;
+};
+
+// Sorted by name.
+std::span<const ParameterNote> parameter_notes();
+const ParameterNote* parameter_note(std::string_view name);
+
+// Throws ConfigError for a refused parameter set to a value other than its default
+// ("smtp_tls_wrappermode = yes: not supported by ringrelay: ..."); returns a notice for each
+// ignored parameter set in main.cf.
+std::vector<std::string> check_parameter_support(const Config& config);
+
+}  // namespace ringrelay::engine
