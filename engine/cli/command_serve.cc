@@ -194,6 +194,7 @@ int run_serve_command(std::span<const std::string_view> args) {
             auto fresh_router = std::make_unique<Router>(
                 fresh_settings.relayhost, fresh_settings.transport_maps,
                 fresh_settings.sender_relayhost_maps, fresh_settings.empty_sender_key);
+            fresh_settings.generation = settings.generation + 1;
             settings = std::move(fresh_settings);  // new work uses it; sessions keep their copies
             for (const std::string& notice : settings.notices) log.notice(notice);
             router = std::move(fresh_router);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -82,6 +83,9 @@ struct EngineSettings {
   bool json_log = false;
   std::string syslog_name = "ringrelay";
   std::string myhostname;
+  // Counts reloads: what is loaded from files (the TLS client context: certificates, keys, CAs) is
+  // loaded again after each one, even when no path changed (a renewed certificate).
+  std::uint64_t generation = 0;
   // Warnings found while reading the settings (a password table others can read, a table read
   // as source text): logged at start and on reload.
   std::vector<std::string> notices;

@@ -68,10 +68,14 @@ void TlsPlanner::prune() {
 }
 
 void TlsPlanner::refresh_context() {
-  if (context_ && context_settings_ == settings_.tls.context) return;
+  if (context_ && context_settings_ == settings_.tls.context &&
+      context_generation_ == settings_.generation) {
+    return;
+  }
   try {
     // Loading the CAs (the system bundle: ~140 certificates) takes milliseconds: once per shard
-    // at start, and again only when a reload changes the files.
+    // at start, and again after each reload, so that renewed files are used.
+    context_generation_ = settings_.generation;
     context_ = std::make_unique<tls::Context>(tls::Role::client, settings_.tls.context);
     context_settings_ = settings_.tls.context;
   } catch (const tls::ContextError& e) {

@@ -4,6 +4,7 @@
 // files), and the bounded memory of servers whose "may" handshake failed. It opens nothing.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -44,13 +45,14 @@ class TlsPlanner {
 
  private:
   bool broken(const ServerAddress& server);
-  void refresh_context();  // made when first needed, remade when a reload changes its files
+  void refresh_context();  // made when first needed, remade after each reload
 
   const EngineSettings& settings_;
   Timers& timers_;
   const std::function<void(const std::string&)>& notice_;
   std::unique_ptr<tls::Context> context_;
   tls::ContextSettings context_settings_;
+  std::uint64_t context_generation_ = 0;  // the settings' reload count it was made for
   tls::SessionStore sessions_;
   std::unordered_map<std::string, Clock::time_point> broken_peers_;  // "address:port" → until
 };

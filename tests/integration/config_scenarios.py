@@ -2,9 +2,11 @@
 against a real peer (smtp-sink, a private Postfix smtpd), and one it refuses stops the start with
 exit 78 and its reason."""
 import os
+import shutil
+import signal
 import subprocess
 
-from harness import Sink, World
+from harness import Sink, World, wait_for
 from tls_scenarios import deliver, established, needs_root, pki, serve, tls_smtpd
 
 
@@ -87,3 +89,23 @@ def scenario_refused_parameter_stops_the_start(ringrelay):
         w.serve(smtp_tls_session_cache_database="btree:/var/lib/postfix/smtp_scache")
         assert any("smtp_tls_session_cache_database = btree:/var/lib/postfix/smtp_scache: ignored "
                    "by ringrelay" in l for l in w.log_lines()), w.log_lines()
+
+
+def scenario_tls_files_reread_on_reload(ringrelay):
+    """A CA file replaced at the same path (a renewal) is used after SIGHUP: before it, the
+    server's chain is not trusted; after `systemctl reload`, it is."""
+    needs_root()
+    with World(ringrelay) as w:
+        smtpd = tls_smtpd(w)
+        hop = f"[mx.test.example]:{smtpd.port}"
+        ca = os.path.join(w.dir, "ca.pem")
+        shutil.copy(f"{pki()}/unknown-ca.pem", ca)
+        serve(w, [(hop, "verify")], smtp_tls_CAfile=ca, smtp_connection_cache_on_demand="no")
+        before = deliver(w, hop)
+        assert before["status"] == "deferred", before
+        assert before["text"] == "Server certificate not trusted", before
+        shutil.copy(f"{pki()}/ca.pem", ca)
+        w.serve_process.send_signal(signal.SIGHUP)
+        wait_for(lambda: any("configuration reloaded" in l for l in w.log_lines()), 10, "reload")
+        after = deliver(w, hop, "b@example.com")
+        assert after["status"] == "sent" and after["tls"]["verification"] == "Verified", after
