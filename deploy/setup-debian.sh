@@ -13,10 +13,11 @@ packages=(
   # libraries (see shared notes/dependencies.md for the versions and traps)
   liburing-dev libwolfssl-dev libc-ares-dev libsasl2-dev libsasl2-modules sasl2-bin
   libmimalloc-dev libbenchmark-dev libgtest-dev libgmock-dev nlohmann-json3-dev zlib1g-dev
+  libpcre2-dev liblmdb-dev libcdb-dev
   # building Debian's wolfSSL source with assembly (deploy/build-wolfssl.sh)
   autoconf automake libtool dpkg-dev
   # real peers for the integration tests and the load harness
-  postfix dnsmasq unbound swaks openssl iproute2 procps
+  postfix postfix-lmdb postfix-cdb postfix-pcre dnsmasq unbound swaks openssl iproute2 procps
 )
 # Daemons whose package starts them on install; we want the binaries, not a system service.
 daemons=(postfix dnsmasq unbound)

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "engine/config/config_values.hh"
+#include "engine/config/lookup_table.hh"
 #include "engine/config/parameter_support.hh"
 #include "engine/feed/feed_access.hh"
 #include "engine/runtime/address.hh"
@@ -277,6 +278,18 @@ EngineSettings engine_settings(const Config& c) {
   e.shard_session_limit = static_cast<std::size_t>(c.integer("shard_session_limit"));
 
   for (std::string& notice : check_parameter_support(c)) e.notices.push_back(std::move(notice));
+  // Tables read from their source text, said once for every parameter that names one.
+  const std::set<std::string, std::less<>> names_read = c.names_read();
+  for (const std::string& name : names_read) {
+    if (!name.ends_with("_maps") && !name.ends_with("_checks") && name != "smtp_reply_filter") {
+      continue;
+    }
+    for (const std::string& spec : c.list(name)) {
+      if (std::string notice = indexed_source_notice(spec); !notice.empty()) {
+        e.notices.push_back("warning: " + name + ": " + notice);
+      }
+    }
+  }
   e.maillog_file = c.value("maillog_file");
   e.json_log = c.value("log_format") == "json";
   e.syslog_name = c.value("syslog_name");

@@ -1,9 +1,11 @@
-// Reading lookup tables: one pass over the file, joining continuation lines.
+// Choosing a table's reader by its type prefix, reading source text, and the fixed-key backend.
 #include "engine/config/lookup_table.hh"
 
 #include <fstream>
+#include <unordered_map>
 
 #include "engine/config/config.hh"
+#include "engine/config/indexed_table.hh"
 #include "proto/ascii.hh"
 
 namespace ringrelay::engine {
@@ -16,7 +18,9 @@ std::string trimmed(const std::string& text) {
   return text.substr(start, end - start + 1);
 }
 
-constexpr std::string_view kIndexedTypes[] = {"hash:", "btree:", "lmdb:", "cdb:", "dbm:"};
+// Berkeley DB types: ringrelay reads the source text postmap built them from.
+constexpr std::string_view kSourceTextTypes[] = {"hash:", "btree:", "dbm:"};
+constexpr std::string_view kPatternTypes[] = {"regexp", "pcre", "cidr"};
 
 // "inline:{ key=value, { key = value } }" (Postfix 3.0): elements separated by commas or
 // whitespace, an element in braces may hold both.
@@ -60,78 +64,122 @@ std::vector<TableEntry> read_inline(const std::string& spec) {
   return entries;
 }
 
-}  // namespace
+std::vector<TableEntry> read_source_text(const std::string& path) {
+  std::vector<TableEntry> entries;
+  for (const TableLine& line : read_table_lines(path)) {
+    std::string where = path + ", line " + std::to_string(line.number);
+    auto split = line.text.find_first_of(" \t");
+    if (split == std::string::npos) throw ConfigError(where + ": expected \"key value\"");
+    entries.push_back(
+        {proto::ascii_lower(line.text.substr(0, split)), trimmed(line.text.substr(split)), where});
+  }
+  return entries;
+}
 
-std::string indexed_source_notice(std::string_view spec) {
-  for (std::string_view type : kIndexedTypes) {
-    if (spec.starts_with(type)) {
-      std::string path(spec.substr(type.size()));
-      return std::string(spec) + ": ringrelay reads the source text " + path +
-             ", not the file postmap builds from it; keep them in step (postmap, then " +
-             "systemctl reload ringrelay)";
+// "type:" of a spec, "" for a plain path.
+std::string_view type_of(std::string_view spec) {
+  if (spec.starts_with("/")) return {};
+  auto colon = spec.find(':');
+  return colon == std::string_view::npos ? std::string_view() : spec.substr(0, colon);
+}
+
+class FixedTable final : public TableBackend {
+ public:
+  explicit FixedTable(std::vector<TableEntry> entries) {
+    for (TableEntry& entry : entries) {
+      entries_.try_emplace(std::move(entry.key), std::move(entry.value));
     }
   }
-  return {};
-}
+  std::optional<std::string> find(std::string_view key) const override {
+    auto it = entries_.find(proto::ascii_lower(key));
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
 
-LookupTable::LookupTable(const std::string& spec) : name_(spec) {
-  if (spec.starts_with("static:")) {
-    static_value_ = spec.substr(7);
-    return;
-  }
-  if (!spec.starts_with("inline:")) {
-    path_ = spec.substr(spec.find(':') == std::string::npos ? 0 : spec.find(':') + 1);
-    if (spec.starts_with("/")) path_ = spec;
-  }
-  for (TableEntry& entry : read_lookup_table(spec)) {
-    entries_.try_emplace(std::move(entry.key), std::move(entry.value));
-  }
-}
+ private:
+  std::unordered_map<std::string, std::string> entries_;
+};
 
-const std::string* LookupTable::find(std::string_view key) const {
-  if (static_value_) return &*static_value_;
-  auto it = entries_.find(std::string(key));
-  return it == entries_.end() ? nullptr : &it->second;
-}
+class StaticTable final : public TableBackend {
+ public:
+  explicit StaticTable(std::string value) : value_(std::move(value)) {}
+  std::optional<std::string> find(std::string_view) const override { return value_; }
 
-std::vector<TableEntry> read_lookup_table(std::string spec) {
-  if (spec.starts_with("inline:")) return read_inline(spec);
-  if (spec.starts_with("static:")) {
-    throw ConfigError(spec + ": a static: table cannot be used here");
-  }
-  if (spec.starts_with("texthash:")) spec = spec.substr(9);
-  for (std::string_view type : kIndexedTypes) {
-    // Postfix would read what postmap built; ringrelay reads the source text it was built from.
-    if (spec.starts_with(type)) spec = spec.substr(type.size());
-  }
-  if (auto colon = spec.find(':'); colon != std::string::npos && !spec.starts_with("/")) {
-    throw ConfigError(spec + ": unsupported lookup table type \"" + spec.substr(0, colon) +
-                      "\" (ringrelay reads texthash:, hash:, btree:, lmdb:, cdb:, dbm:, inline: " +
-                      "and static: tables)");
-  }
-  std::ifstream file(spec);
-  if (!file) throw ConfigError(spec + ": cannot open lookup table");
-  // Logical lines: a line that starts with whitespace continues the one before.
-  std::vector<std::pair<std::string, int>> lines;
+ private:
+  std::string value_;
+};
+
+}  // namespace
+
+std::vector<TableLine> read_table_lines(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) throw ConfigError(path + ": cannot open lookup table");
+  std::vector<TableLine> lines;
   std::string line;
   for (int number = 1; std::getline(file, line); ++number) {
     std::string text = trimmed(line);
     if (text.empty() || text.front() == '#') continue;
     if ((line.front() == ' ' || line.front() == '\t') && !lines.empty()) {
-      lines.back().first += " " + text;
+      lines.back().text += " " + text;
     } else {
-      lines.emplace_back(text, number);
+      lines.push_back({text, number});
     }
   }
-  std::vector<TableEntry> entries;
-  for (const auto& [text, number] : lines) {
-    std::string where = spec + ", line " + std::to_string(number);
-    auto split = text.find_first_of(" \t");
-    if (split == std::string::npos) throw ConfigError(where + ": expected \"key value\"");
-    entries.push_back(
-        {proto::ascii_lower(text.substr(0, split)), trimmed(text.substr(split)), where});
+  return lines;
+}
+
+std::string indexed_source_notice(std::string_view spec) {
+  for (std::string_view type : kSourceTextTypes) {
+    if (spec.starts_with(type)) {
+      std::string path(spec.substr(type.size()));
+      return std::string(spec) + ": ringrelay reads the source text " + path +
+             ", not the Berkeley DB file postmap builds from it; keep them in step (postmap, " +
+             "then systemctl reload ringrelay), or use lmdb: or cdb:, which ringrelay reads as " +
+             "built";
+    }
   }
-  return entries;
+  return {};
+}
+
+std::vector<TableEntry> read_lookup_table(std::string spec) {
+  std::string_view type = type_of(spec);
+  std::string path = type.empty() ? spec : spec.substr(type.size() + 1);
+  if (type == "inline") return read_inline(spec);
+  if (type == "lmdb") return read_lmdb_table(path);
+  if (type == "cdb") return read_cdb_table(path);
+  if (type.empty() || type == "texthash" || type == "hash" || type == "btree" || type == "dbm") {
+    return read_source_text(path);
+  }
+  for (std::string_view pattern_type : kPatternTypes) {
+    if (type == pattern_type) {
+      throw ConfigError(spec + ": a " + std::string(type) +
+                        ": table cannot be used here; this parameter needs a table with fixed " +
+                        "keys (texthash:, hash:, lmdb:, cdb:, inline:)");
+    }
+  }
+  if (type == "static") throw ConfigError(spec + ": a static: table cannot be used here");
+  throw ConfigError(spec + ": unsupported lookup table type \"" + std::string(type) +
+                    "\" (ringrelay reads texthash:, hash:, btree:, dbm:, lmdb:, cdb:, inline:, " +
+                    "static:, regexp:, pcre: and cidr: tables)");
+}
+
+LookupTable::LookupTable(const std::string& spec) : name_(spec) {
+  std::string_view type = type_of(spec);
+  std::string path = type.empty() ? spec : spec.substr(type.size() + 1);
+  if (type == "static") {
+    backend_ = std::make_shared<StaticTable>(path);
+    return;
+  }
+  if (type != "inline") path_ = path;
+  if (type == "lmdb" || type == "cdb") path_ += "." + std::string(type);
+  for (std::string_view pattern_type : kPatternTypes) {
+    if (type == pattern_type) {
+      backend_ = load_pattern_table(type, path);
+      fixed_keys_ = false;
+      return;
+    }
+  }
+  backend_ = std::make_shared<FixedTable>(read_lookup_table(spec));
 }
 
 }  // namespace ringrelay::engine

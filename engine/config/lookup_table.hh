@@ -1,15 +1,15 @@
-// Postfix-style lookup tables read from their source text: "key value" lines, # comments, blank
-// lines, continuation lines that start with whitespace. "texthash:/path", "hash:/path" (and the
-// other indexed types: the source text next to what postmap builds, see indexed_source_notice), a
-// plain path, "inline:{ key=value, { key = value with spaces } }", and, for LookupTable,
-// "static:value". Used by transport_maps, smtp_tls_policy_maps and the SASL password maps.
+// Postfix's lookup tables, one module for every type: texthash: and plain paths (source text),
+// inline:{...}, static:, lmdb: and cdb: (the files postmap builds), hash:/btree:/dbm: (their source
+// text beside the built file, with a start-up notice), and the first-match regexp:, pcre:, cidr:.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
+
+#include "engine/config/pattern_table.hh"
 
 namespace ringrelay::engine {
 
@@ -19,28 +19,42 @@ struct TableEntry {
   std::string where;  // "file, line N", for error messages
 };
 
-// Throws ConfigError naming the file (and line) that cannot be read or has a key without a value.
+// A logical line of a table's source text: continuation lines (starting with white space) joined,
+// comments and blank lines dropped, trimmed.
+struct TableLine {
+  std::string text;
+  int number = 0;  // of its first physical line
+};
+// Throws ConfigError when the file cannot be read.
+std::vector<TableLine> read_table_lines(const std::string& path);
+
+// Every entry of a table with fixed keys (not regexp:, pcre:, cidr: or static:), for parameters
+// that check each entry at start. Throws ConfigError naming the file (and line) that cannot be read
+// or has a key without a value, or the table type that cannot be used.
 std::vector<TableEntry> read_lookup_table(std::string spec);
 
-// For an indexed table (hash:, btree:, lmdb:, cdb:, dbm:): the start-up warning that ringrelay
-// reads the source text, not the file postmap builds from it; empty for other types.
+// For hash:, btree: and dbm: tables: the start-up warning that ringrelay reads the source text,
+// not the Berkeley DB file postmap builds from it; empty for other types.
 std::string indexed_source_notice(std::string_view spec);
 
-// A table loaded for lookups by key. Keys are matched in lower case (Postfix folds them).
+// A table loaded for lookups. Fixed-key tables fold keys to lower case (as Postfix does); pattern
+// tables see the key as given. Copies share the loaded table.
 class LookupTable {
  public:
-  // Throws ConfigError like read_lookup_table.
+  // Throws ConfigError like read_lookup_table, and for patterns as load_pattern_table says.
   explicit LookupTable(const std::string& spec);
   const std::string& name() const { return name_; }
-  // The value for `key` (already lower case), or null. A static: table answers every key.
-  const std::string* find(std::string_view key) const;
+  std::optional<std::string> find(std::string_view key) const { return backend_->find(key); }
   // The file it was read from ("" for inline: and static:), for permission checks.
   const std::string& path() const { return path_; }
+  // False for regexp:, pcre: and cidr:, which Postfix queries with whole keys only (no parent
+  // domains, no "@domain" forms).
+  bool has_fixed_keys() const { return fixed_keys_; }
 
  private:
   std::string name_, path_;
-  std::unordered_map<std::string, std::string> entries_;
-  std::optional<std::string> static_value_;
+  bool fixed_keys_ = true;
+  std::shared_ptr<const TableBackend> backend_;
 };
 
 }  // namespace ringrelay::engine

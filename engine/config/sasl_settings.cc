@@ -122,9 +122,6 @@ SaslSettings sasl_settings(const Config& c, bool lmtp, std::vector<std::string>&
                       "' configuration parameter");
   }
   for (const std::string& spec : maps) {
-    if (std::string notice = indexed_source_notice(spec); !notice.empty()) {
-      notices.push_back("warning: " + name("sasl_password_maps") + ": " + notice);
-    }
     try {
       s.password_maps.emplace_back(spec);
     } catch (const ConfigError& e) {
@@ -139,10 +136,13 @@ SaslSettings sasl_settings(const Config& c, bool lmtp, std::vector<std::string>&
 std::optional<proto::SaslCredentials> SaslSettings::credentials_for(
     std::string_view sender, std::string_view server_host, std::string_view nexthop) const {
   if (!enable) return std::nullopt;
-  auto lookup = [&](std::string key) -> std::optional<proto::SaslCredentials> {
+  // A "@domain" form is a partial key: pattern tables see whole keys only (Postfix).
+  auto lookup = [&](std::string key,
+                    bool partial = false) -> std::optional<proto::SaslCredentials> {
     key = proto::ascii_lower(key);
     for (const LookupTable& table : password_maps) {
-      if (const std::string* value = table.find(key)) {
+      if (partial && !table.has_fixed_keys()) continue;
+      if (std::optional<std::string> value = table.find(key)) {
         proto::SaslCredentials credentials;
         auto split = value->find(delimiter);
         credentials.user = value->substr(0, split);
@@ -156,7 +156,7 @@ std::optional<proto::SaslCredentials> SaslSettings::credentials_for(
   if (sender_dependent && !sender.empty()) {
     if (auto found = lookup(std::string(sender))) return found;
     if (auto at = sender.rfind('@'); at != std::string_view::npos && at + 1 < sender.size()) {
-      if (auto found = lookup(std::string(sender.substr(at)))) return found;
+      if (auto found = lookup(std::string(sender.substr(at)), true)) return found;
     }
   }
   if (!server_host.empty()) {
