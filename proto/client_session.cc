@@ -67,7 +67,10 @@ struct ClientSession::Transaction {
 };
 
 ClientSession::ClientSession(SessionSettings settings, std::string peer, AuthClient* auth)
-    : settings_(std::move(settings)), peer_(std::move(peer)), auth_client_(auth) {}
+    : settings_(std::move(settings)),
+      peer_(std::move(peer)),
+      auth_client_(auth),
+      parser_(ReplyLimits{}, settings_.reply_filter) {}
 
 ClientSession::~ClientSession() = default;
 

@@ -79,6 +79,12 @@ ReplyParser::Status ReplyParser::parse(std::string_view& input, Reply& out) {
 
 ReplyParser::Status ReplyParser::finish_line(Reply& out) {
   if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+  if (filter_ && *filter_) {
+    if (std::optional<std::string> replaced = (*filter_)(line_)) {
+      line_ = std::move(*replaced);
+      if (line_.size() > limits_.max_line_length) line_.resize(limits_.max_line_length);
+    }
+  }
   bool cut = discarding_;
   discarding_ = false;
   // A reply line: three digits, then '-' (more lines follow), ' ' or nothing (the last line).

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +20,10 @@ struct ReplyLimits {
   size_t max_lines = 100;         // lines kept of one reply
 };
 
+// smtp_reply_filter: each line as received (without CRLF) to its replacement, or nothing to keep
+// it. Applied before the line is parsed, as Postfix does.
+using ReplyLineFilter = std::function<std::optional<std::string>(std::string_view line)>;
+
 class ReplyParser {
  public:
   enum class Status {
@@ -25,7 +32,9 @@ class ReplyParser {
     malformed,  // `out.lines.back()` is the offending line; the parser has reset
   };
 
-  explicit ReplyParser(ReplyLimits limits = {}) : limits_(limits) {}
+  explicit ReplyParser(ReplyLimits limits = {},
+                       std::shared_ptr<const ReplyLineFilter> filter = nullptr)
+      : limits_(limits), filter_(std::move(filter)) {}
 
   // Consumes bytes from the front of `input` up to and including the end of one reply.
   Status parse(std::string_view& input, Reply& out);
@@ -40,6 +49,7 @@ class ReplyParser {
   Status finish_line(Reply& out);
 
   ReplyLimits limits_;
+  std::shared_ptr<const ReplyLineFilter> filter_;
   std::string line_;         // the current line, up to max_line_length
   bool discarding_ = false;  // the current line was longer than the limit
   Reply reply_;              // the reply being assembled

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "proto/mime_downgrade.hh"
+#include "proto/reply_parser.hh"
 
 namespace ringrelay::proto {
 
@@ -48,6 +49,7 @@ struct SessionSettings {
   bool disable_mime_output_conversion = false;
   MimeLimits mime;                                 // mime_boundary_length_limit, mime_nesting_limit
   std::vector<std::string> discard_ehlo_keywords;  // smtp_discard_ehlo_keywords, lower case
+  std::shared_ptr<const ReplyLineFilter> reply_filter;  // smtp_reply_filter (none: null)
   TlsMode tls = TlsMode::none;
   bool auth = false;                         // smtp_sasl_auth_enable
   bool auth_soft_bounce = true;              // smtp_sasl_auth_soft_bounce

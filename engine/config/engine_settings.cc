@@ -39,6 +39,19 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
   for (auto keyword : c.list(mirror("smtp_discard_ehlo_keywords", "lmtp_discard_lhlo_keywords"))) {
     s.discard_ehlo_keywords.push_back(proto::ascii_lower(keyword));
   }
+  for (const std::string& spec : c.list(mirror("smtp_discard_ehlo_keyword_address_maps",
+                                               "lmtp_discard_lhlo_keyword_address_maps"))) {
+    p.discard_keyword_address_maps.emplace_back(spec);
+  }
+  // Postfix opens one table here; a second would never be consulted.
+  const char* filter_name = mirror("smtp_reply_filter", "lmtp_reply_filter");
+  if (std::vector<std::string> filters = c.list(filter_name); filters.size() > 1) {
+    throw ConfigError(std::string(filter_name) + " = " + c.value(filter_name) +
+                      ": name one lookup table");
+  } else if (filters.size() == 1) {
+    s.reply_filter = std::make_shared<const proto::ReplyLineFilter>(
+        [table = LookupTable(filters.front())](std::string_view line) { return table.find(line); });
+  }
   // Each connection's TLS mode comes from its next hop's policy (Scheduler::start_job).
   s.tls = proto::TlsMode::none;
   // Each connection gets its credentials from the password tables (SaslPlanner); without any, the
@@ -281,7 +294,8 @@ EngineSettings engine_settings(const Config& c) {
   // Tables read from their source text, said once for every parameter that names one.
   const std::set<std::string, std::less<>> names_read = c.names_read();
   for (const std::string& name : names_read) {
-    if (!name.ends_with("_maps") && !name.ends_with("_checks") && name != "smtp_reply_filter") {
+    if (!name.ends_with("_maps") && !name.ends_with("_checks") &&
+        !name.ends_with("_reply_filter")) {
       continue;
     }
     for (const std::string& spec : c.list(name)) {

@@ -15,6 +15,7 @@
 #include "dns/resolver.hh"
 #include "engine/config/config.hh"
 #include "engine/config/config_values.hh"
+#include "engine/config/lookup_table.hh"
 #include "engine/config/sasl_settings.hh"
 #include "engine/config/tls_settings.hh"
 #include "engine/delivery/connection.hh"
@@ -29,6 +30,9 @@ struct ProtocolSettings {  // smtp_* or lmtp_*
   std::size_t initial_concurrency = 5;
   std::size_t recipient_limit = 50;
   SaslSettings sasl;  // smtp_sasl_* or lmtp_sasl_*
+  // smtp_discard_ehlo_keyword_address_maps: a server's address → the EHLO keywords to discard
+  // from its reply instead of session.discard_ehlo_keywords.
+  std::vector<LookupTable> discard_keyword_address_maps;
 };
 
 struct EngineSettings {

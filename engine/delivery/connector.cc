@@ -1,6 +1,9 @@
 // The address walk and opening connections.
 #include "engine/delivery/connector.hh"
 
+#include "engine/config/config_values.hh"
+#include "proto/ascii.hh"
+
 namespace ringrelay::engine {
 
 std::size_t Connector::next_address(const ResolveAnswer& plan, std::size_t index,
@@ -18,8 +21,19 @@ std::unique_ptr<Connection> Connector::open(ConnectionListener& listener, const 
                                             const ServerAddress& server, bool plaintext,
                                             AuthPlan auth) {
   const ProtocolSettings& p = protocol(hop);
-  return network_.open(listener, server, p.session, p.connect, tls_.plan(hop, server, plaintext),
-                       std::move(auth));
+  proto::SessionSettings session = p.session;
+  // Postfix's per-server workaround: the table's keywords replace the main.cf list.
+  for (const LookupTable& table : p.discard_keyword_address_maps) {
+    if (std::optional<std::string> keywords = table.find(server.address)) {
+      session.discard_ehlo_keywords.clear();
+      for (const std::string& keyword : split_list(*keywords)) {
+        session.discard_ehlo_keywords.push_back(proto::ascii_lower(keyword));
+      }
+      break;
+    }
+  }
+  return network_.open(listener, server, std::move(session), p.connect,
+                       tls_.plan(hop, server, plaintext), std::move(auth));
 }
 
 cache::EndpointKey Connector::endpoint(const dns::Nexthop& hop, const ServerAddress& server,

@@ -6,7 +6,7 @@ import shutil
 import signal
 import subprocess
 
-from harness import Sink, World, wait_for
+from harness import Sink, World, one_result_per_recipient, wait_for
 from tls_scenarios import deliver, established, needs_root, pki, serve, tls_smtpd
 
 
@@ -66,13 +66,13 @@ def scenario_bind_address_not_enforced(ringrelay):
         sink = Sink(w)
         w.serve(relayhost=f"[127.0.0.1]:{sink.port}", smtp_bind_address="192.0.2.77")
         code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com", w.message())
-        assert results[0]["status"] == "sent", results
+        assert len(results) == 1 and results[0]["status"] == "sent", results
         assert any("warning: bind 192.0.2.77: " in l for l in w.log_lines()), w.log_lines()[-5:]
         w.stop_serve()
         w.serve(relayhost=f"[127.0.0.1]:{sink.port}", smtp_bind_address="192.0.2.77",
                 smtp_bind_address_enforce="yes")
         code, results, err = w.submit("-f", "s@example.org", "-r", "b@example.com", w.message())
-        assert results[0]["status"] == "deferred", results
+        assert len(results) == 1 and results[0]["status"] == "deferred", results
 
 
 def scenario_refused_parameter_stops_the_start(ringrelay):
@@ -109,3 +109,70 @@ def scenario_tls_files_reread_on_reload(ringrelay):
         wait_for(lambda: any("configuration reloaded" in l for l in w.log_lines()), 10, "reload")
         after = deliver(w, hop, "b@example.com")
         assert after["status"] == "sent" and after["tls"]["verification"] == "Verified", after
+
+
+EIGHT_BIT = ("Subject: 8bit\nFrom: s@example.org\nMIME-Version: 1.0\n"
+             "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+             "Gr\u00fc\u00dfe aus K\u00f6ln\n")
+
+
+def dumping_sink(w, address, name):
+    """An smtp-sink on `address` that writes each message it takes to a file under w.dir/name."""
+    dumps = os.path.join(w.dir, name)
+    os.makedirs(dumps)
+    os.chmod(dumps, 0o777)
+    return Sink(w, ["-d", os.path.join(dumps, "%M.")], address=address), dumps
+
+
+def dumped(dumps):
+    wait_for(lambda: os.listdir(dumps), 10, f"a message in {dumps}")
+    return open(os.path.join(dumps, os.listdir(dumps)[0]), encoding="utf-8",
+                errors="replace").read()
+
+
+def scenario_discard_ehlo_keyword_address_maps(ringrelay):
+    """smtp_discard_ehlo_keyword_address_maps (cidr:, by server address): the server at 127.0.0.2
+    has its 8BITMIME discarded, so the same 8-bit message reaches it converted to
+    quoted-printable, while 127.0.0.1 (no entry: main.cf's empty list) gets the 8-bit original."""
+    with World(ringrelay) as w:
+        plain, plain_dumps = dumping_sink(w, "127.0.0.1", "dumps1")
+        worked, worked_dumps = dumping_sink(w, "127.0.0.2", "dumps2")
+        cidr = os.path.join(w.dir, "discard.cidr")
+        with open(cidr, "w") as f:
+            f.write("# per-server EHLO workarounds\n127.0.0.2/32  silent-discard, 8BITMIME\n")
+        w.serve(transport_maps=f"inline:{{ one.example=smtp:[127.0.0.1]:{plain.port}, "
+                               f"two.example=smtp:[127.0.0.2]:{worked.port} }}",
+                smtp_discard_ehlo_keyword_address_maps=f"cidr:{cidr}")
+        message = w.message(body=EIGHT_BIT)
+        code, results, err = w.submit("-f", "s@example.org", "-r", "a@one.example",
+                                      "-r", "b@two.example", message)
+        assert code == 0, (code, err)
+        assert len(results) == 2 and all(r["status"] == "sent" for r in results), results
+        original, converted = dumped(plain_dumps), dumped(worked_dumps)
+        assert "Gr\u00fc\u00dfe aus K\u00f6ln" in original, original
+        assert "Content-Transfer-Encoding: 8bit" in original, original
+        assert "Content-Transfer-Encoding: quoted-printable" in converted, converted
+        assert "Gr=C3=BC=C3=9Fe aus K=C3=B6ln" in converted, converted
+
+
+def scenario_reply_filter_rewrites_server_replies(ringrelay):
+    """smtp_reply_filter (pcre:): a server that answers RCPT with "550 5.7.1" is, through the
+    filter, a temporary refusal (450 4.7.1 with the server's text kept through $1); without the
+    filter the same reply bounces. The filter sees every line, the greeting's too."""
+    with World(ringrelay) as w:
+        sink = Sink(w, ["-f", "RCPT", "-B", "550 5.7.1 Service unavailable; client blocked"])
+        hop = f"[127.0.0.1]:{sink.port}"
+        w.serve(relayhost=hop)
+        code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com", w.message())
+        assert len(results) == 1 and results[0]["status"] == "bounced", results
+        assert results[0]["dsn"] == "5.7.1", results
+        w.stop_serve()
+        table = os.path.join(w.dir, "reply_filter")
+        with open(table, "w") as f:
+            f.write("/^550 5\\.7\\.1 (.*client blocked.*)$/  450 4.7.1 $1\n")
+        w.serve(relayhost=hop, smtp_reply_filter=f"pcre:{table}")
+        code, results, err = w.submit("-f", "s@example.org", "-r", "b@example.com", w.message())
+        by_recipient = one_result_per_recipient(results, [(results[0]["id"], "b@example.com")])
+        result = by_recipient[(results[0]["id"], "b@example.com")]
+        assert result["status"] == "deferred" and result["dsn"] == "4.7.1", result
+        assert "450 4.7.1 Service unavailable; client blocked" in result["text"], result

@@ -38,6 +38,18 @@ def port_open(port, host="127.0.0.1"):
         return False
 
 
+def one_result_per_recipient(results, expected_ids_recipients):
+    """Exactly one result for each (request id, recipient): none twice, none missing."""
+    seen = {}
+    for r in results:
+        key = (r["id"], r["recipient"])
+        assert key not in seen, f"two results for {key}"
+        seen[key] = r
+    missing = set(expected_ids_recipients) - set(seen)
+    assert not missing, f"no result for {sorted(missing)[:5]}"
+    return seen
+
+
 class Sink:
     """A Postfix smtp-sink on 127.0.0.1 (or all addresses with any_address), with fault options."""
 

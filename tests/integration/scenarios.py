@@ -7,18 +7,7 @@ import subprocess
 import sys
 import time
 
-from harness import FeedClient, PostfixServer, Sink, World, wait_for
-
-
-def one_result_per_recipient(results, expected_ids_recipients):
-    seen = {}
-    for r in results:
-        key = (r["id"], r["recipient"])
-        assert key not in seen, f"two results for {key}"
-        seen[key] = r
-    missing = set(expected_ids_recipients) - set(seen)
-    assert not missing, f"no result for {sorted(missing)[:5]}"
-    return seen
+from harness import FeedClient, PostfixServer, Sink, World, one_result_per_recipient, wait_for
 
 
 def scenario_one_message_many_recipients(ringrelay):

@@ -111,5 +111,29 @@ TEST(ReplyParser, MidReplyTracksPartialInput) {
   EXPECT_FALSE(parser.mid_reply());
 }
 
+TEST(ReplyParser, ReplyFilterRewritesEachLineBeforeParsing) {
+  std::vector<std::string> seen;
+  auto filter = std::make_shared<const ReplyLineFilter>(
+      [&](std::string_view line) -> std::optional<std::string> {
+        seen.emplace_back(line);
+        if (line == "Hello, this is not SMTP") return "220 fixed greeting";
+        if (line.starts_with("550")) return "450 4.7.1 " + std::string(line.substr(4));
+        if (line == "250 long") return "250 " + std::string(96, 'x');
+        return std::nullopt;
+      });
+  ReplyParser parser(ReplyLimits{32, 100}, filter);
+  Reply r;
+  std::string_view input = "Hello, this is not SMTP\r\n550 5.7.1 no\r\n250 long\r\n";
+  ASSERT_EQ(parser.parse(input, r), ReplyParser::Status::reply);
+  EXPECT_EQ(r.code, 220);
+  ASSERT_EQ(parser.parse(input, r), ReplyParser::Status::reply);
+  EXPECT_EQ(r.code, 450);
+  EXPECT_EQ(r.enhanced, "4.7.1");
+  ASSERT_EQ(parser.parse(input, r), ReplyParser::Status::reply);
+  EXPECT_EQ(r.lines[0].size(), 32u);  // a replacement is held to the same line limit
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"Hello, this is not SMTP", "550 5.7.1 no", "250 long"}));
+}
+
 }  // namespace
 }  // namespace ringrelay::proto
