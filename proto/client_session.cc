@@ -92,6 +92,19 @@ void ClientSession::on_connect_failed(std::string_view peer_with_port, std::stri
 }
 
 void ClientSession::on_received(std::string_view bytes) {
+  // Bytes that arrive are progress: while a reply is still due, per_io starts the armed timer
+  // again (unless what they completed armed one of its own); per_request lets it run on.
+  std::uint64_t arms_before = arms_;
+  parse_replies(bytes);
+  bool reply_due =
+      parser_.mid_reply() || (transaction_ && transaction_->answered < transaction_->sent);
+  if (settings_.deadline_mode == DeadlineMode::per_io && !bytes.empty() && reply_due && armed_ &&
+      arms_ == arms_before && phase_ != Phase::closed) {
+    arm(*armed_);
+  }
+}
+
+void ClientSession::parse_replies(std::string_view bytes) {
   while (!bytes.empty() && phase_ != Phase::closed) {
     Reply reply;
     auto status = parser_.parse(bytes, reply);
@@ -436,7 +449,7 @@ void ClientSession::enter_ready() {
     begin_transaction();
     return;
   }
-  actions_.emplace_back(CancelTimerAction{});
+  cancel_timer();
   actions_.emplace_back(IdleAction{});
 }
 
@@ -832,7 +845,24 @@ TimerName ClientSession::waiting_timer() const {
 }
 
 void ClientSession::arm(TimerName timer) {
+  armed_ = timer;
+  ++arms_;
   actions_.emplace_back(ArmTimerAction{timer, settings_.timeout(timer)});
+}
+
+void ClientSession::cancel_timer() {
+  armed_.reset();
+  actions_.emplace_back(CancelTimerAction{});
+}
+
+void ClientSession::on_write_progress(std::size_t bytes) {
+  if (!armed_ || phase_ == Phase::closed || bytes == 0) return;
+  if (settings_.deadline_mode == DeadlineMode::per_io) {
+    arm(*armed_);
+  } else if (*armed_ == TimerName::data_xfer && settings_.min_data_rate > 0) {
+    auto extension = static_cast<std::int64_t>(bytes * 1'000'000 / settings_.min_data_rate);
+    actions_.emplace_back(ExtendTimerAction{extension});
+  }
 }
 
 void ClientSession::write(std::string bytes) {
@@ -844,7 +874,7 @@ void ClientSession::write(std::string bytes) {
 void ClientSession::close(std::string reason) {
   phase_ = Phase::closed;
   transaction_.reset();
-  actions_.emplace_back(CancelTimerAction{});
+  cancel_timer();
   actions_.emplace_back(CloseAction{std::move(reason)});
 }
 

@@ -32,6 +32,9 @@ struct ArmTimerAction {    // replaces any timer armed before
   TimerName timer;
   std::int64_t seconds;
 };
+struct ExtendTimerAction {  // moves the armed timer's deadline later (per-request deadlines)
+  std::int64_t microseconds;
+};
 struct CancelTimerAction {};
 struct RecipientResult {
   std::size_t recipient = 0;  // index into Message::recipients
@@ -57,8 +60,8 @@ struct CloseAction {
   std::string reason;
 };
 using Action =
-    std::variant<WriteAction, StartTlsAction, ArmTimerAction, CancelTimerAction, RecipientResult,
-                 TransactionDone, NoticeAction, IdleAction, CloseAction>;
+    std::variant<WriteAction, StartTlsAction, ArmTimerAction, ExtendTimerAction, CancelTimerAction,
+                 RecipientResult, TransactionDone, NoticeAction, IdleAction, CloseAction>;
 
 class ClientSession {
  public:
@@ -76,6 +79,9 @@ class ClientSession {
   void on_connect_failed(std::string_view peer_with_port, std::string_view reason);
   void on_received(std::string_view bytes);
   void on_written();  // everything written so far has left for the peer
+  // `bytes` left for the peer and more are still to go: under per_io deadlines the armed timer
+  // starts again; under per_request, message content extends it.
+  void on_write_progress(std::size_t bytes);
   // `peer_verified`: the server's certificate matched the policy's names (Postfix's
   // TLS_CERT_IS_MATCHED), which picks smtp_sasl_tls_verified_security_options for AUTH.
   void on_tls_ready(bool peer_verified = false);
@@ -137,6 +143,7 @@ class ClientSession {
   void send_ehlo();
   void enter_ready();
   void begin_transaction();
+  void parse_replies(std::string_view bytes);
   void pump();
   void finish_transaction();
   void maybe_abort();
@@ -147,6 +154,7 @@ class ClientSession {
   Stage waiting_stage() const;
   TimerName waiting_timer() const;
   void arm(TimerName timer);
+  void cancel_timer();
   void write(std::string bytes);
   void close(std::string reason);
 
@@ -168,6 +176,8 @@ class ClientSession {
   std::size_t transactions_done_ = 0;
   std::size_t refused_after_ = 0;
   std::vector<Action> actions_;
+  std::optional<TimerName> armed_;  // the timer last armed and not cancelled
+  std::uint64_t arms_ = 0;          // timers armed so far
 };
 
 }  // namespace ringrelay::proto

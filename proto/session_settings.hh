@@ -37,6 +37,13 @@ enum class TlsMode {
   required,  // STARTTLS must be offered and succeed
 };
 
+// How the timeouts above apply, as Postfix 3.7's smtp_per_request_deadline chooses.
+enum class DeadlineMode {
+  per_io,       // (default) a limit per read or write: any progress starts it again
+  per_request,  // a limit for the command and its whole reply; message content extends it by
+                // one second per min_data_rate bytes written
+};
+
 struct SessionSettings {
   bool lmtp = false;
   std::string helo_name = "localhost";
@@ -58,6 +65,8 @@ struct SessionSettings {
   std::size_t pipeline_command_limit = 100;  // commands in flight at once with PIPELINING
   std::size_t bdat_chunk_size = 1 << 20;     // bytes per BDAT chunk at most
   std::int64_t timeout_seconds[kTimerCount] = {300, 300, 300, 300, 120, 180, 600, 20, 300};
+  DeadlineMode deadline_mode = DeadlineMode::per_io;
+  std::uint64_t min_data_rate = 500;  // smtp_min_data_rate, bytes per second (per_request)
 
   std::int64_t timeout(TimerName name) const {
     return timeout_seconds[static_cast<std::size_t>(name)];

@@ -76,6 +76,16 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
   timeout(T::data_done, "smtp_data_done_timeout", "lmtp_data_done_timeout");
   timeout(T::rset, "smtp_rset_timeout", "lmtp_rset_timeout");
   timeout(T::quit, "smtp_quit_timeout", "lmtp_quit_timeout");
+  // Postfix 3.7 replaced smtp_per_record_deadline with smtp_per_request_deadline, whose default
+  // is the old parameter's value.
+  const char* request_deadline = mirror("smtp_per_request_deadline", "lmtp_per_request_deadline");
+  const char* record_deadline = mirror("smtp_per_record_deadline", "lmtp_per_record_deadline");
+  bool per_request = c.boolean(request_deadline), per_record = c.boolean(record_deadline);
+  if (c.is_set_in_file(request_deadline) ? per_request : per_record) {
+    s.deadline_mode = proto::DeadlineMode::per_request;
+  }
+  s.min_data_rate =
+      static_cast<std::uint64_t>(c.integer(mirror("smtp_min_data_rate", "lmtp_min_data_rate")));
 
   p.connect.connect_timeout =
       std::chrono::seconds(c.seconds(lmtp ? "lmtp_connect_timeout" : "smtp_connect_timeout"));

@@ -283,6 +283,10 @@ void SmtpConnection::on_send_complete(Completion& c, int result, std::uint32_t) 
     self.send_offset_ = self.send_queue_.empty() ? 0 : written;
   }
   if (self.output_pending()) {
+    if (self.state_ == State::open) {
+      self.session_.on_write_progress(static_cast<std::size_t>(result));
+      self.run_actions();
+    }
     self.kick_send();
     return;
   }
@@ -295,6 +299,17 @@ void SmtpConnection::on_send_complete(Completion& c, int result, std::uint32_t) 
   self.run_actions();
 }
 
+void SmtpConnection::arm_session_timer(Clock::duration after) {
+  timer_.arm(timers_, after, [this] {
+    // A handshake that stalls fails like any other (at "may": plaintext retry).
+    if (channel_ && !channel_->handshake_done() && !tls_failed_opportunistically_)
+      tls_failed("timed out during the TLS handshake");
+    else
+      session_.on_timeout();
+    run_actions();
+  });
+}
+
 void SmtpConnection::run_actions() {
   for (;;) {
     auto actions = session_.take_actions();
@@ -304,14 +319,12 @@ void SmtpConnection::run_actions() {
         send_queue_.push_back(std::move(w->bytes));
         kick_send();
       } else if (auto* t = std::get_if<proto::ArmTimerAction>(&action)) {
-        timer_.arm(timers_, std::chrono::seconds(t->seconds), [this] {
-          // A handshake that stalls fails like any other (at "may": plaintext retry).
-          if (channel_ && !channel_->handshake_done() && !tls_failed_opportunistically_)
-            tls_failed("timed out during the TLS handshake");
-          else
-            session_.on_timeout();
-          run_actions();
-        });
+        arm_session_timer(std::chrono::seconds(t->seconds));
+      } else if (auto* e = std::get_if<proto::ExtendTimerAction>(&action)) {
+        if (timer_.armed()) {
+          arm_session_timer(timer_.deadline() - timers_.now() +
+                            std::chrono::microseconds(e->microseconds));
+        }
       } else if (std::holds_alternative<proto::CancelTimerAction>(action)) {
         timer_.cancel();
       } else if (std::holds_alternative<proto::StartTlsAction>(action)) {

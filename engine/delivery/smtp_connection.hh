@@ -86,6 +86,7 @@ class SmtpConnection final : public Connection {
   void arm_recv();
   void kick_send();
   void run_actions();
+  void arm_session_timer(Clock::duration after);
   void begin_close();
   void finish_if_quiet();
 

@@ -27,6 +27,8 @@ class Timer {
   void arm(Timers& timers, Clock::duration after, std::function<void()> fire);
   void cancel();
   bool armed() const { return timers_ != nullptr; }
+  // When it fires; only while armed().
+  Clock::time_point deadline() const { return position_->first; }
 
  private:
   friend class Timers;

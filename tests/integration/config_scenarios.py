@@ -6,7 +6,7 @@ import shutil
 import signal
 import subprocess
 
-from harness import Sink, World, one_result_per_recipient, wait_for
+from harness import Sink, TricklingServer, World, one_result_per_recipient, wait_for
 from tls_scenarios import deliver, established, needs_root, pki, serve, tls_smtpd
 
 
@@ -176,3 +176,28 @@ def scenario_reply_filter_rewrites_server_replies(ringrelay):
         result = by_recipient[(results[0]["id"], "b@example.com")]
         assert result["status"] == "deferred" and result["dsn"] == "4.7.1", result
         assert "450 4.7.1 Service unavailable; client blocked" in result["text"], result
+
+
+def scenario_per_request_deadline_against_a_trickling_server(ringrelay):
+    """A server that sends its greeting one byte a second: with Postfix's default the 2s
+    smtp_helo_timeout applies per read, so the greeting (7 bytes, 7s) gets through and the mail
+    is sent; with smtp_per_request_deadline = yes (and with its pre-3.7 name,
+    smtp_per_record_deadline) the whole greeting must come within 2s: deferred, in Postfix's
+    words, exactly one result each time."""
+    with World(ringrelay) as w:
+        server = TricklingServer(w, greeting=b"220 t\r\n", pace=1.0)
+        hop = f"[127.0.0.1]:{server.port}"
+        w.serve(relayhost=hop, smtp_helo_timeout="2s")
+        code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com", w.message())
+        assert len(results) == 1 and results[0]["status"] == "sent", results
+        assert server.messages == 1
+        for parameter in ("smtp_per_request_deadline", "smtp_per_record_deadline"):
+            w.stop_serve()
+            w.serve(relayhost=hop, smtp_helo_timeout="2s", **{parameter: "yes"})
+            code, results, err = w.submit("-f", "s@example.org", "-r", "b@example.com",
+                                          w.message())
+            assert len(results) == 1 and results[0]["status"] == "deferred", (parameter, results)
+            assert "timed out while receiving the initial server greeting" in \
+                results[0]["text"], results
+            assert results[0]["delay"] < 5, results
+        assert server.messages == 1

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 SMTP_SINK = "/usr/sbin/smtp-sink"
@@ -86,6 +87,79 @@ class Sink:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+class TricklingServer:
+    """A hostile SMTP server on 127.0.0.1 that sends its greeting one byte every `pace` seconds,
+    then answers like a plain server (no ESMTP extensions) and takes every message. `greetings`
+    counts the greetings it finished sending, `messages` the messages it took."""
+
+    def __init__(self, world, greeting=b"220 trickle\r\n", pace=1.0):
+        self.greeting, self.pace = greeting, pace
+        self.greetings = self.messages = 0
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+        world.cleanups.append(self.stop)
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(connection,), daemon=True).start()
+
+    def _session(self, connection):
+        connection.settimeout(30)
+        try:
+            for i in range(len(self.greeting)):
+                connection.sendall(self.greeting[i:i + 1])
+                time.sleep(self.pace)
+            self.greetings += 1
+            buffered, in_data = b"", False
+            while True:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                buffered += chunk
+                if in_data:
+                    if b"\r\n.\r\n" not in buffered:
+                        continue
+                    buffered = buffered.split(b"\r\n.\r\n", 1)[1]
+                    in_data = False
+                    self.messages += 1
+                    connection.sendall(b"250 2.0.0 taken\r\n")
+                while b"\r\n" in buffered and not in_data:
+                    line, buffered = buffered.split(b"\r\n", 1)
+                    verb = line[:4].upper()
+                    if verb == b"DATA":
+                        in_data = True
+                        connection.sendall(b"354 go ahead\r\n")
+                    elif verb == b"QUIT":
+                        connection.sendall(b"221 bye\r\n")
+                        return
+                    elif verb == b"EHLO":
+                        connection.sendall(b"502 5.5.2 no ESMTP here\r\n")
+                    else:
+                        connection.sendall(b"250 ok\r\n")
+                if in_data and b"\r\n.\r\n" in buffered:
+                    buffered = buffered.split(b"\r\n.\r\n", 1)[1]
+                    in_data = False
+                    self.messages += 1
+                    connection.sendall(b"250 2.0.0 taken\r\n")
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    def stop(self):
+        self.stopping = True
+        self.listener.close()
 
 
 def free_udp_port():

@@ -210,6 +210,11 @@ class TranscriptRunner {
       split_body_at_ = std::stoul(value);
     else if (key == "connect")
       connect_failure_ = value == "fails";
+    else if (key == "deadline")
+      settings_.deadline_mode =
+          value == "per_request" ? DeadlineMode::per_request : DeadlineMode::per_io;
+    else if (key == "min_data_rate")
+      settings_.min_data_rate = std::stoull(value);
     else if (key == "check_timers")
       check_timers_ = yes;
     else if (key == "disable_mime_output_conversion")
@@ -258,6 +263,8 @@ class TranscriptRunner {
       session_->on_tls_failed(line.size() > 10 ? line.substr(10) : "");
     else if (line == "!written")
       session_->on_written();
+    else if (line.starts_with("!progress "))  // "!progress 4096": bytes written, more to go
+      session_->on_write_progress(std::stoul(line.substr(10)));
     else if (line == "!quit")
       session_->quit();
     else if (line == "!transaction")
@@ -283,6 +290,8 @@ class TranscriptRunner {
             "T: " + timer_parameter(t->timer, settings_.lmtp) + " " + std::to_string(t->seconds);
         if (check_timers_) actions_.push_back(timer);
         last_timer_ = timer;
+      } else if (auto* e = std::get_if<ExtendTimerAction>(&action)) {
+        if (check_timers_) actions_.push_back("E: " + std::to_string(e->microseconds) + "us");
       } else if (std::holds_alternative<CancelTimerAction>(action)) {
       } else if (auto* r = std::get_if<RecipientResult>(&action)) {
         actions_.push_back("R: " + message_.recipients.at(r->recipient).address + " " +
