@@ -82,6 +82,12 @@ std::vector<Action> ClientSession::take_actions() {
 
 void ClientSession::on_connected() {
   if (phase_ != Phase::connecting) return;
+  if (settings_.tls_wrapper) {  // SMTPS: the handshake comes before the greeting
+    phase_ = Phase::tls_handshake;
+    actions_.emplace_back(StartTlsAction{});
+    arm(TimerName::starttls);
+    return;
+  }
   phase_ = Phase::greeting;
   arm(TimerName::helo);
 }
@@ -139,6 +145,11 @@ void ClientSession::on_tls_ready(bool peer_verified) {
   tls_active_ = true;
   tls_verified_ = peer_verified;
   caps_ = Capabilities{};
+  if (settings_.tls_wrapper) {  // the only handshake: the greeting comes next
+    phase_ = Phase::greeting;
+    arm(TimerName::helo);
+    return;
+  }
   send_ehlo();
 }
 

@@ -82,6 +82,7 @@ class ClientSession {
   // `bytes` left for the peer and more are still to go: under per_io deadlines the armed timer
   // starts again; under per_request, message content extends it.
   void on_write_progress(std::size_t bytes);
+  const SessionSettings& settings() const { return settings_; }
   // `peer_verified`: the server's certificate matched the policy's names (Postfix's
   // TLS_CERT_IS_MATCHED), which picks smtp_sasl_tls_verified_security_options for AUTH.
   void on_tls_ready(bool peer_verified = false);

@@ -58,6 +58,9 @@ struct SessionSettings {
   std::vector<std::string> discard_ehlo_keywords;  // smtp_discard_ehlo_keywords, lower case
   std::shared_ptr<const ReplyLineFilter> reply_filter;  // smtp_reply_filter (none: null)
   TlsMode tls = TlsMode::none;
+  // smtp_tls_wrappermode: TLS from the first byte (SMTPS, port 465), then the greeting; never
+  // STARTTLS. Needs tls == required (Postfix: a level of encrypt or stronger).
+  bool tls_wrapper = false;
   bool auth = false;                         // smtp_sasl_auth_enable
   bool auth_soft_bounce = true;              // smtp_sasl_auth_soft_bounce
   bool dummy_mail_auth = false;              // smtp_send_dummy_mail_auth: MAIL FROM ... AUTH=<>

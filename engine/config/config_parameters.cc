@@ -108,6 +108,7 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"lmtp_tcp_port", T::text, "24"},
   {"lmtp_tls_security_level", T::choice, "none", 0, 's', kTlsLevels},
   // ringrelay: delivery log format, Postfix's one-line form or one JSON object per line.
+  {"lmtp_tls_wrappermode", T::boolean, "no"},
   {"log_format", T::choice, "postfix", 0, 's', "postfix json"},
   {"maillog_file", T::text, ""},
   {"mime_boundary_length_limit", T::integer, "2048", 1},

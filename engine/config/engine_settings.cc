@@ -54,6 +54,7 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
   }
   // Each connection's TLS mode comes from its next hop's policy (Scheduler::start_job).
   s.tls = proto::TlsMode::none;
+  s.tls_wrapper = c.boolean(mirror("smtp_tls_wrappermode", "lmtp_tls_wrappermode"));
   // Each connection gets its credentials from the password tables (SaslPlanner); without any, the
   // session talks to the server as a stranger.
   s.auth = p.sasl.enable;

@@ -64,6 +64,23 @@ SmtpConnection::~SmtpConnection() {
 
 void SmtpConnection::start() {
   state_ = State::connecting;
+  // Postfix skips such a server with this warning; the recipients are deferred with it.
+  if (session_.settings().tls_wrapper && session_.settings().tls != proto::TlsMode::required) {
+    session_.on_connect_failed(server_.name_address_port(),
+                               std::string(session_.settings().lmtp ? "lmtp" : "smtp") +
+                                   "_tls_wrappermode requires \"" +
+                                   (session_.settings().lmtp ? "lmtp" : "smtp") +
+                                   "_tls_security_level = encrypt\" (or stronger)");
+    run_actions();
+    begin_close();
+    return;
+  }
+  if (!session_.settings().tls_wrapper && server_.port == 465) {  // Postfix's helpful note
+    std::string protocol = session_.settings().lmtp ? "lmtp" : "smtp";
+    listener_->on_notice(*this, "SMTPS wrappermode (TCP port 465) requires setting \"" + protocol +
+                                    "_tls_wrappermode = yes\", and \"" + protocol +
+                                    "_tls_security_level = encrypt\" (or stronger)");
+  }
   fd_ = ::socket(server_.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
     fail_connect(errno);

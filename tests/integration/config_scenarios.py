@@ -76,16 +76,18 @@ def scenario_bind_address_not_enforced(ringrelay):
 
 
 def scenario_refused_parameter_stops_the_start(ringrelay):
-    """smtp_tls_wrappermode = yes is not supported: serve exits 78 naming it and why; an ignored
+    """smtp_tcp_port = 2525 is refused (next hops name their port): serve exits 78 naming it and
+    why; an ignored
     parameter is logged at start."""
     with World(ringrelay) as w:
         config = os.path.join(w.dir, "refused.cf")
         with open(config, "w") as f:
-            f.write(f"feed_socket = {w.feed}\nsmtp_tls_wrappermode = yes\n")
+            f.write(f"feed_socket = {w.feed}\nsmtp_tcp_port = 2525\n")
         run = subprocess.run([ringrelay, "serve", "-c", config], capture_output=True, text=True,
                              timeout=30)
         assert run.returncode == 78, (run.returncode, run.stderr)
-        assert "smtp_tls_wrappermode = yes: not supported by ringrelay" in run.stderr, run.stderr
+        assert "smtp_tcp_port = 2525: not supported by ringrelay: next hops name their port" in \
+            run.stderr, run.stderr
         w.serve(smtp_tls_session_cache_database="btree:/var/lib/postfix/smtp_scache")
         assert any("smtp_tls_session_cache_database = btree:/var/lib/postfix/smtp_scache: ignored "
                    "by ringrelay" in l for l in w.log_lines()), w.log_lines()
@@ -201,3 +203,30 @@ def scenario_per_request_deadline_against_a_trickling_server(ringrelay):
                 results[0]["text"], results
             assert results[0]["delay"] < 5, results
         assert server.messages == 1
+
+
+def scenario_tls_wrappermode_smtps(ringrelay):
+    """smtp_tls_wrappermode = yes against a Postfix smtpd in SMTPS mode (smtpd_tls_wrappermode):
+    TLS from the first byte, verified, no STARTTLS. With level may the server is skipped in
+    Postfix's words; without wrappermode the same server never greets in plaintext."""
+    needs_root()
+    with World(ringrelay) as w:
+        smtpd = tls_smtpd(w, smtpd_tls_wrappermode="yes", smtpd_tls_security_level="encrypt")
+        hop = f"[mx.test.example]:{smtpd.port}"
+        serve(w, [(hop, "verify")], smtp_tls_wrappermode="yes")
+        first = deliver(w, hop)
+        assert first["status"] == "sent", first
+        assert first["tls"]["verification"] == "Verified", first
+        assert "STARTTLS" not in open(w.log).read()
+        w.stop_serve()
+        serve(w, [(hop, "may")], smtp_tls_wrappermode="yes")
+        refused = deliver(w, hop, "b@example.com")
+        assert refused["status"] == "deferred", refused
+        assert 'smtp_tls_wrappermode requires "smtp_tls_security_level = encrypt" (or ' \
+            'stronger)' in refused["text"], refused
+        w.stop_serve()
+        serve(w, [(hop, "verify")], smtp_helo_timeout="2s")
+        plaintext = deliver(w, hop, "c@example.com")
+        assert plaintext["status"] == "deferred", plaintext
+        assert "initial server greeting" in plaintext["text"], plaintext
+        assert smtpd.log_text().count("TLS connection established from") == 1, smtpd.log_text()

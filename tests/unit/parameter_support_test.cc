@@ -57,14 +57,14 @@ TEST(ParameterSupport, EveryParameterIsReadIgnoredOrRefused) {
 }
 
 TEST(ParameterSupport, RefusedUnlessDefaultIgnoredWithANotice) {
-  EXPECT_TRUE(check_parameter_support(parse("smtp_tls_wrappermode = no\n")).empty());
+  EXPECT_TRUE(check_parameter_support(parse("smtp_tcp_port = smtp\n")).empty());
   try {
-    check_parameter_support(parse("smtp_tls_wrappermode = yes\n"));
-    FAIL() << "smtp_tls_wrappermode = yes was accepted";
+    check_parameter_support(parse("smtp_tcp_port = 2525\n"));
+    FAIL() << "smtp_tcp_port = 2525 was accepted";
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()),
-              "smtp_tls_wrappermode = yes: not supported by ringrelay: TLS from the first byte "
-              "(port 465) is not supported yet");
+              "smtp_tcp_port = 2525: not supported by ringrelay: next hops name their port "
+              "([host]:port); the default port is 25");
   }
   auto notices = check_parameter_support(parse("smtp_tls_session_cache_database = btree:/x\n"));
   ASSERT_EQ(notices.size(), 1u);
