@@ -84,6 +84,7 @@ Capabilities parse_capabilities(const Reply& reply, const std::vector<std::strin
       caps.binary_mime = true;
     } else if (keyword == "xforward") {
       caps.xforward = true;
+      for (auto p : params) caps.xforward_attributes.push_back(ascii_upper(p));
     }
   }
   // As Postfix: a server that offers SMTPUTF8 but forgets 8BITMIME gets 8-bit mail anyway.

@@ -26,6 +26,7 @@ struct Capabilities {
   bool chunking = false;
   bool binary_mime = false;
   bool xforward = false;
+  std::vector<std::string> xforward_attributes;  // upper case: "NAME", "ADDR", "PORT", ...
 };
 
 // Parses an EHLO/LHLO reply. `discard` holds lower-case keywords to ignore ("pipelining", ...).

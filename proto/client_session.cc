@@ -3,6 +3,7 @@
 // answered). Every failure is judged by proto/trouble; this file only applies the verdicts.
 #include "proto/client_session.hh"
 
+#include "proto/ascii.hh"
 #include "proto/envelope.hh"
 
 #include <algorithm>
@@ -12,7 +13,8 @@ namespace ringrelay::proto {
 
 std::string timer_parameter(TimerName name, bool lmtp) {
   static constexpr std::string_view kNames[kTimerCount] = {
-      "helo", "starttls", "mail", "rcpt", "data_init", "data_xfer", "data_done", "rset", "quit"};
+      "helo",      "starttls",  "mail", "rcpt", "data_init",
+      "data_xfer", "data_done", "rset", "quit", "xforward"};
   std::string_view base = kNames[static_cast<std::size_t>(name)];
   if (lmtp && name == TimerName::helo) return "lmtp_lhlo_timeout";
   return std::string(lmtp ? "lmtp_" : "smtp_") + std::string(base) + "_timeout";
@@ -20,7 +22,54 @@ std::string timer_parameter(TimerName name, bool lmtp) {
 
 namespace {
 
-enum class CommandKind { mail, rcpt, data, end_of_data, bdat };
+enum class CommandKind { xforward, mail, rcpt, data, end_of_data, bdat };
+
+// RFC 3461 xtext, as Postfix's xtext_quote: '+', '=' and what is not printable ASCII as "+HH".
+std::string xtext(std::string_view value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : value) {
+    if (c < 0x21 || c > 0x7e || c == '+' || c == '=') {
+      out += '+';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// Postfix's two XFORWARD commands (client name/address/port, then protocol/HELO/ident/domain),
+// each with the attributes the server offers and the message knows; none when neither has any.
+// Postfix forwards no name, address, port or protocol that says "unknown".
+std::vector<std::string> xforward_commands(const ClientAttributes& client,
+                                           const Capabilities& caps) {
+  auto offered = [&](std::string_view name) {
+    return std::find(caps.xforward_attributes.begin(), caps.xforward_attributes.end(), name) !=
+           caps.xforward_attributes.end();
+  };
+  auto known = [](const std::string& value) {
+    return !value.empty() && ascii_lower(value) != "unknown";
+  };
+  std::vector<std::string> commands;
+  using Items = std::vector<std::pair<std::string_view, std::string>>;
+  auto command = [&](const Items& items) {
+    std::string line;
+    for (const auto& [name, value] : items) {
+      if (!value.empty() && offered(name)) line += " " + std::string(name) + "=" + xtext(value);
+    }
+    if (!line.empty()) commands.push_back("XFORWARD" + line + "\r\n");
+  };
+  command(Items{{"NAME", known(client.name) ? client.name : ""},
+                {"ADDR", known(client.address) ? client.address : ""},
+                {"PORT", known(client.port) ? client.port : ""}});
+  command(Items{{"PROTO", known(client.protocol) ? client.protocol : ""},
+                {"HELO", client.helo},
+                {"IDENT", client.ident},
+                {"DOMAIN", client.source}});
+  return commands;
+}
 
 bool positive(const Reply& r) {
   return r.code >= 200 && r.code < 300;
@@ -41,8 +90,9 @@ struct ClientSession::Transaction {
   bool use_bdat = false;
   bool binary_mime = false;
   std::vector<Command> commands;
-  std::size_t sent = 0;      // commands written
-  std::size_t answered = 0;  // commands whose reply was read
+  std::vector<std::string> xforward;  // the XFORWARD commands, by Command::recipient
+  std::size_t sent = 0;               // commands written
+  std::size_t answered = 0;           // commands whose reply was read
   std::vector<bool> has_result;
   std::vector<std::size_t> accepted;  // recipients accepted by RCPT, in order (LMTP replies)
   std::size_t lmtp_replies = 0;       // end-of-data replies read so far (LMTP)
@@ -513,6 +563,12 @@ void ClientSession::begin_transaction() {
 
   t.use_bdat = caps_.chunking && settings_.use_chunking;
   t.binary_mime = t.use_bdat && caps_.binary_mime && m.encoding == BodyEncoding::binary;
+  if (settings_.send_xforward && caps_.xforward) {
+    t.xforward = xforward_commands(m.client, caps_);
+    for (std::size_t i = 0; i < t.xforward.size(); ++i) {
+      t.commands.push_back({CommandKind::xforward, i});
+    }
+  }
   t.commands.push_back({CommandKind::mail});
   for (std::size_t i = 0; i < m.recipients.size(); ++i) {
     t.commands.push_back({CommandKind::rcpt, i});
@@ -570,6 +626,9 @@ void ClientSession::pump() {
       continue;
     }
     switch (command.kind) {
+      case CommandKind::xforward:
+        batch.add_owned(t.xforward[command.recipient]);
+        break;
       case CommandKind::mail:
         batch.add_owned(
             format_mail_from(m, caps_, settings_.quote_rfc821_envelope,
@@ -624,6 +683,13 @@ void ClientSession::handle_transaction_reply(const Reply& reply) {
     return;
   }
   switch (command.kind) {
+    case CommandKind::xforward:
+      // Postfix: a refusal is logged and the mail goes on.
+      if (!positive(reply)) {
+        actions_.emplace_back(NoticeAction{"warning: host " + peer_ + " said: " + reply.text() +
+                                           " (in reply to XFORWARD command)"});
+      }
+      break;
     case CommandKind::mail:
       if (!positive(reply)) {
         fail_pending(reply_verdict(reply, Stage::mail, peer_, false, false), Stage::mail);
@@ -815,6 +881,8 @@ Stage ClientSession::waiting_stage() const {
   std::size_t index = std::min(t.answered, t.commands.empty() ? 0 : t.commands.size() - 1);
   if (t.commands.empty()) return Stage::mail;
   switch (t.commands[index].kind) {
+    case CommandKind::xforward:
+      return Stage::xforward;
     case CommandKind::mail:
       return Stage::mail;
     case CommandKind::rcpt:
@@ -831,6 +899,8 @@ Stage ClientSession::waiting_stage() const {
 
 TimerName ClientSession::waiting_timer() const {
   switch (waiting_stage()) {
+    case Stage::xforward:
+      return TimerName::xforward;
     case Stage::mail:
       return TimerName::mail;
     case Stage::rcpt:

@@ -19,6 +19,18 @@ struct Recipient {
   std::string notify;   // RFC 3461 NOTIFY list ("SUCCESS,FAILURE", "NEVER"), or empty
 };
 
+// Where the message came from, for XFORWARD (smtp_send_xforward_command): what the queue manager
+// knows of the original client. Empty: unknown, not forwarded.
+struct ClientAttributes {
+  std::string name;      // the client's host name (XFORWARD NAME)
+  std::string address;   // its IP address (ADDR)
+  std::string port;      // its TCP port (PORT)
+  std::string helo;      // the HELO/EHLO name it gave (HELO)
+  std::string protocol;  // "SMTP", "ESMTP", ... (PROTO)
+  std::string ident;     // the queue manager's id of the message, for logs (IDENT)
+  std::string source;    // "LOCAL" or "REMOTE": the address rewriting context (DOMAIN)
+};
+
 struct Message {
   std::string sender;  // empty: the null sender <>
   std::vector<Recipient> recipients;
@@ -26,6 +38,7 @@ struct Message {
   bool smtputf8 = false;  // the message needs SMTPUTF8 (internationalised addresses or headers)
   std::string envid;      // RFC 3461 ENVID, or empty
   DsnReturn ret = DsnReturn::unspecified;
+  ClientAttributes client;
   std::vector<std::string_view> body;  // the RFC 5322 message, LF or CRLF line endings
 
   std::uint64_t body_size() const {

@@ -24,8 +24,9 @@ enum class TimerName {
   data_done,  // smtp_data_done_timeout: the end-of-data reply
   rset,       // smtp_rset_timeout
   quit,       // smtp_quit_timeout
+  xforward,   // smtp_xforward_timeout: the XFORWARD replies
 };
-inline constexpr std::size_t kTimerCount = 9;
+inline constexpr std::size_t kTimerCount = 10;
 
 // "smtp_rcpt_timeout" or "lmtp_rcpt_timeout".
 std::string timer_parameter(TimerName name, bool lmtp);
@@ -61,13 +62,14 @@ struct SessionSettings {
   // smtp_tls_wrappermode: TLS from the first byte (SMTPS, port 465), then the greeting; never
   // STARTTLS. Needs tls == required (Postfix: a level of encrypt or stronger).
   bool tls_wrapper = false;
-  bool auth = false;                         // smtp_sasl_auth_enable
-  bool auth_soft_bounce = true;              // smtp_sasl_auth_soft_bounce
-  bool dummy_mail_auth = false;              // smtp_send_dummy_mail_auth: MAIL FROM ... AUTH=<>
+  bool auth = false;             // smtp_sasl_auth_enable
+  bool auth_soft_bounce = true;  // smtp_sasl_auth_soft_bounce
+  bool dummy_mail_auth = false;  // smtp_send_dummy_mail_auth: MAIL FROM ... AUTH=<>
+  bool send_xforward = false;    // smtp_send_xforward_command: the message's client, when offered
   std::size_t line_length_limit = 998;       // smtp_line_length_limit (0: none)
   std::size_t pipeline_command_limit = 100;  // commands in flight at once with PIPELINING
   std::size_t bdat_chunk_size = 1 << 20;     // bytes per BDAT chunk at most
-  std::int64_t timeout_seconds[kTimerCount] = {300, 300, 300, 300, 120, 180, 600, 20, 300};
+  std::int64_t timeout_seconds[kTimerCount] = {300, 300, 300, 300, 120, 180, 600, 20, 300, 300};
   DeadlineMode deadline_mode = DeadlineMode::per_io;
   std::uint64_t min_data_rate = 500;  // smtp_min_data_rate, bytes per second (per_request)
 

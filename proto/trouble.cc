@@ -27,6 +27,8 @@ std::string_view stage_phrase(Stage stage) {
       return "performing the TLS handshake";
     case Stage::auth:
       return "performing the SASL authentication";
+    case Stage::xforward:
+      return "sending XFORWARD";
     case Stage::mail:
       return "sending MAIL FROM";
     case Stage::rcpt:
@@ -58,6 +60,8 @@ std::string_view stage_command(Stage stage) {
       return "STARTTLS command";
     case Stage::auth:
       return "AUTH command";
+    case Stage::xforward:
+      return "XFORWARD command";
     case Stage::mail:
       return "MAIL FROM command";
     case Stage::rcpt:
@@ -107,6 +111,8 @@ std::string_view stage_name(Stage stage) {
       return "tls";
     case Stage::auth:
       return "auth";
+    case Stage::xforward:
+      return "xforward";
     case Stage::mail:
       return "mail";
     case Stage::rcpt:

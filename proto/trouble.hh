@@ -23,6 +23,7 @@ enum class Stage {
   starttls,
   tls_handshake,
   auth,
+  xforward,
   mail,
   rcpt,
   data,

@@ -101,6 +101,7 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
    's', "noplaintext noactive nodictionary noanonymous mutual_auth"},
   {"lmtp_sasl_type", T::choice, "cyrus", 0, 's', "cyrus"},
   {"lmtp_send_dummy_mail_auth", T::boolean, "no"},
+  {"lmtp_send_xforward_command", T::boolean, "no"},
   {"lmtp_sender_dependent_authentication", T::boolean, "no"},
   {"lmtp_skip_5xx_greeting", T::boolean, "yes"},
   {"lmtp_skip_quit_response", T::boolean, "no"},
@@ -109,6 +110,7 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"lmtp_tls_security_level", T::choice, "none", 0, 's', kTlsLevels},
   // ringrelay: delivery log format, Postfix's one-line form or one JSON object per line.
   {"lmtp_tls_wrappermode", T::boolean, "no"},
+  {"lmtp_xforward_timeout", T::time, "300s", 1},
   {"log_format", T::choice, "postfix", 0, 's', "postfix json"},
   {"maillog_file", T::text, ""},
   {"mime_boundary_length_limit", T::integer, "2048", 1},

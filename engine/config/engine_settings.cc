@@ -77,6 +77,8 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
   timeout(T::data_done, "smtp_data_done_timeout", "lmtp_data_done_timeout");
   timeout(T::rset, "smtp_rset_timeout", "lmtp_rset_timeout");
   timeout(T::quit, "smtp_quit_timeout", "lmtp_quit_timeout");
+  timeout(T::xforward, "smtp_xforward_timeout", "lmtp_xforward_timeout");
+  s.send_xforward = c.boolean(mirror("smtp_send_xforward_command", "lmtp_send_xforward_command"));
   // Postfix 3.7 replaced smtp_per_record_deadline with smtp_per_request_deadline, whose default
   // is the old parameter's value.
   const char* request_deadline = mirror("smtp_per_request_deadline", "lmtp_per_request_deadline");

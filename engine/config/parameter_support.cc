@@ -21,7 +21,6 @@ constexpr std::array kNotes = std::to_array<ParameterNote>({
   {"smtp_dns_resolver_options", S::refused, "c-ares has no equivalent of the resolver's res_options; use dns_servers, dns_timeout, dns_tries"},
   {"smtp_pix_workaround_delay_time", S::ignored, "ringrelay has no PIX workarounds"},
   {"smtp_pix_workaround_threshold_time", S::ignored, "ringrelay has no PIX workarounds"},
-  {"smtp_send_xforward_command", S::refused, "XFORWARD is not supported yet"},
   {"smtp_tcp_port", S::refused, "next hops name their port ([host]:port); the default port is 25"},
   {"smtp_tls_block_early_mail_reply", S::ignored, "ringrelay never pipelines across STARTTLS and discards what a server sends with its 220 to STARTTLS"},
   {"smtp_tls_chain_files", S::refused, "not supported yet: use smtp_tls_cert_file and smtp_tls_key_file"},
@@ -34,7 +33,6 @@ constexpr std::array kNotes = std::to_array<ParameterNote>({
   {"smtp_tls_per_site", S::refused, "not supported: translate it into smtp_tls_policy_maps (NONE none, MAY may, ENCRYPT and MUST_NOPEERMATCH encrypt, VERIFY and MUST verify)"},
   {"smtp_tls_session_cache_database", S::ignored, "TLS sessions are cached in the process, per shard (smtp_tls_session_cache_timeout)"},
   {"smtp_tls_trust_anchor_file", S::refused, "not supported yet: use smtp_tls_CAfile"},
-  {"smtp_xforward_timeout", S::ignored, "only used with smtp_send_xforward_command, which ringrelay does not support yet"},
   {"smtputf8_enable", S::refused, "ringrelay always requests SMTPUTF8 for mail that needs it (as with yes)"},
 });
 // clang-format on

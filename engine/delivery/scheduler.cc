@@ -52,6 +52,7 @@ struct Scheduler::Job {
     message.smtputf8 = m.smtputf8;
     message.envid = m.envid;
     message.ret = m.ret;
+    message.client = m.client;
     message.body = m.body;
     for (std::size_t i : recipients) message.recipients.push_back(m.recipients[i]);
     reported.assign(recipients.size(), false);

@@ -54,6 +54,50 @@ bool valid_notify(const std::string& notify) {
   return !notify.empty();
 }
 
+// "client": what the queue manager knows of the message's original client, for XFORWARD. Values
+// go on the wire (xtext-encoded), so each is short printable text.
+bool parse_client(const json& c, proto::ClientAttributes& client, FeedError& e) {
+  if (!c.is_object()) return fail(e, "client", "must be an object");
+  static constexpr std::pair<const char*, std::string proto::ClientAttributes::*> kFields[] = {
+      {"client_name", &proto::ClientAttributes::name},
+      {"client_address", &proto::ClientAttributes::address},
+      {"client_port", &proto::ClientAttributes::port},
+      {"helo", &proto::ClientAttributes::helo},
+      {"protocol", &proto::ClientAttributes::protocol},
+      {"ident", &proto::ClientAttributes::ident},
+      {"source", &proto::ClientAttributes::source}};
+  for (const auto& [key, member] : kFields) {
+    std::string& value = client.*member;
+    if (std::string_view(key) == "client_port" && c.contains(key) && c[key].is_number_unsigned()) {
+      value = std::to_string(c[key].get<std::uint64_t>());
+    } else if (!optional_string(c, key, value, e)) {
+      return fail(e, std::string("client.") + key, e.message);
+    }
+    bool printable = std::all_of(value.begin(), value.end(), [](char ch) {
+      return static_cast<unsigned char>(ch) > 0x20 && static_cast<unsigned char>(ch) < 0x7f;
+    });
+    if (!printable || value.size() > 255) {
+      return fail(e, std::string("client.") + key,
+                  "at most 255 printable ASCII characters without spaces");
+    }
+  }
+  if (!client.port.empty() && (client.port.find_first_not_of("0123456789") != std::string::npos ||
+                               client.port.size() > 5 || std::stoul(client.port) > 65535)) {
+    return fail(e, "client.client_port", "must be a port number (0 to 65535)");
+  }
+  for (char& ch : client.source)
+    ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  if (!client.source.empty() && client.source != "LOCAL" && client.source != "REMOTE") {
+    return fail(e, "client.source", "must be \"local\" or \"remote\"");
+  }
+  for (const auto& item : c.items()) {
+    bool known = std::any_of(std::begin(kFields), std::end(kFields),
+                             [&](const auto& field) { return item.key() == field.first; });
+    if (!known) return fail(e, "client." + item.key(), "unknown attribute");
+  }
+  return true;
+}
+
 bool parse_deliver(const json& j, DeliveryRequest& r, FeedError& e) {
   if (!j.contains("id") || !j["id"].is_string() || j["id"].get<std::string>().empty()) {
     return fail(e, "id", "required: a non-empty string");
@@ -136,6 +180,7 @@ bool parse_deliver(const json& j, DeliveryRequest& r, FeedError& e) {
     if (!j["smtputf8"].is_boolean()) return fail(e, "smtputf8", "must be true or false");
     r.message.smtputf8 = j["smtputf8"].get<bool>();
   }
+  if (j.contains("client") && !parse_client(j["client"], r.message.client, e)) return false;
   if (j.contains("queued_seconds")) {
     if (!j["queued_seconds"].is_number() || j["queued_seconds"].get<double>() < 0) {
       return fail(e, "queued_seconds", "must be a non-negative number");

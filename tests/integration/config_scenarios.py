@@ -6,7 +6,8 @@ import shutil
 import signal
 import subprocess
 
-from harness import Sink, TricklingServer, World, one_result_per_recipient, wait_for
+from harness import (PostfixServer, Sink, TricklingServer, World, one_result_per_recipient,
+                     wait_for)
 from tls_scenarios import deliver, established, needs_root, pki, serve, tls_smtpd
 
 
@@ -230,3 +231,35 @@ def scenario_tls_wrappermode_smtps(ringrelay):
         assert plaintext["status"] == "deferred", plaintext
         assert "initial server greeting" in plaintext["text"], plaintext
         assert smtpd.log_text().count("TLS connection established from") == 1, smtpd.log_text()
+
+
+def scenario_xforward_to_postfix_smtpd(ringrelay):
+    """smtp_send_xforward_command = yes: a Postfix smtpd that trusts ringrelay's address
+    (smtpd_authorized_xforward_hosts) logs each message with the client and queue id the queue
+    manager named in the request ("client" attributes: orig_client=, orig_queue_id=); a request
+    without attributes forwards nothing; without the parameter nothing is forwarded."""
+    with World(ringrelay) as w:
+        smtpd = PostfixServer(w, main_cf=[("smtpd_authorized_xforward_hosts", "127.0.0.0/8")])
+        w.serve(relayhost=f"[127.0.0.1]:{smtpd.port}", smtp_send_xforward_command="yes")
+        requests = [
+            {"id": "fwd", "recipients": ["a@example.com"],
+             "client": {"client_name": "mail.client.example", "client_address": "192.0.2.7",
+                        "client_port": 40123, "helo": "client-helo.example",
+                        "protocol": "ESMTP", "ident": "QM-77", "source": "remote"}},
+            {"id": "plain", "recipients": ["b@example.com"]},
+        ]
+        code, results, err = w.submit("--batch", w.batch(requests, w.message()))
+        seen = one_result_per_recipient(results, [("fwd", "a@example.com"),
+                                                  ("plain", "b@example.com")])
+        assert all(r["status"] == "sent" for r in seen.values()), results
+        wait_for(lambda: smtpd.log_text().count(": client=") >= 2, 10, "smtpd's client lines")
+        clients = [line for line in smtpd.log_text().splitlines() if ": client=" in line]
+        assert sum("orig_queue_id=QM-77, orig_client=mail.client.example[192.0.2.7]" in line
+                   for line in clients) == 1, clients
+        assert sum("orig_client=" not in line for line in clients) == 1, clients
+        w.stop_serve()
+        w.serve(relayhost=f"[127.0.0.1]:{smtpd.port}")
+        code, results, err = w.submit("--batch", w.batch(requests[:1], w.message()))
+        assert len(results) == 1 and results[0]["status"] == "sent", results
+        wait_for(lambda: smtpd.log_text().count(": client=") >= 3, 10, "smtpd's client line")
+        assert smtpd.log_text().count("orig_client=") == 1, smtpd.log_text()[-2000:]

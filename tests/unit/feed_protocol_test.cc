@@ -82,6 +82,34 @@ TEST(FeedProtocol, Version2HelloAckAndCollect) {
   EXPECT_EQ(format_collected(3, 1), "{\"count\":3,\"done\":1,\"type\":\"collected\"}\n");
 }
 
+TEST(FeedProtocol, ClientAttributesForXforward) {
+  FeedError e;
+  auto c = parse_feed_line(
+      with(R"("client":{"client_name":"mx.client.example","client_address":"2001:db8::7",)"
+           R"("client_port":587,"helo":"[192.0.2.1]","protocol":"ESMTPSA","ident":"QM-1",)"
+           R"("source":"local"})"),
+      e);
+  ASSERT_TRUE(c.has_value()) << e.field << ": " << e.message;
+  const proto::ClientAttributes& client = c->request->message.client;
+  EXPECT_EQ(client.name, "mx.client.example");
+  EXPECT_EQ(client.address, "2001:db8::7");
+  EXPECT_EQ(client.port, "587");
+  EXPECT_EQ(client.helo, "[192.0.2.1]");
+  EXPECT_EQ(client.protocol, "ESMTPSA");
+  EXPECT_EQ(client.ident, "QM-1");
+  EXPECT_EQ(client.source, "LOCAL");
+  EXPECT_EQ(error_of(with(R"("client":"x")")).field, "client");
+  EXPECT_EQ(error_of(with(R"("client":{"helo":"two words"})")).field, "client.helo");
+  EXPECT_EQ(error_of(with(R"("client":{"helo":"a\r\nMAIL"})")).field, "client.helo");
+  EXPECT_EQ(error_of(with(R"("client":{"client_port":"70000"})")).field, "client.client_port");
+  EXPECT_EQ(error_of(with(R"("client":{"source":"elsewhere"})")).field, "client.source");
+  EXPECT_EQ(error_of(with(R"("client":{"client_nmae":"typo"})")).message, "unknown attribute");
+  EXPECT_EQ(
+      error_of(with(R"("client":{"ident":)" + std::string("\"") + std::string(256, 'x') + "\"}"))
+          .field,
+      "client.ident");
+}
+
 TEST(FeedProtocol, EveryFieldIsCheckedAndNamed) {
   EXPECT_EQ(error_of("nonsense").message, "not a JSON object");
   EXPECT_EQ(error_of("{}").field, "type");

@@ -210,6 +210,22 @@ class TranscriptRunner {
       split_body_at_ = std::stoul(value);
     else if (key == "connect")
       connect_failure_ = value == "fails";
+    else if (key == "send_xforward")
+      settings_.send_xforward = yes;
+    else if (key == "client_name")
+      message_.client.name = value;
+    else if (key == "client_address")
+      message_.client.address = value;
+    else if (key == "client_port")
+      message_.client.port = value;
+    else if (key == "client_helo")
+      message_.client.helo = value;
+    else if (key == "client_protocol")
+      message_.client.protocol = value;
+    else if (key == "client_ident")
+      message_.client.ident = value;
+    else if (key == "client_source")
+      message_.client.source = value;
     else if (key == "deadline")
       settings_.deadline_mode =
           value == "per_request" ? DeadlineMode::per_request : DeadlineMode::per_io;
