@@ -54,20 +54,23 @@ Context::Context(Role role, const ContextSettings& settings) : role_(role) {
       // A machine without a CA bundle still runs; verification then fails with a clear reason.
       wolfSSL_CTX_load_system_CA_certs(ctx_);
     }
-    if (!settings.cert_file.empty()) {
-      if (wolfSSL_CTX_use_certificate_chain_file(ctx_, settings.cert_file.c_str()) !=
-          WOLFSSL_SUCCESS) {
-        throw ContextError(settings.cert_file +
-                           ": cannot load the certificate: " + why_not(settings.cert_file));
+    // A chain file holds the key and the certificates; wolfSSL picks each out of the PEM blocks.
+    const std::string& cert_file =
+        settings.chain_file.empty() ? settings.cert_file : settings.chain_file;
+    if (!cert_file.empty()) {
+      if (wolfSSL_CTX_use_certificate_chain_file(ctx_, cert_file.c_str()) != WOLFSSL_SUCCESS) {
+        throw ContextError(cert_file + ": cannot load the certificate: " + why_not(cert_file));
       }
-      const std::string& key = settings.key_file.empty() ? settings.cert_file : settings.key_file;
+      const std::string& key = !settings.chain_file.empty() ? settings.chain_file
+                               : settings.key_file.empty()  ? settings.cert_file
+                                                            : settings.key_file;
       if (wolfSSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), WOLFSSL_FILETYPE_PEM) !=
           WOLFSSL_SUCCESS) {
         throw ContextError(key + ": cannot load the private key: " + why_not(key));
       }
       if (wolfSSL_CTX_check_private_key(ctx_) != WOLFSSL_SUCCESS) {
         throw ContextError(key + ": the private key does not match the certificate in " +
-                           settings.cert_file);
+                           cert_file);
       }
     }
   } catch (...) {

@@ -22,7 +22,10 @@ struct ContextSettings {
   bool append_system_cas = false;  // tls_append_default_CA (system CAs are used when no CA is set)
   std::string cert_file;           // smtp_tls_cert_file: our client certificate (chain), PEM
   std::string key_file;            // smtp_tls_key_file
-  int verify_depth = 9;            // smtp_tls_scert_verifydepth
+  // smtp_tls_chain_files (takes the place of the two above): one PEM file with the private key
+  // first, then its certificate and the chain.
+  std::string chain_file;
+  int verify_depth = 9;  // smtp_tls_scert_verifydepth
 
   bool operator==(const ContextSettings&) const = default;
 };

@@ -276,6 +276,7 @@ EngineSettings engine_settings(const Config& c) {
   e.dns_cache.entry_limit = static_cast<std::size_t>(c.integer("dns_cache_size_limit"));
   e.resolver.native_ttl = std::min(std::chrono::seconds(60), e.dns_cache.ttl_limit);
   e.tls = tls_settings(c);
+  e.notices.insert(e.notices.end(), e.tls.notices.begin(), e.tls.notices.end());
 
   e.cache_on_demand = c.boolean("smtp_connection_cache_on_demand");
   e.cache_destinations = c.list("smtp_connection_cache_destinations");

@@ -23,16 +23,13 @@ constexpr std::array kNotes = std::to_array<ParameterNote>({
   {"smtp_pix_workaround_threshold_time", S::ignored, "ringrelay has no PIX workarounds"},
   {"smtp_tcp_port", S::refused, "next hops name their port ([host]:port); the default port is 25"},
   {"smtp_tls_block_early_mail_reply", S::ignored, "ringrelay never pipelines across STARTTLS and discards what a server sends with its 220 to STARTTLS"},
-  {"smtp_tls_chain_files", S::refused, "not supported yet: use smtp_tls_cert_file and smtp_tls_key_file"},
   {"smtp_tls_dane_insecure_mx_policy", S::ignored, "DANE is not implemented yet (level dane acts as may)"},
   {"smtp_tls_dcert_file", S::refused, "DSA client certificates are not supported (wolfSSL's build has no DSA)"},
   {"smtp_tls_dkey_file", S::refused, "DSA client certificates are not supported (wolfSSL's build has no DSA)"},
-  {"smtp_tls_eccert_file", S::refused, "not supported yet: put the ECDSA certificate in smtp_tls_cert_file"},
-  {"smtp_tls_eckey_file", S::refused, "not supported yet: put the ECDSA key in smtp_tls_key_file"},
   {"smtp_tls_force_insecure_host_tlsa_lookup", S::ignored, "DANE is not implemented yet (level dane acts as may)"},
   {"smtp_tls_per_site", S::refused, "not supported: translate it into smtp_tls_policy_maps (NONE none, MAY may, ENCRYPT and MUST_NOPEERMATCH encrypt, VERIFY and MUST verify)"},
   {"smtp_tls_session_cache_database", S::ignored, "TLS sessions are cached in the process, per shard (smtp_tls_session_cache_timeout)"},
-  {"smtp_tls_trust_anchor_file", S::refused, "not supported yet: use smtp_tls_CAfile"},
+  {"smtp_tls_trust_anchor_file", S::refused, "not supported yet (it comes with DANE, which shares its trust-anchor checks): use smtp_tls_CAfile"},
   {"smtputf8_enable", S::refused, "ringrelay always requests SMTPUTF8 for mail that needs it (as with yes)"},
 });
 // clang-format on

@@ -47,6 +47,43 @@ tls::SecurityLevel main_level(const Config& c) {
   return level_of(c, "smtp_tls_security_level");
 }
 
+// The client certificate: smtp_tls_chain_files (Postfix 3.4) takes precedence over the legacy
+// pairs, as in Postfix. wolfSSL keeps one certificate per context, so ringrelay presents one
+// where Postfix could offer an RSA and an ECDSA one and let the server's algorithms choose: the
+// others are said at start, not silently dropped.
+void client_certificate(const Config& c, TlsSettings& t) {
+  std::string cert = c.value("smtp_tls_cert_file"), key = c.value("smtp_tls_key_file");
+  std::string eccert = c.value("smtp_tls_eccert_file"), eckey = c.value("smtp_tls_eckey_file");
+  std::vector<std::string> chains = c.list("smtp_tls_chain_files");
+  const std::string one =
+      "ringrelay presents one client certificate (wolfSSL keeps one per "
+      "context)";
+  if (!chains.empty()) {
+    t.context.chain_file = chains.front();
+    for (std::size_t i = 1; i < chains.size(); ++i) {
+      t.notices.push_back("warning: smtp_tls_chain_files: " + chains[i] + " is not used: " + one +
+                          "; " + chains.front() + " is");
+    }
+    if (!cert.empty() || !eccert.empty()) {
+      t.notices.push_back(
+          "warning: smtp_tls_chain_files is set: smtp_tls_cert_file and "
+          "smtp_tls_eccert_file are not used (as in Postfix)");
+    }
+    return;
+  }
+  if (!cert.empty()) {
+    t.context.cert_file = cert;
+    t.context.key_file = key;
+    if (!eccert.empty()) {
+      t.notices.push_back("warning: smtp_tls_eccert_file: " + eccert + " is not used: " + one +
+                          "; smtp_tls_cert_file " + cert + " is");
+    }
+  } else if (!eccert.empty()) {
+    t.context.cert_file = eccert;
+    t.context.key_file = eckey;
+  }
+}
+
 }  // namespace
 
 const tls::Policy& TlsSettings::policy_for(const dns::Nexthop& hop) const {
@@ -109,8 +146,7 @@ TlsSettings tls_settings(const Config& c) {
   t.context.ca_file = c.value("smtp_tls_CAfile");
   t.context.ca_path = c.value("smtp_tls_CApath");
   t.context.append_system_cas = c.boolean("tls_append_default_CA");
-  t.context.cert_file = c.value("smtp_tls_cert_file");
-  t.context.key_file = c.value("smtp_tls_key_file");
+  client_certificate(c, t);
   t.context.verify_depth = static_cast<int>(c.integer("smtp_tls_scert_verifydepth"));
   t.fingerprint_digest = c.value("smtp_tls_fingerprint_digest");
   t.session_cache_timeout = std::chrono::seconds(c.seconds("smtp_tls_session_cache_timeout"));

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "dns/nexthop.hh"
 #include "engine/config/config.hh"
@@ -28,6 +29,7 @@ struct TlsSettings {
   int loglevel = 1;              // smtp_tls_loglevel: 0 logs failures only, 1+ each handshake too
   bool connection_reuse = true;  // smtp_tls_connection_reuse: no: a TLS connection carries one job
   bool note_starttls_offer = false;  // smtp_tls_note_starttls_offer
+  std::vector<std::string> notices;  // said at start and reload
 
   // The policy for a next hop: its policy map entry (exact, then parent domains as
   // ".example.com"), else main.cf's level.

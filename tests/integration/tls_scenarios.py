@@ -245,6 +245,35 @@ def scenario_tls_client_certificate(ringrelay):
                  "Postfix to log our certificate as trusted")
 
 
+def scenario_tls_client_certificate_ec_pair_and_chain_file(ringrelay):
+    """smtp_tls_eccert_file/smtp_tls_eckey_file alone, and smtp_tls_chain_files (one PEM file:
+    the key, then the certificate and its CA): a Postfix smtpd that asks for client certificates
+    logs ours as Trusted each time. Several chain files: the first is used and the rest said at
+    start."""
+    needs_root()
+    with World(ringrelay) as w:
+        p = pki()
+        smtpd = tls_smtpd(w, smtpd_tls_ask_ccert="yes", smtpd_tls_CAfile=f"{p}/ca.pem")
+        hop = f"[mx.test.example]:{smtpd.port}"
+        serve(w, [(hop, "verify")], smtp_tls_eccert_file=f"{p}/client.pem",
+              smtp_tls_eckey_file=f"{p}/client.key")
+        assert deliver(w, hop)["status"] == "sent"
+        wait_for(lambda: smtpd.log_text().count("Trusted TLS connection established from") == 1,
+                 20, "Postfix to log the ECDSA pair as trusted")
+        w.stop_serve()
+        chain = os.path.join(w.dir, "client-chain.pem")
+        with open(chain, "w") as f:
+            for part in ("client.key", "client.pem", "ca.pem"):
+                f.write(open(f"{p}/{part}").read())
+        serve(w, [(hop, "verify")], smtp_tls_chain_files=f"{chain}, {p}/good.pem",
+              smtp_connection_cache_on_demand="no")
+        assert deliver(w, hop, "b@example.com")["status"] == "sent"
+        wait_for(lambda: smtpd.log_text().count("Trusted TLS connection established from") == 2,
+                 20, "Postfix to log the chain file's certificate as trusted")
+        assert any(f"smtp_tls_chain_files: {p}/good.pem is not used" in line
+                   for line in w.log_lines()), w.log_lines()[-5:]
+
+
 class StartTlsFront:
     """A plaintext SMTP front that offers STARTTLS and, after "220", splices the connection to an
     `openssl s_server` (which does the TLS side). Enough for the checks made right after the
