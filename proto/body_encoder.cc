@@ -16,8 +16,8 @@ constexpr std::string_view kEndOfData = ".\r\n";
 }  // namespace
 
 BodyEncoder::BodyEncoder(const std::vector<std::string_view>& body, Mode mode,
-                         std::size_t line_length_limit)
-    : body_(body), mode_(mode), line_limit_(line_length_limit) {}
+                         std::size_t line_length_limit, bool hold_terminator)
+    : body_(body), mode_(mode), line_limit_(line_length_limit), hold_terminator_(hold_terminator) {}
 
 std::size_t BodyEncoder::produce(OutputBatch& out, std::size_t max_bytes) {
   std::size_t produced = 0;
@@ -109,7 +109,7 @@ void BodyEncoder::finish(OutputBatch& out, std::size_t& produced) {
     produced += previous_was_cr_ ? 1 : 2;
     changed_ = true;
   }
-  if (mode_ == Mode::data) {
+  if (mode_ == Mode::data && !hold_terminator_) {
     out.add_view(kEndOfData);
     produced += kEndOfData.size();
   }

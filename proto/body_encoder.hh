@@ -16,7 +16,11 @@ class BodyEncoder {
  public:
   enum class Mode { data, bdat };
 
-  BodyEncoder(const std::vector<std::string_view>& body, Mode mode, std::size_t line_length_limit);
+  // `hold_terminator`: for DATA, stop before the final ".\r\n" (the caller sends terminator()
+  // itself, later: Postfix's PIX delay_dotcrlf workaround).
+  BodyEncoder(const std::vector<std::string_view>& body, Mode mode, std::size_t line_length_limit,
+              bool hold_terminator = false);
+  static std::string_view terminator() { return ".\r\n"; }
 
   // Appends at most about `max_bytes` of encoded output (at least one line's worth) to `out`.
   // Returns the number of bytes appended. After the last piece (and for DATA, the terminator),
@@ -41,6 +45,7 @@ class BodyEncoder {
   std::size_t line_length_ = 0;  // bytes of the current output line, without its CRLF
   bool done_ = false;
   bool changed_ = false;
+  bool hold_terminator_ = false;
 };
 
 }  // namespace ringrelay::proto

@@ -103,6 +103,9 @@ struct ClientSession::Transaction {
   bool failed = false;              // DATA/BDAT/end of data failed: abort with RSET
   bool body_queued = false;         // the end of data (or BDAT LAST) was handed to the engine
   bool body_written = false;        // the engine reported the end of data as written
+  bool hold_dot = false;            // PIX delay_dotcrlf: the body goes without its final "."
+  bool dot_due = false;             // ... the body was handed over; the "." follows after a delay
+  bool dot_waiting = false;         // ... and that delay runs
   bool delivered_any = false;
   bool downgraded = false;                   // the body was converted to 7 bits for this server
   std::string flattened;                     // a multi-span body, joined for the converter
@@ -183,6 +186,13 @@ void ClientSession::parse_replies(std::string_view bytes) {
 void ClientSession::on_written() {
   Transaction* t = transaction_.get();
   if (phase_ != Phase::transaction || t == nullptr || t->body_written) return;
+  // PIX delay_dotcrlf: the body has left without its "."; wait, then send the "." alone.
+  if (t->dot_due && !t->dot_waiting && !t->body_queued) {
+    t->dot_waiting = true;
+    armed_.reset();  // no progress restarts this wait
+    actions_.emplace_back(ArmTimerAction{TimerName::data_xfer, settings_.pix_delay_seconds});
+    return;
+  }
   // Once the whole body has left, the wait is for the end-of-data reply (smtp_data_done_timeout).
   if (t->body_queued) {
     t->body_written = true;
@@ -219,6 +229,15 @@ void ClientSession::on_tls_rejected(std::string_view failure) {
 
 void ClientSession::on_timeout() {
   if (phase_ == Phase::closed || phase_ == Phase::ready || phase_ == Phase::connecting) return;
+  if (phase_ == Phase::transaction && transaction_ && transaction_->dot_waiting) {
+    transaction_->dot_waiting = false;
+    transaction_->body_queued = true;
+    OutputBatch dot;
+    dot.add_view(BodyEncoder::terminator());
+    actions_.emplace_back(WriteAction{std::move(dot)});
+    arm(TimerName::data_xfer);
+    return;
+  }
   if (phase_ == Phase::quitting) {
     close("timed out waiting for the QUIT reply");
     return;
@@ -306,6 +325,27 @@ void ClientSession::handle_reply(const Reply& reply) {
   }
 }
 
+// Postfix's test: a greeting of nothing but "2", "0", spaces and asterisks is a PIX firewall's.
+void ClientSession::detect_pix(const Reply& greeting) {
+  if (settings_.lmtp || settings_.pix_workarounds.empty()) return;
+  std::string text = greeting.text();
+  if (text.find_first_not_of("20 *\t") != std::string::npos) return;
+  std::string enabled;
+  for (const std::string& word : settings_.pix_workarounds) {
+    if (word == "disable_esmtp") {
+      pix_disable_esmtp_ = true;
+    } else if (word == "delay_dotcrlf") {
+      pix_delay_dotcrlf_ = true;
+    } else {
+      continue;
+    }
+    enabled += (enabled.empty() ? "" : ", ") + word;
+  }
+  if (!enabled.empty()) {
+    actions_.emplace_back(NoticeAction{"enabling PIX workarounds: " + enabled + " for " + peer_});
+  }
+}
+
 void ClientSession::send_ehlo() {
   if (settings_.lmtp) {
     write("LHLO " + settings_.helo_name + "\r\n");
@@ -330,8 +370,10 @@ void ClientSession::handle_handshake_reply(const Reply& reply) {
         return;
       }
       bool esmtp_greeting = reply.text().find("ESMTP") != std::string::npos;
-      if (!settings_.lmtp && !settings_.never_send_ehlo && !settings_.always_send_ehlo &&
-          !esmtp_greeting) {
+      detect_pix(reply);
+      if (!settings_.lmtp &&
+          ((!settings_.never_send_ehlo && !settings_.always_send_ehlo && !esmtp_greeting) ||
+           pix_disable_esmtp_)) {
         write("HELO " + settings_.helo_name + "\r\n");
         phase_ = Phase::helo;
         arm(TimerName::helo);
@@ -580,7 +622,9 @@ void ClientSession::begin_transaction() {
   } else {
     t.commands.push_back({CommandKind::data});
     t.commands.push_back({CommandKind::end_of_data});
-    t.encoder.emplace(t.body, BodyEncoder::Mode::data, settings_.line_length_limit);
+    t.hold_dot = pix_delay_dotcrlf_ &&
+                 m.queued_seconds > static_cast<double>(settings_.pix_threshold_seconds);
+    t.encoder.emplace(t.body, BodyEncoder::Mode::data, settings_.line_length_limit, t.hold_dot);
   }
   pump();
 }
@@ -600,10 +644,12 @@ void ClientSession::pump() {
       if (!t.data_accepted) break;
       if (t.nothing_to_deliver) {
         batch.add_view(".\r\n");
+        t.body_queued = true;
       } else {
         t.encoder->produce(batch, static_cast<std::size_t>(-1));
+        t.body_queued = !t.hold_dot;
+        t.dot_due = t.hold_dot;
       }
-      t.body_queued = true;
       ++t.sent;
       continue;
     }

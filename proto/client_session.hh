@@ -145,6 +145,7 @@ class ClientSession {
   void enter_ready();
   void begin_transaction();
   void parse_replies(std::string_view bytes);
+  void detect_pix(const Reply& greeting);
   void pump();
   void finish_transaction();
   void maybe_abort();
@@ -173,6 +174,8 @@ class ClientSession {
   bool tls_verified_ = false;
   bool authenticated_ = false;
   bool handshake_done_ = false;
+  bool pix_disable_esmtp_ = false;  // the greeting was a PIX firewall's (smtp_pix_workarounds)
+  bool pix_delay_dotcrlf_ = false;
   std::unique_ptr<Transaction> transaction_;
   std::size_t transactions_done_ = 0;
   std::size_t refused_after_ = 0;

@@ -39,6 +39,7 @@ struct Message {
   std::string envid;      // RFC 3461 ENVID, or empty
   DsnReturn ret = DsnReturn::unspecified;
   ClientAttributes client;
+  double queued_seconds = 0;  // its age when the queue manager handed it over (PIX workarounds)
   std::vector<std::string_view> body;  // the RFC 5322 message, LF or CRLF line endings
 
   std::uint64_t body_size() const {

@@ -65,7 +65,13 @@ struct SessionSettings {
   bool auth = false;             // smtp_sasl_auth_enable
   bool auth_soft_bounce = true;  // smtp_sasl_auth_soft_bounce
   bool dummy_mail_auth = false;  // smtp_send_dummy_mail_auth: MAIL FROM ... AUTH=<>
-  bool send_xforward = false;    // smtp_send_xforward_command: the message's client, when offered
+  // smtp_pix_workarounds for a server whose greeting is all asterisks (a Cisco PIX "mailguard"):
+  // "disable_esmtp" (HELO instead of EHLO), "delay_dotcrlf" (the final "." alone, after
+  // pix_delay_seconds, for messages older than pix_threshold_seconds). Lower case.
+  std::vector<std::string> pix_workarounds = {"disable_esmtp", "delay_dotcrlf"};
+  std::int64_t pix_delay_seconds = 10;       // smtp_pix_workaround_delay_time
+  std::int64_t pix_threshold_seconds = 500;  // smtp_pix_workaround_threshold_time
+  bool send_xforward = false;  // smtp_send_xforward_command: the message's client, when offered
   std::size_t line_length_limit = 998;       // smtp_line_length_limit (0: none)
   std::size_t pipeline_command_limit = 100;  // commands in flight at once with PIPELINING
   std::size_t bdat_chunk_size = 1 << 20;     // bytes per BDAT chunk at most

@@ -43,6 +43,28 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
                                                "lmtp_discard_lhlo_keyword_address_maps"))) {
     p.discard_keyword_address_maps.emplace_back(spec);
   }
+  auto pix_words = [&](std::string_view parameter, const std::string& text) {
+    std::vector<std::string> words;
+    for (const std::string& word : split_list(text)) {
+      std::string lower = proto::ascii_lower(word);
+      if (lower != "disable_esmtp" && lower != "delay_dotcrlf") {
+        throw ConfigError(std::string(parameter) + ": unknown PIX workaround \"" + word +
+                          "\" (known: disable_esmtp, delay_dotcrlf)");
+      }
+      words.push_back(lower);
+    }
+    return words;
+  };
+  const char* pix = mirror("smtp_pix_workarounds", "lmtp_pix_workarounds");
+  s.pix_workarounds = pix_words(pix, c.value(pix));
+  s.pix_delay_seconds =
+      c.seconds(mirror("smtp_pix_workaround_delay_time", "lmtp_pix_workaround_delay_time"));
+  s.pix_threshold_seconds =
+      c.seconds(mirror("smtp_pix_workaround_threshold_time", "lmtp_pix_workaround_threshold_time"));
+  for (const std::string& spec :
+       c.list(mirror("smtp_pix_workaround_maps", "lmtp_pix_workaround_maps"))) {
+    p.pix_workaround_maps.emplace_back(spec);
+  }
   // Postfix opens one table here; a second would never be consulted.
   const char* filter_name = mirror("smtp_reply_filter", "lmtp_reply_filter");
   if (std::vector<std::string> filters = c.list(filter_name); filters.size() > 1) {

@@ -33,6 +33,9 @@ struct ProtocolSettings {  // smtp_* or lmtp_*
   // smtp_discard_ehlo_keyword_address_maps: a server's address → the EHLO keywords to discard
   // from its reply instead of session.discard_ehlo_keywords.
   std::vector<LookupTable> discard_keyword_address_maps;
+  // smtp_pix_workaround_maps: a server's address → its PIX workarounds instead of
+  // session.pix_workarounds.
+  std::vector<LookupTable> pix_workaround_maps;
 };
 
 struct EngineSettings {

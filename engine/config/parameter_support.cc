@@ -19,8 +19,6 @@ constexpr std::array kNotes = std::to_array<ParameterNote>({
   {"lmtp_tcp_port", S::refused, "LMTP next hops name their port (lmtp:inet:host:port); the default port is 24"},
   {"smtp_cname_overrides_servername", S::refused, "ringrelay checks certificates against the names before CNAME expansion (as with no)"},
   {"smtp_dns_resolver_options", S::refused, "c-ares has no equivalent of the resolver's res_options; use dns_servers, dns_timeout, dns_tries"},
-  {"smtp_pix_workaround_delay_time", S::ignored, "ringrelay has no PIX workarounds"},
-  {"smtp_pix_workaround_threshold_time", S::ignored, "ringrelay has no PIX workarounds"},
   {"smtp_tcp_port", S::refused, "next hops name their port ([host]:port); the default port is 25"},
   {"smtp_tls_block_early_mail_reply", S::ignored, "ringrelay never pipelines across STARTTLS and discards what a server sends with its 220 to STARTTLS"},
   {"smtp_tls_dane_insecure_mx_policy", S::ignored, "DANE is not implemented yet (level dane acts as may)"},

@@ -32,6 +32,15 @@ std::unique_ptr<Connection> Connector::open(ConnectionListener& listener, const 
       break;
     }
   }
+  for (const LookupTable& table : p.pix_workaround_maps) {
+    if (std::optional<std::string> words = table.find(server.address)) {
+      session.pix_workarounds.clear();
+      for (const std::string& word : split_list(*words)) {
+        session.pix_workarounds.push_back(proto::ascii_lower(word));
+      }
+      break;
+    }
+  }
   return network_.open(listener, server, std::move(session), p.connect,
                        tls_.plan(hop, server, plaintext), std::move(auth));
 }

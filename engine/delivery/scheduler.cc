@@ -53,6 +53,7 @@ struct Scheduler::Job {
     message.envid = m.envid;
     message.ret = m.ret;
     message.client = m.client;
+    message.queued_seconds = request->queued_seconds;
     message.body = m.body;
     for (std::size_t i : recipients) message.recipients.push_back(m.recipients[i]);
     reported.assign(recipients.size(), false);

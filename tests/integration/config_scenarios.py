@@ -263,3 +263,38 @@ def scenario_xforward_to_postfix_smtpd(ringrelay):
         assert len(results) == 1 and results[0]["status"] == "sent", results
         wait_for(lambda: smtpd.log_text().count(": client=") >= 3, 10, "smtpd's client line")
         assert smtpd.log_text().count("orig_client=") == 1, smtpd.log_text()[-2000:]
+
+
+def scenario_pix_workarounds(ringrelay):
+    """A server greeting "220 ****..." (a Cisco PIX mailguard): with Postfix's default
+    smtp_pix_workarounds ringrelay says HELO, not EHLO, and for a message queued longer than
+    smtp_pix_workaround_threshold_time sends the final "." alone after the delay time; a young
+    message goes at once; smtp_pix_workaround_maps with an empty list for the server turns both
+    off."""
+    with World(ringrelay) as w:
+        server = TricklingServer(w, greeting=b"220 *************************\r\n", pace=0)
+        hop = f"[127.0.0.1]:{server.port}"
+        w.serve(relayhost=hop, smtp_pix_workaround_delay_time="2s",
+                smtp_pix_workaround_threshold_time="100s")
+        requests = [{"id": "old", "recipients": ["a@example.com"], "queued_seconds": 600}]
+        code, results, err = w.submit("--batch", w.batch(requests, w.message()))
+        assert len(results) == 1 and results[0]["status"] == "sent", results
+        assert not any(c.upper().startswith("EHLO") for c in server.commands), server.commands
+        assert any(c.upper().startswith("HELO") for c in server.commands), server.commands
+        assert server.dot_waits and server.dot_waits[-1] >= 1.9, server.dot_waits
+        assert any("enabling PIX workarounds: disable_esmtp, delay_dotcrlf for "
+                   "127.0.0.1[127.0.0.1]" in l for l in w.log_lines()), \
+            w.log_lines()[-5:]
+        requests = [{"id": "young", "recipients": ["b@example.com"], "queued_seconds": 5}]
+        code, results, err = w.submit("--batch", w.batch(requests, w.message()))
+        assert len(results) == 1 and results[0]["status"] == "sent", results
+        assert server.dot_waits[-1] < 1.5, server.dot_waits
+        w.stop_serve()
+        server.commands.clear()
+        w.serve(relayhost=hop, smtp_pix_workaround_maps="inline:{ 127.0.0.1= }",
+                smtp_pix_workaround_delay_time="2s", smtp_pix_workaround_threshold_time="100s")
+        requests = [{"id": "off", "recipients": ["c@example.com"], "queued_seconds": 600}]
+        code, results, err = w.submit("--batch", w.batch(requests, w.message()))
+        assert len(results) == 1 and results[0]["status"] == "sent", results
+        assert server.commands[0].upper().startswith("EHLO"), server.commands
+        assert server.dot_waits[-1] < 1.5, server.dot_waits

@@ -90,13 +90,16 @@ class Sink:
 
 
 class TricklingServer:
-    """A hostile SMTP server on 127.0.0.1 that sends its greeting one byte every `pace` seconds,
-    then answers like a plain server (no ESMTP extensions) and takes every message. `greetings`
-    counts the greetings it finished sending, `messages` the messages it took."""
+    """A hostile or odd SMTP server on 127.0.0.1 that sends its greeting one byte every `pace`
+    seconds, then answers like a plain server (EHLO refused, no extensions) and takes every
+    message. `greetings` counts the greetings it finished sending, `messages` the messages it
+    took, `commands` the command lines it read, `dot_waits` the seconds between its 354 and each
+    message's final "." (a PIX firewall's greeting and the delay_dotcrlf workaround)."""
 
     def __init__(self, world, greeting=b"220 trickle\r\n", pace=1.0):
         self.greeting, self.pace = greeting, pace
         self.greetings = self.messages = 0
+        self.commands, self.dot_waits = [], []
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
@@ -133,12 +136,15 @@ class TricklingServer:
                     buffered = buffered.split(b"\r\n.\r\n", 1)[1]
                     in_data = False
                     self.messages += 1
+                    self.dot_waits.append(time.monotonic() - data_started)
                     connection.sendall(b"250 2.0.0 taken\r\n")
                 while b"\r\n" in buffered and not in_data:
                     line, buffered = buffered.split(b"\r\n", 1)
+                    self.commands.append(line.decode("latin-1"))
                     verb = line[:4].upper()
                     if verb == b"DATA":
                         in_data = True
+                        data_started = time.monotonic()
                         connection.sendall(b"354 go ahead\r\n")
                     elif verb == b"QUIT":
                         connection.sendall(b"221 bye\r\n")
@@ -151,6 +157,7 @@ class TricklingServer:
                     buffered = buffered.split(b"\r\n.\r\n", 1)[1]
                     in_data = False
                     self.messages += 1
+                    self.dot_waits.append(time.monotonic() - data_started)
                     connection.sendall(b"250 2.0.0 taken\r\n")
         except OSError:
             pass
