@@ -871,8 +871,11 @@ void ClientSession::result(std::size_t recipient, DeliveryStatus status, std::st
   if (t.has_result[recipient]) return;
   t.has_result[recipient] = true;
   if (status == DeliveryStatus::sent) t.delivered_any = true;
-  actions_.emplace_back(RecipientResult{recipient, status, std::move(dsn), std::move(text), stage,
-                                        code, std::move(reply), transactions_done_ + 1});
+  RecipientResult r{recipient, status, std::move(dsn),   std::move(text),
+                    stage,     code,   std::move(reply), transactions_done_ + 1};
+  r.server_offered_dsn = caps_.dsn;
+  r.final_delivery = settings_.lmtp && settings_.assume_final;
+  actions_.emplace_back(std::move(r));
 }
 
 void ClientSession::fail_pending(const Verdict& verdict, Stage stage) {

@@ -46,6 +46,10 @@ struct RecipientResult {
   std::string reply;               // the server's reply, when the result came from one
   std::size_t connection_use = 1;  // this transaction's number on the connection (Postfix conn_use)
   bool ambiguous = false;  // cut off after end-of-data: the server may have taken it (deferred)
+  // For "sent": whether the server offered DSN (then it sends any success notice), and whether
+  // this was final delivery (LMTP with lmtp_assume_final): Postfix's "delivered", else "relayed".
+  bool server_offered_dsn = false;
+  bool final_delivery = false;
 };
 struct TransactionDone {
   bool delivered_any = false;  // positive feedback for the destination

@@ -65,6 +65,7 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"inet_interfaces", T::list, "all"},
   {"inet_protocols", T::choices, "all", 0, 's', "all ipv4 ipv6"},
   {"initial_destination_concurrency", T::integer, "5", 1},
+  {"lmtp_assume_final", T::boolean, "no"},
   {"lmtp_connect_timeout", T::time, "0s", 0},
   {"lmtp_data_done_timeout", T::time, "600s", 1},
   {"lmtp_data_init_timeout", T::time, "120s", 1},

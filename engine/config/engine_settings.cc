@@ -100,6 +100,7 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
   timeout(T::rset, "smtp_rset_timeout", "lmtp_rset_timeout");
   timeout(T::quit, "smtp_quit_timeout", "lmtp_quit_timeout");
   timeout(T::xforward, "smtp_xforward_timeout", "lmtp_xforward_timeout");
+  if (lmtp) s.assume_final = c.boolean("lmtp_assume_final");
   s.send_xforward = c.boolean(mirror("smtp_send_xforward_command", "lmtp_send_xforward_command"));
   // Postfix 3.7 replaced smtp_per_record_deadline with smtp_per_request_deadline, whose default
   // is the old parameter's value.

@@ -381,6 +381,12 @@ std::string format_result(const ResultRecord& r, std::uint64_t seq) {
       DeliveryLog::format_delay(r.delays[0]) + "/" + DeliveryLog::format_delay(r.delays[1]) + "/" +
       DeliveryLog::format_delay(r.delays[2]) + "/" + DeliveryLog::format_delay(r.delays[3]);
   RecordWriter w(256 + r.result.text.size() + r.result.reply.size());
+  bool sent = r.result.status == proto::DeliveryStatus::sent;
+  // Postfix's DSN action for a success: the queue manager's success notice (RFC 3461 5.2) says it.
+  if (sent) {
+    w.key("action").text(r.result.final_delivery && !r.result.server_offered_dsn ? "delivered"
+                                                                                 : "relayed");
+  }
   if (r.result.ambiguous) w.key("ambiguous").boolean(true);
   w.key("conn_use").number(static_cast<std::uint64_t>(r.connection_use));
   w.key("delay").number(r.delay);
@@ -398,6 +404,11 @@ std::string format_result(const ResultRecord& r, std::uint64_t seq) {
   w.key("stage").text(r.stage_text ? std::string_view(r.stage_text)
                                    : proto::stage_name(r.result.stage));
   w.key("status").text(proto::status_name(r.result.status));
+  // NOTIFY=SUCCESS to a server without DSN: nobody downstream will notify; the queue manager must.
+  if (sent && !r.result.server_offered_dsn &&
+      recipient.notify.find("SUCCESS") != std::string::npos) {
+    w.key("success_notice_due").boolean(true);
+  }
   w.key("text").text(r.result.text);
   if (!r.tls.protocol.empty()) {
     w.key("tls").raw("{\"cipher\":").text(r.tls.cipher);

@@ -298,3 +298,37 @@ def scenario_pix_workarounds(ringrelay):
         assert len(results) == 1 and results[0]["status"] == "sent", results
         assert server.commands[0].upper().startswith("EHLO"), server.commands
         assert server.dot_waits[-1] < 1.5, server.dot_waits
+
+
+def scenario_dsn_success_action_and_lmtp_assume_final(ringrelay):
+    """NOTIFY=SUCCESS through a server that offers no DSN (smtp-sink with DSN discarded): the
+    result says "relayed" and that the queue manager owes the success notice (RFC 3461 5.2);
+    with DSN offered, the server takes it over; an LMTP server (smtp-sink -L) without DSN and
+    lmtp_assume_final = yes: "delivered"."""
+    with World(ringrelay) as w:
+        sink, lmtp = Sink(w), Sink(w, ["-L"])
+        w.serve(smtp_discard_ehlo_keywords="dsn", lmtp_discard_lhlo_keywords="dsn",
+                lmtp_assume_final="yes")
+        notify = {"address": "a@example.com", "notify": "SUCCESS,FAILURE"}
+        requests = [
+            {"id": "smtp", "recipients": [notify, "b@example.com"],
+             "nexthop": f"[127.0.0.1]:{sink.port}"},
+            {"id": "lmtp", "recipients": [notify], "nexthop": f"lmtp:inet:127.0.0.1:{lmtp.port}"},
+        ]
+        code, results, err = w.submit("--batch", w.batch(requests, w.message()))
+        seen = one_result_per_recipient(results, [("smtp", "a@example.com"),
+                                                  ("smtp", "b@example.com"),
+                                                  ("lmtp", "a@example.com")])
+        assert all(r["status"] == "sent" for r in seen.values()), results
+        assert seen[("smtp", "a@example.com")]["action"] == "relayed", results
+        assert seen[("smtp", "a@example.com")]["success_notice_due"] is True, results
+        assert "success_notice_due" not in seen[("smtp", "b@example.com")], results
+        assert seen[("lmtp", "a@example.com")]["action"] == "delivered", results
+        assert seen[("lmtp", "a@example.com")]["success_notice_due"] is True, results
+        w.stop_serve()
+        w.serve()
+        code, results, err = w.submit("--batch", w.batch(requests[:1], w.message()))
+        seen = one_result_per_recipient(results, [("smtp", "a@example.com"),
+                                                  ("smtp", "b@example.com")])
+        assert seen[("smtp", "a@example.com")]["action"] == "relayed", results
+        assert "success_notice_due" not in seen[("smtp", "a@example.com")], results

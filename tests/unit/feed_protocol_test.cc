@@ -157,6 +157,36 @@ TEST(FeedProtocol, EveryFieldIsCheckedAndNamed) {
       "body.size");
 }
 
+TEST(FeedProtocol, SuccessRecordsCarryPostfixsDsnAction) {
+  auto request = std::make_shared<DeliveryRequest>();
+  request->id = "Q8";
+  request->message.recipients.push_back({"a@example.com", "", "SUCCESS,FAILURE"});
+  request->message.recipients.push_back({"b@example.com", "", ""});
+  ResultRecord r;
+  r.request = request;
+  r.result.status = proto::DeliveryStatus::sent;
+  r.result.dsn = "2.0.0";
+  auto record = [&](std::size_t recipient) {
+    r.recipient = recipient;
+    return nlohmann::json::parse(format_result(r, 0));
+  };
+  // A server without DSN: "relayed", and the queue manager owes the NOTIFY=SUCCESS notice.
+  EXPECT_EQ(record(0)["action"], "relayed");
+  EXPECT_EQ(record(0)["success_notice_due"], true);
+  EXPECT_FALSE(record(1).contains("success_notice_due"));  // no NOTIFY=SUCCESS asked
+  // A server that offers DSN takes the notice over.
+  r.result.server_offered_dsn = true;
+  EXPECT_EQ(record(0)["action"], "relayed");
+  EXPECT_FALSE(record(0).contains("success_notice_due"));
+  // LMTP with lmtp_assume_final and no DSN: final delivery.
+  r.result.server_offered_dsn = false;
+  r.result.final_delivery = true;
+  EXPECT_EQ(record(0)["action"], "delivered");
+  r.result.status = proto::DeliveryStatus::deferred;
+  EXPECT_FALSE(record(0).contains("action"));
+  EXPECT_FALSE(record(0).contains("success_notice_due"));
+}
+
 TEST(FeedProtocol, RecordsAreOneLineOfJson) {
   auto request = std::make_shared<DeliveryRequest>();
   request->id = "Q9";
