@@ -109,7 +109,7 @@ int run_serve_command(std::span<const std::string_view> args) {
 
   try {
     DeliveryLog log(settings.maillog_file, settings.json_log, settings.syslog_name,
-                    settings.myhostname);
+                    settings.myhostname, settings.syslog_facility);
     Ring ring(4096);
     Timers timers;
     auto router =

@@ -14,6 +14,7 @@ constexpr std::string_view kTlsLevels = "none may encrypt dane dane-only fingerp
 
 // clang-format off
 constexpr std::array kParameters = std::to_array<ParameterSpec>({
+  {"best_mx_transport", T::text, ""},
   {"cyrus_sasl_config_path", T::text, ""},
   {"debug_peer_level", T::integer, "2", 1},
   {"debug_peer_list", T::list, ""},
@@ -40,6 +41,8 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"dns_tries", T::integer, "2", 1},
   {"empty_address_relayhost_maps_lookup_key", T::text, "<>"},
   // ringrelay: groups (names) whose members may use the feed socket; empty: any that can open it.
+  {"error_notice_recipient", T::text, "postmaster"},
+  {"fallback_relay", T::list, ""},
   {"feed_allowed_groups", T::list, ""},
   // ringrelay: users (names) who may use the feed socket; empty: any that can open it.
   {"feed_allowed_users", T::list, ""},
@@ -123,6 +126,7 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"minimal_backoff_time", T::time, "300s", 1},
   {"mydomain", T::text, ""},
   {"myhostname", T::text, ""},
+  {"notify_classes", T::list, "resource, software"},
   {"proxy_interfaces", T::list, ""},
   {"relayhost", T::text, ""},
   // ringrelay: the durable results journal's directory (docs/feed-protocol.md); empty: none.
@@ -169,7 +173,7 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"smtp_dns_resolver_options", T::list, ""},
   {"smtp_dns_support_level", T::choice, "", 0, 's', "enabled disabled dnssec"},
   {"smtp_enforce_tls", T::boolean, "no"},
-  {"smtp_fallback_relay", T::list, ""},
+  {"smtp_fallback_relay", T::list, "$fallback_relay"},
   {"smtp_helo_name", T::text, "$myhostname"},
   {"smtp_helo_timeout", T::time, "300s", 1},
   {"smtp_host_lookup", T::choices, "dns", 0, 's', "dns native"},
@@ -264,6 +268,7 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   // ringrelay: the program name in delivery log lines ("ringrelay/smtp[pid]"); Postfix's is "postfix".
   // ringrelay: the directories that bodies given by path must resolve beneath.
   {"spool_directories", T::list, "/var/spool/ringrelay"},
+  {"syslog_facility", T::text, "mail"},
   {"syslog_name", T::text, "ringrelay"},
   {"tls_append_default_CA", T::boolean, "no"},
   {"transport_maps", T::list, ""},

@@ -4,6 +4,7 @@
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <syslog.h>
 
 #include <algorithm>
 #include <fstream>
@@ -123,6 +124,23 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
       c.integer(lmtp ? "lmtp_destination_recipient_limit" : "smtp_destination_recipient_limit"));
   if (p.recipient_limit == 0) p.recipient_limit = static_cast<std::size_t>(-1);
   return p;
+}
+
+// syslog_facility's names, as syslog(3) has them.
+int syslog_facility(const std::string& name) {
+  static constexpr std::pair<std::string_view, int> kFacilities[] = {
+      {"auth", LOG_AUTH},     {"authpriv", LOG_AUTHPRIV}, {"cron", LOG_CRON},
+      {"daemon", LOG_DAEMON}, {"ftp", LOG_FTP},           {"kern", LOG_KERN},
+      {"lpr", LOG_LPR},       {"mail", LOG_MAIL},         {"news", LOG_NEWS},
+      {"syslog", LOG_SYSLOG}, {"user", LOG_USER},         {"uucp", LOG_UUCP},
+      {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},     {"local2", LOG_LOCAL2},
+      {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},     {"local5", LOG_LOCAL5},
+      {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
+  for (const auto& [known, facility] : kFacilities) {
+    if (proto::ascii_lower(name) == known) return facility;
+  }
+  throw ConfigError("syslog_facility = " + name +
+                    ": unknown facility (mail, daemon, user, local0 to local7, ...)");
 }
 
 // This host's addresses for loop detection: inet_interfaces ("all": every interface's address,
@@ -344,6 +362,7 @@ EngineSettings engine_settings(const Config& c) {
   e.maillog_file = c.value("maillog_file");
   e.json_log = c.value("log_format") == "json";
   e.syslog_name = c.value("syslog_name");
+  e.syslog_facility = syslog_facility(c.value("syslog_facility"));
   e.myhostname = c.value("myhostname");
   return e;
 }

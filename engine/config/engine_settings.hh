@@ -89,6 +89,7 @@ struct EngineSettings {
   std::string maillog_file;
   bool json_log = false;
   std::string syslog_name = "ringrelay";
+  int syslog_facility = 2 << 3;  // syslog_facility (LOG_MAIL), when maillog_file is empty
   std::string myhostname;
   // Counts reloads: what is loaded from files (the TLS client context: certificates, keys, CAs) is
   // loaded again after each one, even when no path changed (a renewed certificate).

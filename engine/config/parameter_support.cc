@@ -14,9 +14,12 @@ using S = Support;
 
 // clang-format off
 constexpr std::array kNotes = std::to_array<ParameterNote>({
+  {"best_mx_transport", S::refused, "ringrelay has no local delivery: mail that loops back to this host is deferred, as Postfix does with the parameter empty"},
   {"debug_peer_level", S::ignored, "debug_peer_list logs one level of connection and cache events"},
   {"delay_logging_resolution_limit", S::ignored, "delays are logged with Postfix's default resolution (2 digits)"},
+  {"error_notice_recipient", S::ignored, "ringrelay sends no notices to the postmaster: every result goes to the queue manager, which reports trouble"},
   {"lmtp_tcp_port", S::refused, "LMTP next hops name their port (lmtp:inet:host:port); the default port is 24"},
+  {"notify_classes", S::ignored, "ringrelay sends no notices to the postmaster: every result goes to the queue manager, which reports trouble"},
   {"smtp_cname_overrides_servername", S::refused, "ringrelay checks certificates against the names before CNAME expansion (as with no)"},
   {"smtp_dns_resolver_options", S::refused, "c-ares has no equivalent of the resolver's res_options; use dns_servers, dns_timeout, dns_tries"},
   {"smtp_tcp_port", S::refused, "next hops name their port ([host]:port); the default port is 25"},

@@ -11,13 +11,13 @@
 namespace ringrelay::engine {
 
 DeliveryLog::DeliveryLog(const std::string& path, bool json, std::string syslog_name,
-                         std::string hostname)
+                         std::string hostname, int facility)
     : json_(json), syslog_name_(std::move(syslog_name)), hostname_(std::move(hostname)) {
   if (path.empty()) {
     syslog_ = true;
     static std::string tag;  // openlog keeps the pointer
     tag = syslog_name_ + "/smtp";
-    ::openlog(tag.c_str(), LOG_PID | LOG_NDELAY, LOG_MAIL);
+    ::openlog(tag.c_str(), LOG_PID | LOG_NDELAY, facility);
   } else if (path == "/dev/stdout") {
     file_ = stdout;
   } else if (path == "/dev/stderr") {

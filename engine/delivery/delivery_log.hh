@@ -13,7 +13,9 @@ namespace ringrelay::engine {
 
 class DeliveryLog {
  public:
-  DeliveryLog(const std::string& path, bool json, std::string syslog_name, std::string hostname);
+  // `facility`: syslog's, used when `path` is empty (syslog_facility).
+  DeliveryLog(const std::string& path, bool json, std::string syslog_name, std::string hostname,
+              int facility = 2 << 3 /* LOG_MAIL */);
   ~DeliveryLog();
 
   void result(const ResultRecord& record);

@@ -4,6 +4,7 @@
 #include "engine/config/parameter_support.hh"
 
 #include <gtest/gtest.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -113,6 +114,18 @@ TEST(StartChecks, MalformedAddressesStopTheStart) {
   EXPECT_EQ(error_of("smtp_bind_address6 = 192.0.2.1\n"),
             "smtp_bind_address6 = 192.0.2.1: expected an IPv6 address");
   EXPECT_NE(error_of("relayhost = [unclosed\n").find("relayhost = [unclosed: "), std::string::npos);
+}
+
+TEST(ParameterSupport, SyslogFacilityAndFallbackRelayAsPostfixHasThem) {
+  EXPECT_EQ(engine_settings(parse("")).syslog_facility, LOG_MAIL);
+  EXPECT_EQ(engine_settings(parse("syslog_facility = local3\n")).syslog_facility, LOG_LOCAL3);
+  EXPECT_THROW(engine_settings(parse("syslog_facility = bogus\n")), ConfigError);
+  // Postfix: smtp_fallback_relay = $fallback_relay.
+  EXPECT_EQ(parse("fallback_relay = [192.0.2.9]:2525\n").list("smtp_fallback_relay"),
+            std::vector<std::string>{"[192.0.2.9]:2525"});
+  EXPECT_EQ(parse("fallback_relay = [192.0.2.9]\nsmtp_fallback_relay = [192.0.2.8]\n")
+                .list("smtp_fallback_relay"),
+            std::vector<std::string>{"[192.0.2.8]"});
 }
 
 }  // namespace
