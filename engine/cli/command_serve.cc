@@ -17,6 +17,7 @@
 
 #include "engine/config/config.hh"
 #include "engine/config/engine_settings.hh"
+#include "engine/config/parameter_support.hh"
 #include "engine/delivery/delivery_log.hh"
 #include "engine/delivery/router.hh"
 #include "engine/delivery/scheduler.hh"
@@ -197,6 +198,7 @@ int run_serve_command(std::span<const std::string_view> args) {
             fresh_settings.generation = settings.generation + 1;
             settings = std::move(fresh_settings);  // new work uses it; sessions keep their copies
             for (const std::string& notice : settings.notices) log.notice(notice);
+            for (const std::string& notice : restart_notices(config, fresh)) log.notice(notice);
             router = std::move(fresh_router);
             resolver.reload(settings);
             feed.attach(dispatch, *router);

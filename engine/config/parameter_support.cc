@@ -66,4 +66,41 @@ std::vector<std::string> check_parameter_support(const Config& config) {
   return notices;
 }
 
+namespace {
+
+constexpr std::string_view kRestartOnly[] = {"cyrus_sasl_config_path",
+                                             "dns_servers",
+                                             "dns_timeout",
+                                             "dns_tries",
+                                             "feed_socket",
+                                             "feed_socket_group",
+                                             "feed_socket_mode",
+                                             "feed_tcp_listen",
+                                             "log_format",
+                                             "maillog_file",
+                                             "results_journal",
+                                             "shards",
+                                             "smtp_sasl_path",
+                                             "spool_directories",
+                                             "syslog_facility",
+                                             "syslog_name"};
+
+}  // namespace
+
+std::span<const std::string_view> restart_only_parameters() {
+  return kRestartOnly;
+}
+
+std::vector<std::string> restart_notices(const Config& running, const Config& fresh) {
+  std::vector<std::string> notices;
+  for (std::string_view name : kRestartOnly) {
+    if (running.value(name) != fresh.value(name)) {
+      notices.push_back("warning: " + std::string(name) + " changed to \"" + fresh.value(name) +
+                        "\": it takes effect at the next start (systemctl restart ringrelay); " +
+                        "the running value \"" + running.value(name) + "\" stays");
+    }
+  }
+  return notices;
+}
+
 }  // namespace ringrelay::engine

@@ -30,4 +30,11 @@ const ParameterNote* parameter_note(std::string_view name);
 // ignored parameter set in main.cf.
 std::vector<std::string> check_parameter_support(const Config& config);
 
+// Parameters a reload (SIGHUP) cannot apply: the feed listeners, the results journal, the log, the
+// shard count, the spool directories opened at start, the DNS channels' servers and Cyrus's
+// configuration path. Sorted; docs/configuration.md lists them (a unit test checks).
+std::span<const std::string_view> restart_only_parameters();
+// A warning for each of them whose value in `fresh` differs from the running one.
+std::vector<std::string> restart_notices(const Config& running, const Config& fresh);
+
 }  // namespace ringrelay::engine

@@ -332,3 +332,23 @@ def scenario_dsn_success_action_and_lmtp_assume_final(ringrelay):
                                                   ("smtp", "b@example.com")])
         assert seen[("smtp", "a@example.com")]["action"] == "relayed", results
         assert "success_notice_due" not in seen[("smtp", "a@example.com")], results
+
+
+def scenario_reload_says_what_needs_a_restart(ringrelay):
+    """SIGHUP with a changed shards (start-only) and a changed smtp_helo_name: the reload is
+    applied, and the log says that shards takes effect at the next start."""
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", shards=1)
+        with open(w.config) as f:
+            text = f.read().replace("shards = 1", "shards = 2").replace(
+                "smtp_helo_name = relay.test", "smtp_helo_name = relay2.test")
+        with open(w.config, "w") as f:
+            f.write(text)
+        w.serve_process.send_signal(signal.SIGHUP)
+        wait_for(lambda: any("configuration reloaded" in l for l in w.log_lines()), 10, "reload")
+        assert any('warning: shards changed to "2": it takes effect at the next start' in l
+                   for l in w.log_lines()), w.log_lines()[-5:]
+        assert not any("smtp_helo_name changed" in l for l in w.log_lines())
+        code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com", w.message())
+        assert len(results) == 1 and results[0]["status"] == "sent", results

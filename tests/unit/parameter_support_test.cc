@@ -116,6 +116,26 @@ TEST(StartChecks, MalformedAddressesStopTheStart) {
   EXPECT_NE(error_of("relayhost = [unclosed\n").find("relayhost = [unclosed: "), std::string::npos);
 }
 
+TEST(ParameterSupport, RestartOnlyParametersAreKnownDocumentedAndSaidOnReload) {
+  std::ifstream file(RINGRELAY_SOURCE_DIR "/docs/configuration.md");
+  std::stringstream docs;
+  docs << file.rdbuf();
+  std::string text = docs.str();
+  auto section = text.find("## Reloading");
+  ASSERT_NE(section, std::string::npos);
+  std::string reloading = text.substr(section, text.find("\n## ", section + 1) - section);
+  for (std::string_view name : restart_only_parameters()) {
+    EXPECT_NE(find_parameter(name), nullptr) << name;
+    EXPECT_NE(reloading.find("`" + std::string(name) + "`"), std::string::npos)
+        << name << " is not in docs/configuration.md's Reloading section";
+  }
+  auto notices = restart_notices(parse("shards = 2\n"), parse("shards = 4\nsmtp_helo_name = x\n"));
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0],
+            "warning: shards changed to \"4\": it takes effect at the next start (systemctl "
+            "restart ringrelay); the running value \"2\" stays");
+}
+
 TEST(ParameterSupport, SyslogFacilityAndFallbackRelayAsPostfixHasThem) {
   EXPECT_EQ(engine_settings(parse("")).syslog_facility, LOG_MAIL);
   EXPECT_EQ(engine_settings(parse("syslog_facility = local3\n")).syslog_facility, LOG_LOCAL3);
