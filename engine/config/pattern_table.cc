@@ -29,9 +29,57 @@ class Matcher {
   virtual int group_count() const = 0;
 };
 
+// glibc's regcomp expands repetitions into copies, so stacked ones ("a++++", "(a{200}){200}")
+// take memory exponential in their number. POSIX leaves adjacent repetition operators undefined,
+// and Postfix users need no counts above 255: both are refused at load instead of exhausting
+// memory. Returns the problem, or "".
+std::string posix_repetition_problem(std::string_view pattern) {
+  bool after_repetition = false;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    char c = pattern[i];
+    if (c == '\\') {  // an escaped character is an atom
+      ++i;
+      after_repetition = false;
+      continue;
+    }
+    if (c == '[') {  // a bracket expression is an atom; "]" first in it is a member
+      std::size_t close =
+          pattern.find(']', i + (i + 1 < pattern.size() && pattern[i + 1] == '^' ? 3 : 2));
+      if (close == std::string_view::npos) return {};  // regcomp says what is wrong
+      i = close;
+      after_repetition = false;
+      continue;
+    }
+    bool repetition = c == '*' || c == '+' || c == '?' || c == '{';
+    if (repetition && after_repetition) {
+      return "adjacent repetition operators (undefined in POSIX regular expressions)";
+    }
+    if (c == '{') {
+      std::size_t close = pattern.find('}', i);
+      if (close == std::string_view::npos) return {};
+      std::string_view counts = pattern.substr(i + 1, close - i - 1);
+      std::size_t start = 0;
+      while (start <= counts.size()) {
+        std::size_t end = std::min(counts.find(',', start), counts.size());
+        std::string_view number = counts.substr(start, end - start);
+        if (number.size() > 3 || (number.size() == 3 && number > "255")) {
+          return "a repetition count above 255";
+        }
+        start = end + 1;
+      }
+      i = close;
+    }
+    after_repetition = repetition;
+  }
+  return {};
+}
+
 class PosixMatcher final : public Matcher {
  public:
   PosixMatcher(const std::string& pattern, std::string_view flags, const std::string& where) {
+    if (std::string problem = posix_repetition_problem(pattern); !problem.empty()) {
+      throw ConfigError(where + ": /" + pattern + "/: " + problem);
+    }
     int options = REG_EXTENDED | REG_ICASE;  // Postfix's defaults; the flags toggle them
     for (char flag : flags) {
       if (flag == 'i') {
@@ -257,7 +305,7 @@ void check_substitutions(const Rule& rule, const std::string& where) {
     if (rule.negated) {
       throw ConfigError(where + ": $" + number + " after a negated pattern: nothing to substitute");
     }
-    if (std::stoi(number) > rule.pattern->group_count() || number.size() > 2) {
+    if (number.size() > 2 || std::stoi(number) > rule.pattern->group_count()) {
       throw ConfigError(where + ": $" + number + " is out of range (the pattern has " +
                         std::to_string(rule.pattern->group_count()) + " groups)");
     }

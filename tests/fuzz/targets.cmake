@@ -10,4 +10,5 @@ set(RINGRELAY_FUZZ_TARGETS
   dns_answer
   tls_policy
   tls_channel
+  lookup_table
 )

@@ -113,6 +113,13 @@ TEST_F(TableFiles, PatternErrorsStopTheStartWithFileAndLine) {
   EXPECT_NE(error_of("pcre:" + file("bad9", "/a/!/b/ x\n")).find("regexp: table feature"),
             std::string::npos);
   EXPECT_NE(error_of("regexp:" + dir_ + "/missing").find("cannot open"), std::string::npos);
+  // What would make glibc's regcomp take exponential memory is refused at load.
+  EXPECT_NE(error_of("regexp:" + file("bad10", "/(.++++++++++++++++++++*)@x/ y\n"))
+                .find("adjacent repetition operators"),
+            std::string::npos);
+  EXPECT_NE(error_of("regexp:" + file("bad11", "/(a{200}){999}/ y\n")).find("above 255"),
+            std::string::npos);
+  EXPECT_EQ(error_of("regexp:" + file("fine", "/^[]*+?{]x{1,255}[a-z]+\\+?$/ y\n")), "(no error)");
 }
 
 TEST_F(TableFiles, CidrMatchesAddressBlocksOfBothFamilies) {
