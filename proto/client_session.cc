@@ -5,6 +5,7 @@
 
 #include "proto/ascii.hh"
 #include "proto/envelope.hh"
+#include "proto/header_checks.hh"
 
 #include <algorithm>
 #include <utility>
@@ -109,6 +110,8 @@ struct ClientSession::Transaction {
   bool delivered_any = false;
   bool downgraded = false;                   // the body was converted to 7 bits for this server
   std::string flattened;                     // a multi-span body, joined for the converter
+  std::string header_source;                 // a multi-span message, joined for header checks
+  std::string rewritten_headers;             // the header section smtp_header_checks changed
   std::optional<DowngradeResult> converted;  // owns the converted pieces
   std::vector<std::string_view> body;        // what the encoder reads: the message or `converted`
   std::optional<BodyEncoder> encoder;
@@ -580,14 +583,30 @@ void ClientSession::begin_transaction() {
     return;
   }
 
+  t.body = m.body;
+  // smtp_header_checks: only a message whose headers a rule changes is copied (its headers).
+  if (settings_.header_checks) {
+    std::string_view whole = m.body.size() == 1 ? m.body[0] : std::string_view{};
+    if (m.body.size() > 1) {
+      for (auto span : m.body) t.header_source += span;
+      whole = t.header_source;
+    }
+    HeaderRewrite rewrite = apply_header_checks(whole, *settings_.header_checks);
+    for (std::string& notice : rewrite.notices) {
+      actions_.emplace_back(NoticeAction{std::move(notice) + " to " + peer_});
+    }
+    if (rewrite.changed) {
+      t.rewritten_headers = std::move(rewrite.headers);
+      t.body = {t.rewritten_headers, whole.substr(rewrite.rest_offset)};
+    }
+  }
   // 8-bit content for a server without 8BITMIME: convert, unless the operator turned that off
   // (then it goes as is, as Postfix sends it).
-  t.body = m.body;
   if (!caps_.eight_bit_mime && !settings_.disable_mime_output_conversion &&
-      std::any_of(m.body.begin(), m.body.end(), [](std::string_view s) { return has_8bit(s); })) {
-    std::string_view whole = m.body.size() == 1 ? m.body[0] : std::string_view{};
-    if (m.body.size() != 1) {
-      for (auto span : m.body) t.flattened += span;
+      std::any_of(t.body.begin(), t.body.end(), [](std::string_view s) { return has_8bit(s); })) {
+    std::string_view whole = t.body.size() == 1 ? t.body[0] : std::string_view{};
+    if (t.body.size() != 1) {
+      for (auto span : t.body) t.flattened += span;
       whole = t.flattened;
     }
     t.converted = downgrade_to_7bit(whole, settings_.mime);

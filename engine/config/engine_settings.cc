@@ -66,6 +66,20 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
        c.list(mirror("smtp_pix_workaround_maps", "lmtp_pix_workaround_maps"))) {
     p.pix_workaround_maps.emplace_back(spec);
   }
+  // smtp_header_checks: the first table with an answer decides, as Postfix's maps do.
+  std::vector<LookupTable> header_tables;
+  for (const std::string& spec : c.list(mirror("smtp_header_checks", "lmtp_header_checks"))) {
+    header_tables.emplace_back(spec);
+  }
+  if (!header_tables.empty()) {
+    s.header_checks = std::make_shared<const proto::HeaderCheck>(
+        [tables = std::move(header_tables)](std::string_view header) -> std::optional<std::string> {
+          for (const LookupTable& table : tables) {
+            if (std::optional<std::string> action = table.find(header)) return action;
+          }
+          return std::nullopt;
+        });
+  }
   // Postfix opens one table here; a second would never be consulted.
   const char* filter_name = mirror("smtp_reply_filter", "lmtp_reply_filter");
   if (std::vector<std::string> filters = c.list(filter_name); filters.size() > 1) {

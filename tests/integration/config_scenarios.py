@@ -352,3 +352,32 @@ def scenario_reload_says_what_needs_a_restart(ringrelay):
         assert not any("smtp_helo_name changed" in l for l in w.log_lines())
         code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com", w.message())
         assert len(results) == 1 and results[0]["status"] == "sent", results
+
+
+def scenario_smtp_header_checks(ringrelay):
+    """smtp_header_checks (pcre:) at the last hop, seen in what smtp-sink received: Received
+    headers dropped (IGNORE), the subject rewritten with the matched text (REPLACE), a header
+    added (PREPEND), a warning logged (WARN); the body, whose lines look like headers, is
+    untouched."""
+    with World(ringrelay) as w:
+        sink, dumps = dumping_sink(w, "127.0.0.1", "dumps")
+        table = os.path.join(w.dir, "header_checks")
+        with open(table, "w") as f:
+            f.write("/^Received:/  IGNORE\n"
+                    "/^Subject:\\s+(.*)$/  REPLACE Subject: [external] $1\n"
+                    "/^X-Mailer:/  PREPEND X-Relayed-By: ringrelay\n"
+                    "/^From:.*@spoofed\\.example/  WARN suspicious sender\n")
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", smtp_header_checks=f"pcre:{table}")
+        body = ("Received: from client.example\n\tby relay.example; Thu, 3 Dec 2026\n"
+                "Subject: quarterly report\nX-Mailer: qm 1.0\nFrom: boss@spoofed.example\n\n"
+                "Received: this body line stays\nSubject: so does this one\n")
+        code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com",
+                                      w.message(body=body))
+        assert len(results) == 1 and results[0]["status"] == "sent", results
+        got = dumped(dumps).replace("\r\n", "\n")
+        assert "Received: from client.example" not in got, got
+        assert "Subject: [external] quarterly report" in got, got
+        assert "X-Relayed-By: ringrelay\nX-Mailer: qm 1.0" in got, got
+        assert "Received: this body line stays" in got and "Subject: so does this one" in got, got
+        assert any("warning: header From: boss@spoofed.example: suspicious sender" in l
+                   for l in w.log_lines()), w.log_lines()[-5:]
