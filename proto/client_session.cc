@@ -25,22 +25,6 @@ namespace {
 
 enum class CommandKind { xforward, mail, rcpt, data, end_of_data, bdat };
 
-// RFC 3461 xtext, as Postfix's xtext_quote: '+', '=' and what is not printable ASCII as "+HH".
-std::string xtext(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if (c < 0x21 || c > 0x7e || c == '+' || c == '=') {
-      out += '+';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
 // Postfix's two XFORWARD commands (client name/address/port, then protocol/HELO/ident/domain),
 // each with the attributes the server offers and the message knows; none when neither has any.
 // Postfix forwards no name, address, port or protocol that says "unknown".

@@ -5,6 +5,22 @@
 #include "proto/ascii.hh"
 
 namespace ringrelay::engine {
+namespace {
+
+// The first table with an entry for `address`: its words, lower case.
+std::optional<std::vector<std::string>> words_for_server(const std::vector<LookupTable>& maps,
+                                                         const std::string& address) {
+  for (const LookupTable& table : maps) {
+    if (std::optional<std::string> value = table.find(address)) {
+      std::vector<std::string> words;
+      for (const std::string& word : split_list(*value)) words.push_back(proto::ascii_lower(word));
+      return words;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 std::size_t Connector::next_address(const ResolveAnswer& plan, std::size_t index,
                                     std::size_t group_sessions) const {
@@ -22,24 +38,12 @@ std::unique_ptr<Connection> Connector::open(ConnectionListener& listener, const 
                                             AuthPlan auth) {
   const ProtocolSettings& p = protocol(hop);
   proto::SessionSettings session = p.session;
-  // Postfix's per-server workaround: the table's keywords replace the main.cf list.
-  for (const LookupTable& table : p.discard_keyword_address_maps) {
-    if (std::optional<std::string> keywords = table.find(server.address)) {
-      session.discard_ehlo_keywords.clear();
-      for (const std::string& keyword : split_list(*keywords)) {
-        session.discard_ehlo_keywords.push_back(proto::ascii_lower(keyword));
-      }
-      break;
-    }
+  // Postfix's per-server workarounds: a table's words for this address replace main.cf's list.
+  if (auto words = words_for_server(p.discard_keyword_address_maps, server.address)) {
+    session.discard_ehlo_keywords = std::move(*words);
   }
-  for (const LookupTable& table : p.pix_workaround_maps) {
-    if (std::optional<std::string> words = table.find(server.address)) {
-      session.pix_workarounds.clear();
-      for (const std::string& word : split_list(*words)) {
-        session.pix_workarounds.push_back(proto::ascii_lower(word));
-      }
-      break;
-    }
+  if (auto words = words_for_server(p.pix_workaround_maps, server.address)) {
+    session.pix_workarounds = std::move(*words);
   }
   return network_.open(listener, server, std::move(session), p.connect,
                        tls_.plan(hop, server, plaintext), std::move(auth));
