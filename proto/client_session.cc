@@ -3,7 +3,6 @@
 // answered). Every failure is judged by proto/trouble; this file only applies the verdicts.
 #include "proto/client_session.hh"
 
-#include "proto/ascii.hh"
 #include "proto/envelope.hh"
 #include "proto/header_checks.hh"
 
@@ -24,37 +23,6 @@ std::string timer_parameter(TimerName name, bool lmtp) {
 namespace {
 
 enum class CommandKind { xforward, mail, rcpt, data, end_of_data, bdat };
-
-// Postfix's two XFORWARD commands (client name/address/port, then protocol/HELO/ident/domain),
-// each with the attributes the server offers and the message knows; none when neither has any.
-// Postfix forwards no name, address, port or protocol that says "unknown".
-std::vector<std::string> xforward_commands(const ClientAttributes& client,
-                                           const Capabilities& caps) {
-  auto offered = [&](std::string_view name) {
-    return std::find(caps.xforward_attributes.begin(), caps.xforward_attributes.end(), name) !=
-           caps.xforward_attributes.end();
-  };
-  auto known = [](const std::string& value) {
-    return !value.empty() && ascii_lower(value) != "unknown";
-  };
-  std::vector<std::string> commands;
-  using Items = std::vector<std::pair<std::string_view, std::string>>;
-  auto command = [&](const Items& items) {
-    std::string line;
-    for (const auto& [name, value] : items) {
-      if (!value.empty() && offered(name)) line += " " + std::string(name) + "=" + xtext(value);
-    }
-    if (!line.empty()) commands.push_back("XFORWARD" + line + "\r\n");
-  };
-  command(Items{{"NAME", known(client.name) ? client.name : ""},
-                {"ADDR", known(client.address) ? client.address : ""},
-                {"PORT", known(client.port) ? client.port : ""}});
-  command(Items{{"PROTO", known(client.protocol) ? client.protocol : ""},
-                {"HELO", client.helo},
-                {"IDENT", client.ident},
-                {"DOMAIN", client.source}});
-  return commands;
-}
 
 bool positive(const Reply& r) {
   return r.code >= 200 && r.code < 300;
@@ -609,7 +577,7 @@ void ClientSession::begin_transaction() {
   t.use_bdat = caps_.chunking && settings_.use_chunking;
   t.binary_mime = t.use_bdat && caps_.binary_mime && m.encoding == BodyEncoding::binary;
   if (settings_.send_xforward && caps_.xforward) {
-    t.xforward = xforward_commands(m.client, caps_);
+    t.xforward = format_xforward(m.client, caps_);
     for (std::size_t i = 0; i < t.xforward.size(); ++i) {
       t.commands.push_back({CommandKind::xforward, i});
     }

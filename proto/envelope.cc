@@ -1,7 +1,11 @@
-// Formatting MAIL FROM and RCPT TO, the way Postfix's smtp_proto.c orders their parameters.
+// Formatting MAIL FROM, RCPT TO and XFORWARD, the way Postfix's smtp_proto.c orders their
+// parameters.
 #include "proto/envelope.hh"
 
+#include <algorithm>
 #include <cstring>
+
+#include "proto/ascii.hh"
 
 namespace ringrelay::proto {
 namespace {
@@ -100,6 +104,36 @@ std::string format_rcpt_to(const Recipient& recipient, const Capabilities& caps,
   }
   command += "\r\n";
   return command;
+}
+
+// Postfix's two XFORWARD commands (client name/address/port, then protocol/HELO/ident/domain),
+// each with the attributes the server offers and the message knows; none when neither has any.
+// Postfix forwards no name, address, port or protocol that says "unknown".
+std::vector<std::string> format_xforward(const ClientAttributes& client, const Capabilities& caps) {
+  auto offered = [&](std::string_view name) {
+    return std::find(caps.xforward_attributes.begin(), caps.xforward_attributes.end(), name) !=
+           caps.xforward_attributes.end();
+  };
+  auto known = [](const std::string& value) {
+    return !value.empty() && ascii_lower(value) != "unknown";
+  };
+  std::vector<std::string> commands;
+  using Items = std::vector<std::pair<std::string_view, std::string>>;
+  auto command = [&](const Items& items) {
+    std::string line;
+    for (const auto& [name, value] : items) {
+      if (!value.empty() && offered(name)) line += " " + std::string(name) + "=" + xtext(value);
+    }
+    if (!line.empty()) commands.push_back("XFORWARD" + line + "\r\n");
+  };
+  command(Items{{"NAME", known(client.name) ? client.name : ""},
+                {"ADDR", known(client.address) ? client.address : ""},
+                {"PORT", known(client.port) ? client.port : ""}});
+  command(Items{{"PROTO", known(client.protocol) ? client.protocol : ""},
+                {"HELO", client.helo},
+                {"IDENT", client.ident},
+                {"DOMAIN", client.source}});
+  return commands;
 }
 
 }  // namespace ringrelay::proto

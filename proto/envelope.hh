@@ -1,10 +1,12 @@
 // The envelope commands: MAIL FROM and RCPT TO with their ESMTP parameters (SIZE, BODY, SMTPUTF8,
-// RET, ENVID, ORCPT, NOTIFY), RFC 5321 address quoting and RFC 3461 xtext. Pure formatting.
+// RET, ENVID, ORCPT, NOTIFY), XFORWARD, RFC 5321 address quoting and RFC 3461 xtext. Pure
+// formatting.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "proto/capabilities.hh"
 #include "proto/message.hh"
@@ -29,5 +31,9 @@ std::string format_mail_from(const Message& message, const Capabilities& caps, b
 
 // "RCPT TO:<...> ORCPT=... NOTIFY=...\r\n" for this server.
 std::string format_rcpt_to(const Recipient& recipient, const Capabilities& caps, bool quote);
+
+// Postfix's XFORWARD commands ("XFORWARD NAME=... ADDR=...\r\n", then PROTO/HELO/IDENT/DOMAIN)
+// with the attributes this server offers and the message knows; empty when there are none.
+std::vector<std::string> format_xforward(const ClientAttributes& client, const Capabilities& caps);
 
 }  // namespace ringrelay::proto

@@ -40,10 +40,8 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
   for (auto keyword : c.list(mirror("smtp_discard_ehlo_keywords", "lmtp_discard_lhlo_keywords"))) {
     s.discard_ehlo_keywords.push_back(proto::ascii_lower(keyword));
   }
-  for (const std::string& spec : c.list(mirror("smtp_discard_ehlo_keyword_address_maps",
-                                               "lmtp_discard_lhlo_keyword_address_maps"))) {
-    p.discard_keyword_address_maps.emplace_back(spec);
-  }
+  p.discard_keyword_address_maps = load_tables(c.list(
+      mirror("smtp_discard_ehlo_keyword_address_maps", "lmtp_discard_lhlo_keyword_address_maps")));
   auto pix_words = [&](std::string_view parameter, const std::string& text) {
     std::vector<std::string> words;
     for (const std::string& word : split_list(text)) {
@@ -62,22 +60,15 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
       c.seconds(mirror("smtp_pix_workaround_delay_time", "lmtp_pix_workaround_delay_time"));
   s.pix_threshold_seconds =
       c.seconds(mirror("smtp_pix_workaround_threshold_time", "lmtp_pix_workaround_threshold_time"));
-  for (const std::string& spec :
-       c.list(mirror("smtp_pix_workaround_maps", "lmtp_pix_workaround_maps"))) {
-    p.pix_workaround_maps.emplace_back(spec);
-  }
+  p.pix_workaround_maps =
+      load_tables(c.list(mirror("smtp_pix_workaround_maps", "lmtp_pix_workaround_maps")));
   // smtp_header_checks: the first table with an answer decides, as Postfix's maps do.
-  std::vector<LookupTable> header_tables;
-  for (const std::string& spec : c.list(mirror("smtp_header_checks", "lmtp_header_checks"))) {
-    header_tables.emplace_back(spec);
-  }
-  if (!header_tables.empty()) {
+  if (std::vector<LookupTable> tables =
+          load_tables(c.list(mirror("smtp_header_checks", "lmtp_header_checks")));
+      !tables.empty()) {
     s.header_checks = std::make_shared<const proto::HeaderCheck>(
-        [tables = std::move(header_tables)](std::string_view header) -> std::optional<std::string> {
-          for (const LookupTable& table : tables) {
-            if (std::optional<std::string> action = table.find(header)) return action;
-          }
-          return std::nullopt;
+        [tables = std::move(tables)](std::string_view header) {
+          return find_first(tables, header);
         });
   }
   // Postfix opens one table here; a second would never be consulted.

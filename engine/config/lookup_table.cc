@@ -182,4 +182,19 @@ LookupTable::LookupTable(const std::string& spec) : name_(spec) {
   backend_ = std::make_shared<FixedTable>(read_lookup_table(spec));
 }
 
+std::vector<LookupTable> load_tables(const std::vector<std::string>& specs) {
+  std::vector<LookupTable> tables;
+  tables.reserve(specs.size());
+  for (const std::string& spec : specs) tables.emplace_back(spec);
+  return tables;
+}
+
+std::optional<std::string> find_first(const std::vector<LookupTable>& tables,
+                                      std::string_view key) {
+  for (const LookupTable& table : tables) {
+    if (std::optional<std::string> value = table.find(key)) return value;
+  }
+  return std::nullopt;
+}
+
 }  // namespace ringrelay::engine

@@ -57,4 +57,9 @@ class LookupTable {
   std::shared_ptr<const TableBackend> backend_;
 };
 
+// Every table in `specs`, loaded in order (throws ConfigError like LookupTable).
+std::vector<LookupTable> load_tables(const std::vector<std::string>& specs);
+// The answer of the first table in `tables` that has one for `key`, as Postfix's maps search.
+std::optional<std::string> find_first(const std::vector<LookupTable>& tables, std::string_view key);
+
 }  // namespace ringrelay::engine

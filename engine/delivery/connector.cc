@@ -10,14 +10,11 @@ namespace {
 // The first table with an entry for `address`: its words, lower case.
 std::optional<std::vector<std::string>> words_for_server(const std::vector<LookupTable>& maps,
                                                          const std::string& address) {
-  for (const LookupTable& table : maps) {
-    if (std::optional<std::string> value = table.find(address)) {
-      std::vector<std::string> words;
-      for (const std::string& word : split_list(*value)) words.push_back(proto::ascii_lower(word));
-      return words;
-    }
-  }
-  return std::nullopt;
+  std::optional<std::string> value = find_first(maps, address);
+  if (!value) return std::nullopt;
+  std::vector<std::string> words;
+  for (const std::string& word : split_list(*value)) words.push_back(proto::ascii_lower(word));
+  return words;
 }
 
 }  // namespace
