@@ -3,8 +3,8 @@
 // answered). Every failure is judged by proto/trouble; this file only applies the verdicts.
 #include "proto/client_session.hh"
 
+#include "proto/content_checks.hh"
 #include "proto/envelope.hh"
-#include "proto/header_checks.hh"
 
 #include <algorithm>
 #include <utility>
@@ -62,8 +62,10 @@ struct ClientSession::Transaction {
   bool delivered_any = false;
   bool downgraded = false;                   // the body was converted to 7 bits for this server
   std::string flattened;                     // a multi-span body, joined for the converter
-  std::string header_source;                 // a multi-span message, joined for header checks
-  std::string rewritten_headers;             // the header section smtp_header_checks changed
+  std::string header_source;                 // a multi-span message, joined for content rules
+  OutputBatch rewritten;                     // the message as content rules changed it
+  std::optional<std::string> sender;         // the envelope as smtp_generic_maps rewrote it
+  std::vector<std::string> recipients;       // (empty: as the message has them)
   std::optional<DowngradeResult> converted;  // owns the converted pieces
   std::vector<std::string_view> body;        // what the encoder reads: the message or `converted`
   std::optional<BodyEncoder> encoder;
@@ -536,20 +538,29 @@ void ClientSession::begin_transaction() {
   }
 
   t.body = m.body;
-  // smtp_header_checks: only a message whose headers a rule changes is copied (its headers).
-  if (settings_.header_checks) {
+  // Content rules: only a message that a rule changes is copied (the lines it changes).
+  if (settings_.content_rules) {
     std::string_view whole = m.body.size() == 1 ? m.body[0] : std::string_view{};
     if (m.body.size() > 1) {
       for (auto span : m.body) t.header_source += span;
       whole = t.header_source;
     }
-    HeaderRewrite rewrite = apply_header_checks(whole, *settings_.header_checks);
+    ContentRewrite rewrite = apply_content_rules(whole, *settings_.content_rules, settings_.mime);
     for (std::string& notice : rewrite.notices) {
       actions_.emplace_back(NoticeAction{std::move(notice) + " to " + peer_});
     }
     if (rewrite.changed) {
-      t.rewritten_headers = std::move(rewrite.headers);
-      t.body = {t.rewritten_headers, whole.substr(rewrite.rest_offset)};
+      t.rewritten = std::move(rewrite.output);
+      t.body = t.rewritten.segments();
+    }
+    if (settings_.content_rules->generic) {
+      auto rewrite_address = [&](const std::string& address) {
+        std::optional<std::string> mapped;
+        if (!address.empty()) mapped = settings_.content_rules->generic(address);
+        return mapped ? *mapped : address;
+      };
+      t.sender = rewrite_address(m.sender);
+      for (const Recipient& r : m.recipients) t.recipients.push_back(rewrite_address(r.address));
     }
   }
   // 8-bit content for a server without 8BITMIME: convert, unless the operator turned that off
@@ -649,13 +660,20 @@ void ClientSession::pump() {
       case CommandKind::mail:
         batch.add_owned(
             format_mail_from(m, caps_, settings_.quote_rfc821_envelope,
-                             {.announce_size = !t.downgraded,
+                             {.sender = t.sender ? &*t.sender : nullptr,
+                              .announce_size = !t.downgraded,
                               .binary_mime = t.binary_mime,
                               .dummy_auth = settings_.dummy_mail_auth && authenticated_}));
         break;
       case CommandKind::rcpt:
-        batch.add_owned(format_rcpt_to(m.recipients[command.recipient], caps_,
-                                       settings_.quote_rfc821_envelope));
+        if (t.recipients.empty()) {
+          batch.add_owned(format_rcpt_to(m.recipients[command.recipient], caps_,
+                                         settings_.quote_rfc821_envelope));
+        } else {
+          Recipient rewritten = m.recipients[command.recipient];
+          rewritten.address = t.recipients[command.recipient];
+          batch.add_owned(format_rcpt_to(rewritten, caps_, settings_.quote_rfc821_envelope));
+        }
         break;
       default:
         batch.add_owned("DATA\r\n");

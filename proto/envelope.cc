@@ -31,14 +31,12 @@ bool is_dot_string(std::string_view local) {
 
 }  // namespace
 
-std::string quote_envelope_address(std::string_view address, bool quote) {
-  if (address.empty()) return "<>";
+std::string quote_address(std::string_view address) {
   size_t at = address.rfind('@');
   std::string_view local = at == std::string_view::npos ? address : address.substr(0, at);
   std::string_view domain = at == std::string_view::npos ? "" : address.substr(at);
-  std::string out = "<";
-  if (!quote || is_dot_string(local) ||
-      (local.size() >= 2 && local.front() == '"' && local.back() == '"')) {
+  std::string out;
+  if (is_dot_string(local) || (local.size() >= 2 && local.front() == '"' && local.back() == '"')) {
     out += local;
   } else {
     out += '"';
@@ -49,8 +47,12 @@ std::string quote_envelope_address(std::string_view address, bool quote) {
     out += '"';
   }
   out += domain;
-  out += '>';
   return out;
+}
+
+std::string quote_envelope_address(std::string_view address, bool quote) {
+  if (address.empty()) return "<>";
+  return "<" + (quote ? quote_address(address) : std::string(address)) + ">";
 }
 
 std::string xtext(std::string_view text) {
@@ -71,7 +73,8 @@ std::string xtext(std::string_view text) {
 
 std::string format_mail_from(const Message& message, const Capabilities& caps, bool quote,
                              MailOptions options) {
-  std::string command = "MAIL FROM:" + quote_envelope_address(message.sender, quote);
+  const std::string& sender = options.sender ? *options.sender : message.sender;
+  std::string command = "MAIL FROM:" + quote_envelope_address(sender, quote);
   if (caps.size && options.announce_size) {
     command += " SIZE=" + std::to_string(message.body_size());
   }

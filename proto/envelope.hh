@@ -13,6 +13,9 @@
 
 namespace ringrelay::proto {
 
+// "local@domain" with the local part quoted when it is not a dot-string (RFC 5321 §4.1.2).
+std::string quote_address(std::string_view address);
+
 // "<local@domain>" with the local part quoted when it is not a dot-string; "<>" for empty.
 std::string quote_envelope_address(std::string_view address, bool quote);
 
@@ -20,6 +23,7 @@ std::string quote_envelope_address(std::string_view address, bool quote);
 std::string xtext(std::string_view text);
 
 struct MailOptions {
+  const std::string* sender = nullptr;  // the sender to send (smtp_generic_maps), or the message's
   bool announce_size = true;  // false while downgrading 8BIT to 7BIT: the size will change
   bool binary_mime = false;   // BODY=BINARYMIME (only with BDAT)
   bool dummy_auth = false;    // AUTH=<> (smtp_send_dummy_mail_auth on an authenticated session)

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "proto/header_checks.hh"
+#include "proto/content_checks.hh"
 #include "proto/mime_downgrade.hh"
 #include "proto/reply_parser.hh"
 
@@ -59,7 +59,9 @@ struct SessionSettings {
   MimeLimits mime;                                 // mime_boundary_length_limit, mime_nesting_limit
   std::vector<std::string> discard_ehlo_keywords;  // smtp_discard_ehlo_keywords, lower case
   std::shared_ptr<const ReplyLineFilter> reply_filter;  // smtp_reply_filter (none: null)
-  std::shared_ptr<const HeaderCheck> header_checks;     // smtp_header_checks (none: null)
+  // smtp_header_checks, smtp_mime_header_checks, smtp_nested_header_checks, smtp_body_checks and
+  // smtp_generic_maps (which rewrites the envelope too); null when none is set.
+  std::shared_ptr<const ContentRules> content_rules;
   TlsMode tls = TlsMode::none;
   // smtp_tls_wrappermode: TLS from the first byte (SMTPS, port 465), then the greeting; never
   // STARTTLS. Needs tls == required (Postfix: a level of encrypt or stronger).

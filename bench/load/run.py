@@ -104,7 +104,8 @@ def run_size(ringrelay, size, args):
             lines.append(f"mx-host=d{d}.bench.test,mx{d % args.sinks}.bench.test,10")
         for i in range(args.sinks):
             lines.append(f"host-record=mx{i}.bench.test,127.0.0.{40 + i}")
-        serve_domains(w, lines, args.domains, port, **JOURNAL_MODES[args.journal](w))
+        extra = dict(setting.split("=", 1) for setting in args.set)
+        serve_domains(w, lines, args.domains, port, **JOURNAL_MODES[args.journal](w), **extra)
         serve_pid = w.serve_process.pid
         # One spool file per message on tmpfs, as a queue manager's queue would be.
         spool = tempfile.mkdtemp(prefix="ringrelay-spool-", dir="/dev/shm")
@@ -198,6 +199,8 @@ def main():
     parser.add_argument("--sinks", type=int, default=4)
     parser.add_argument("--recipients", type=int, default=1)
     parser.add_argument("--json", default="")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a main.cf parameter for ringrelay (e.g. smtp_header_checks=pcre:F)")
     parser.add_argument("--journal", choices=sorted(JOURNAL_MODES), default="sync",
                         help="the results journal: synced (as deployed), not synced, or off")
     parser.add_argument("--no-postfix", action="store_true",

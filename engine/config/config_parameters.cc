@@ -129,10 +129,13 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"mime_boundary_length_limit", T::integer, "2048", 1},
   {"mime_nesting_limit", T::integer, "100", 1},
   {"minimal_backoff_time", T::time, "300s", 1},
+  {"mydestination", T::list, "$myhostname, localhost.$mydomain, localhost"},
   {"mydomain", T::text, ""},
   {"myhostname", T::text, ""},
+  {"myorigin", T::text, "$myhostname"},
   {"notify_classes", T::list, "resource, software"},
   {"proxy_interfaces", T::list, ""},
+  {"recipient_delimiter", T::text, ""},
   {"relayhost", T::text, ""},
   // ringrelay: the durable results journal's directory (docs/feed-protocol.md); empty: none.
   {"results_journal", T::text, "/var/lib/ringrelay/results"},

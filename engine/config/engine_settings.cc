@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/config/address_map.hh"
 #include "engine/config/config_values.hh"
 #include "engine/config/lookup_table.hh"
 #include "engine/config/parameter_support.hh"
@@ -19,6 +20,46 @@
 
 namespace ringrelay::engine {
 namespace {
+
+// A list of tables as one content rule: the first table with an answer decides, as Postfix's maps
+// do; null when the list is empty.
+proto::ContentLookup content_lookup(const Config& c, const std::string& parameter) {
+  std::vector<LookupTable> tables = load_tables(c.list(parameter));
+  if (tables.empty()) return nullptr;
+  return [tables = std::move(tables)](std::string_view text) { return find_first(tables, text); };
+}
+
+// smtp_generic_maps with the names it treats as local ($myorigin, $mydestination).
+proto::AddressRewrite generic_maps(const Config& c, const std::string& parameter) {
+  std::vector<LookupTable> tables = load_tables(c.list(parameter));
+  if (tables.empty()) return nullptr;
+  std::vector<std::string> local_domains = {proto::ascii_lower(c.value("myorigin"))};
+  for (const std::string& name : c.list("mydestination")) {
+    if (name.find(':') != std::string::npos || name.starts_with("/")) {
+      throw ConfigError("mydestination = " + c.value("mydestination") + ": \"" + name +
+                        "\": ringrelay reads domain names here (for " + parameter +
+                        "'s local-part lookups), not tables");
+    }
+    local_domains.push_back(proto::ascii_lower(name));
+  }
+  auto map = std::make_shared<const AddressMap>(std::move(tables), std::move(local_domains),
+                                                c.value("recipient_delimiter"));
+  return [map](std::string_view address) { return map->map(address); };
+}
+
+std::shared_ptr<const proto::ContentRules> content_rules(const Config& c, bool lmtp) {
+  auto rules = std::make_shared<proto::ContentRules>();
+  std::string prefix = lmtp ? "lmtp" : "smtp";
+  auto name = [&](const char* suffix) { return prefix + suffix; };
+  rules->parameter_prefix = lmtp ? "lmtp" : "smtp";
+  rules->header = content_lookup(c, name("_header_checks"));
+  rules->mime_header = content_lookup(c, name("_mime_header_checks"));
+  rules->nested_header = content_lookup(c, name("_nested_header_checks"));
+  rules->body = content_lookup(c, name("_body_checks"));
+  rules->generic = generic_maps(c, name("_generic_maps"));
+  if (!rules->any()) return nullptr;
+  return rules;
+}
 
 ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::string>& notices) {
   ProtocolSettings p;
@@ -62,15 +103,7 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
       c.seconds(mirror("smtp_pix_workaround_threshold_time", "lmtp_pix_workaround_threshold_time"));
   p.pix_workaround_maps =
       load_tables(c.list(mirror("smtp_pix_workaround_maps", "lmtp_pix_workaround_maps")));
-  // smtp_header_checks: the first table with an answer decides, as Postfix's maps do.
-  if (std::vector<LookupTable> tables =
-          load_tables(c.list(mirror("smtp_header_checks", "lmtp_header_checks")));
-      !tables.empty()) {
-    s.header_checks = std::make_shared<const proto::HeaderCheck>(
-        [tables = std::move(tables)](std::string_view header) {
-          return find_first(tables, header);
-        });
-  }
+  s.content_rules = content_rules(c, lmtp);
   // Postfix opens one table here; a second would never be consulted.
   const char* filter_name = mirror("smtp_reply_filter", "lmtp_reply_filter");
   if (std::vector<std::string> filters = c.list(filter_name); filters.size() > 1) {

@@ -16,6 +16,7 @@
 
 #include "engine/config/config.hh"
 #include "engine/config/lookup_table.hh"
+#include "engine/runtime/invariant.hh"
 
 namespace ringrelay::engine {
 namespace {
@@ -169,6 +170,9 @@ class PcreMatcher final : public Matcher {
       throw ConfigError(where + ": /" + pattern + "/: " + reinterpret_cast<char*>(text) +
                         " at offset " + std::to_string(offset));
     }
+    // Compiled to machine code where PCRE2 can (body rules run once per line of every message);
+    // where it cannot, the interpreter matches the same way.
+    pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);
     std::uint32_t captures = 0;
     pcre2_pattern_info(code_, PCRE2_INFO_CAPTURECOUNT, &captures);
     captures_ = static_cast<int>(captures);
@@ -178,14 +182,13 @@ class PcreMatcher final : public Matcher {
   PcreMatcher& operator=(const PcreMatcher&) = delete;
 
   bool match(std::string_view key, std::vector<std::string_view>* groups) const override {
-    // Match data is per call: lookups run on every shard at once.
-    std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> data(
-        pcre2_match_data_create_from_pattern(code_, nullptr), &pcre2_match_data_free);
-    int found = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(key.data()), key.size(), 0, 0,
-                            data.get(), nullptr);
+    // Match data per thread (lookups run on every shard at once), grown to the largest pattern.
+    pcre2_match_data* data = thread_match_data(static_cast<std::uint32_t>(captures_) + 1);
+    int found = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(key.data()), key.size(), 0, 0, data,
+                            thread_match_context());
     if (found < 0) return false;  // no match, or a matching error (resource limits): no result
     if (groups) {
-      PCRE2_SIZE* vector = pcre2_get_ovector_pointer(data.get());
+      PCRE2_SIZE* vector = pcre2_get_ovector_pointer(data);
       groups->assign(static_cast<std::size_t>(captures_) + 1, {});
       for (int i = 0; i < found && i <= captures_; ++i) {
         if (vector[2 * i] != PCRE2_UNSET) {
@@ -199,6 +202,34 @@ class PcreMatcher final : public Matcher {
   int group_count() const override { return captures_; }
 
  private:
+  static pcre2_match_data* thread_match_data(std::uint32_t pairs) {
+    struct Data {
+      pcre2_match_data* data = nullptr;
+      std::uint32_t pairs = 0;
+      ~Data() { pcre2_match_data_free(data); }
+    };
+    thread_local Data cached;
+    if (cached.pairs < pairs) {
+      pcre2_match_data_free(cached.data);
+      cached.data = pcre2_match_data_create(pairs, nullptr);
+      RINGRELAY_CHECK(cached.data != nullptr, "pcre2 match data");
+      cached.pairs = pairs;
+    }
+    return cached.data;
+  }
+  // A bound on the work of one match (PCRE2's default is ten times higher): a body line crafted
+  // against a backtracking pattern costs at most this, then counts as no match.
+  static pcre2_match_context* thread_match_context() {
+    struct Context {
+      pcre2_match_context* context = pcre2_match_context_create(nullptr);
+      Context() { pcre2_set_match_limit(context, kMatchLimit); }
+      ~Context() { pcre2_match_context_free(context); }
+    };
+    thread_local Context cached;
+    return cached.context;
+  }
+  static constexpr std::uint32_t kMatchLimit = 1'000'000;
+
   pcre2_code* code_ = nullptr;
   int captures_ = 0;
 };

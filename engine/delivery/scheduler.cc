@@ -579,8 +579,16 @@ void Scheduler::learn_message_limit(Site& s, const Connection& c) {
   }
 }
 
-void Scheduler::on_notice(Connection&, const std::string& text) {
-  if (log_notice) log_notice(text);
+void Scheduler::on_notice(Connection& c, const std::string& text) {
+  if (!log_notice) return;
+  // About the message on the connection (header checks, conversions): under its id, as Postfix
+  // logs with the queue id.
+  auto slot = slots_.find(&c);
+  if (slot != slots_.end() && slot->second->job) {
+    log_notice(slot->second->job->request->id + ": " + text);
+  } else {
+    log_notice(text);
+  }
 }
 
 void Scheduler::on_idle(Connection& c) {

@@ -11,5 +11,5 @@ set(RINGRELAY_FUZZ_TARGETS
   tls_policy
   tls_channel
   lookup_table
-  header_checks
+  content_checks
 )

@@ -384,3 +384,55 @@ def scenario_smtp_header_checks(ringrelay):
         assert "Received: this body line stays" in got and "Subject: so does this one" in got, got
         assert any("warning: header From: boss@spoofed.example: suspicious sender" in l
                    for l in w.log_lines()), w.log_lines()[-5:]
+
+
+def scenario_smtp_mime_body_checks_and_generic_maps(ringrelay):
+    """The rest of smtp(8)'s content rules on a multipart message with an attached message, seen in
+    what smtp-sink received: smtp_mime_header_checks renames an attachment (REPLACE on its
+    Content-Disposition), smtp_nested_header_checks drops the attached message's Received header,
+    smtp_body_checks drops a body line and rewrites another (boundaries pass untouched), and
+    smtp_generic_maps rewrites the envelope sender, a recipient and the From/To headers — not
+    the Subject nor the body. One result per recipient, reported under the original address."""
+    with World(ringrelay) as w:
+        sink, dumps = dumping_sink(w, "127.0.0.1", "dumps")
+        tables = {}
+        for name, text in {
+                "mime": "/^Content-Disposition:.*filename=\"?secret/"
+                        "  REPLACE Content-Disposition: attachment; filename=\"renamed.txt\"\n",
+                "nested": "/^Received:/  IGNORE\n",
+                "body": "/^INTERNAL ONLY/  IGNORE\n/^see (.*)\\.internal$/  REPLACE see $1.example\n",
+                "generic": "@internal.example  @example.com\n"}.items():
+            tables[name] = os.path.join(w.dir, name)
+            with open(tables[name], "w") as f:
+                f.write(text)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}",
+                smtp_mime_header_checks=f"regexp:{tables['mime']}",
+                smtp_nested_header_checks=f"pcre:{tables['nested']}",
+                smtp_body_checks=f"pcre:{tables['body']}",
+                smtp_generic_maps=f"texthash:{tables['generic']}")
+        body = ("From: Sam <sam@internal.example>\nTo: ann@internal.example, bob@other.example\n"
+                "Subject: from sam@internal.example\nMIME-Version: 1.0\n"
+                "Content-Type: multipart/mixed; boundary=\"b1\"\n\n"
+                "--b1\nContent-Type: text/plain\n\nhello\nINTERNAL ONLY: drop me\n"
+                "see wiki.internal\nsam@internal.example stays in the body\n"
+                "--b1\nContent-Type: text/plain\n"
+                "Content-Disposition: attachment; filename=\"secret-plan.txt\"\n\nplan\n"
+                "--b1\nContent-Type: message/rfc822\n\n"
+                "Received: from inner.example\nSubject: attached\n\nattached body\n"
+                "--b1--\n")
+        code, results, err = w.submit("-f", "sam@internal.example", "-r", "ann@internal.example",
+                                      "-r", "bob@other.example", w.message(body=body))
+        request = results[0]["id"]
+        assert one_result_per_recipient(results, [(request, "ann@internal.example"),
+                                                  (request, "bob@other.example")])
+        assert all(r["status"] == "sent" for r in results), results
+        got = dumped(dumps).replace("\r\n", "\n")
+        assert "X-Mail-Args: <sam@example.com>" in got, got
+        assert "X-Rcpt-Args: <ann@example.com>\nX-Rcpt-Args: <bob@other.example>\n" in got, got
+        assert "From: Sam <sam@example.com>\nTo: ann@example.com, bob@other.example\n" in got, got
+        assert "Subject: from sam@internal.example\n" in got, got
+        assert "INTERNAL ONLY" not in got and "\nsee wiki.example\n" in got, got
+        assert "sam@internal.example stays in the body" in got, got
+        assert 'filename="renamed.txt"' in got and "secret-plan" not in got, got
+        assert "Received: from inner.example" not in got and "Subject: attached" in got, got
+        assert got.count("--b1\n") == 3 and "--b1--\n" in got, got

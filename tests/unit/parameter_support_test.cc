@@ -35,6 +35,7 @@ TEST(ParameterSupport, EveryParameterIsReadIgnoredOrRefused) {
   Config c =
       parse("feed_tcp_listen = 127.0.0.1:2526\nfeed_tcp_secret_file = " + std::string(secret) +
             "\nsmtp_helo_name = relay.$mydomain\n"
+            "smtp_generic_maps = inline:{ a@b=c@d }\nlmtp_generic_maps = inline:{ a@b=c@d }\n"
             "smtp_sasl_auth_enable = yes\nsmtp_sasl_password_maps = inline:{ a=b:c }\n"
             "smtp_sasl_auth_cache_name = memory\n"
             "lmtp_sasl_auth_enable = yes\nlmtp_sasl_password_maps = inline:{ a=b:c }\n"
