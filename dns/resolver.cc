@@ -102,9 +102,9 @@ void Resolver::resolve(const Nexthop& hop, std::function<void(Plan)> done) {
   r->hop = hop;
   r->done = std::move(done);
   std::vector<Nexthop> hops{hop};
-  if (hop.protocol == Protocol::smtp) {
-    hops.insert(hops.end(), options_.fallback_relays.begin(), options_.fallback_relays.end());
-  }
+  const auto& fallbacks =
+      hop.protocol == Protocol::smtp ? options_.fallback_relays : options_.lmtp_fallback_relays;
+  hops.insert(hops.end(), fallbacks.begin(), fallbacks.end());
   r->finished.resize(hops.size());
   r->waiting = hops.size();
   for (std::size_t i = 0; i < hops.size(); ++i) {

@@ -37,10 +37,11 @@ struct ResolverOptions {
   bool ignore_mx_lookup_error = false;
   bool defer_if_no_mx_address = false;  // smtp_defer_if_no_mx_address_found
   PlanOptions plan;
-  std::vector<std::string> self_addresses;  // inet_interfaces and proxy_interfaces, printable
-  std::vector<Nexthop> fallback_relays;     // smtp_fallback_relay (SMTP only)
-  std::string relayhost_key;                // the relayhost's Nexthop::key(), "" for none
-  std::chrono::seconds native_ttl{60};      // how long a native answer is used
+  std::vector<std::string> self_addresses;    // inet_interfaces and proxy_interfaces, printable
+  std::vector<Nexthop> fallback_relays;       // smtp_fallback_relay (for SMTP next hops)
+  std::vector<Nexthop> lmtp_fallback_relays;  // lmtp_fallback_relay (for LMTP next hops)
+  std::string relayhost_key;                  // the relayhost's Nexthop::key(), "" for none
+  std::chrono::seconds native_ttl{60};        // how long a native answer is used
 };
 
 struct Plan {

@@ -94,7 +94,9 @@ int run_config_command(std::span<const std::string_view> args, const HostFacts& 
       // A comment line keeps the output a valid main.cf (values cannot carry comments).
       if (const ParameterNote* note = parameter_note(name); note && config.is_set_in_file(name)) {
         out << "# " << name << ": "
-            << (note->support == Support::ignored ? "ignored" : "refused unless default")
+            << (note->support == Support::ignored   ? "ignored"
+                : note->support == Support::refused ? "refused unless default"
+                                                    : "refused unless equal to its smtp_ value")
             << " by ringrelay: " << note->reason << '\n';
       }
       print_setting(out, name, expand ? config.value(name) : std::string(config.raw(name)));

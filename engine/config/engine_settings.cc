@@ -284,6 +284,14 @@ dns::ResolverOptions resolver_options(const Config& c, bool ipv4, bool ipv6) {
     if (!hop) throw ConfigError("bad smtp_fallback_relay entry \"" + relay + "\": " + error);
     r.fallback_relays.push_back(*hop);
   }
+  // LMTP's: "unix:/path", "inet:host:port", or "host:port" (inet), as lmtp(8) names next hops.
+  for (const std::string& relay : c.list("lmtp_fallback_relay")) {
+    std::string error;
+    bool typed = relay.starts_with("unix:") || relay.starts_with("inet:");
+    auto hop = dns::parse_nexthop((typed ? "lmtp:" : "lmtp:inet:") + relay, &error);
+    if (!hop) throw ConfigError("bad lmtp_fallback_relay entry \"" + relay + "\": " + error);
+    r.lmtp_fallback_relays.push_back(*hop);
+  }
   if (std::string relayhost = c.value("relayhost"); !relayhost.empty()) {
     std::string error;
     auto hop = dns::parse_nexthop(relayhost, &error);

@@ -1,6 +1,7 @@
 // The parameters ringrelay knows but does not act on, each with its reason: ignored (accepted,
-// logged at start when main.cf sets it, listed in docs/configuration.md) or refused (the start
-// stops with exit 78 when main.cf gives it anything but its default). Every other known parameter
+// logged at start when main.cf sets it, listed in docs/configuration.md), refused (the start
+// stops with exit 78 when main.cf gives it anything but its default), or, for some lmtp_ names,
+// refused unless equal to the smtp_ value that applies. Every other known parameter
 // is read by the code that acts on it; a unit test walks the table to keep that true.
 #pragma once
 
@@ -13,7 +14,13 @@
 
 namespace ringrelay::engine {
 
-enum class Support { ignored, refused };
+enum class Support {
+  ignored,
+  refused,
+  // An lmtp_ name whose smtp_ counterpart ringrelay applies to LMTP next hops as well: accepted
+  // when main.cf gives both the same value, refused otherwise (the LMTP value would not apply).
+  smtp_value,
+};
 
 struct ParameterNote {
   std::string_view name;

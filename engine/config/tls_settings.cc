@@ -31,20 +31,23 @@ tls::SecurityLevel level_of(const Config& c, const char* name) {
   return *level;
 }
 
-// main.cf's level. Postfix decides it from the legacy names when smtp_tls_security_level is
-// empty: smtp_enforce_tls (verify with smtp_tls_enforce_peername, else encrypt), then
-// smtp_use_tls (may), else none. ringrelay's default level (may) stands for "empty" only while
-// main.cf sets neither legacy name, so that a migrated main.cf keeps the TLS it asked for.
-tls::SecurityLevel main_level(const Config& c) {
-  bool use = c.boolean("smtp_use_tls"), enforce = c.boolean("smtp_enforce_tls");
-  bool peername = c.boolean("smtp_tls_enforce_peername");
-  bool legacy = c.is_set_in_file("smtp_use_tls") || c.is_set_in_file("smtp_enforce_tls");
-  bool level_given = c.is_set_in_file("smtp_tls_security_level");
-  if (c.value("smtp_tls_security_level").empty() || (legacy && !level_given)) {
+// main.cf's level for SMTP ("smtp") or LMTP ("lmtp") next hops. Postfix decides it from the
+// legacy names when <prefix>_tls_security_level is empty: <prefix>_enforce_tls (verify with
+// <prefix>_tls_enforce_peername, else encrypt), then <prefix>_use_tls (may), else none.
+// ringrelay's default SMTP level (may) stands for "empty" only while main.cf sets neither legacy
+// name, so that a migrated main.cf keeps the TLS it asked for.
+tls::SecurityLevel main_level(const Config& c, const std::string& prefix) {
+  std::string level_name = prefix + "_tls_security_level";
+  std::string use_name = prefix + "_use_tls", enforce_name = prefix + "_enforce_tls";
+  bool use = c.boolean(use_name), enforce = c.boolean(enforce_name);
+  bool peername = c.boolean(prefix + "_tls_enforce_peername");
+  bool legacy = c.is_set_in_file(use_name) || c.is_set_in_file(enforce_name);
+  bool level_given = c.is_set_in_file(level_name);
+  if (c.value(level_name).empty() || (legacy && !level_given)) {
     if (enforce) return peername ? tls::SecurityLevel::verify : tls::SecurityLevel::encrypt;
     return use ? tls::SecurityLevel::may : tls::SecurityLevel::none;
   }
-  return level_of(c, "smtp_tls_security_level");
+  return level_of(c, level_name.c_str());
 }
 
 // The client certificate: smtp_tls_chain_files (Postfix 3.4) takes precedence over the legacy
@@ -110,7 +113,7 @@ bool TlsSettings::any_tls() const {
 TlsSettings tls_settings(const Config& c) {
   TlsSettings t;
   tls::PolicyDefaults& d = t.defaults;
-  d.level = main_level(c);
+  d.level = main_level(c, "smtp");
   d.protocols = joined(c.list("smtp_tls_protocols"));
   d.mandatory_protocols = joined(c.list("smtp_tls_mandatory_protocols"));
   d.ciphers = c.value("smtp_tls_ciphers");
@@ -126,7 +129,7 @@ TlsSettings tls_settings(const Config& c) {
   d.servername = c.value("smtp_tls_servername");
   try {
     t.default_policy = tls::default_policy(d.level, d);
-    t.lmtp_policy = tls::default_policy(level_of(c, "lmtp_tls_security_level"), d);
+    t.lmtp_policy = tls::default_policy(main_level(c, "lmtp"), d);
   } catch (const std::invalid_argument& e) {
     throw ConfigError(e.what());
   }

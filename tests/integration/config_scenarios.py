@@ -6,7 +6,8 @@ import shutil
 import signal
 import subprocess
 
-from harness import (PostfixServer, Sink, TricklingServer, World, one_result_per_recipient,
+from harness import (PostfixServer, Sink, TricklingServer, World, free_port,
+                     one_result_per_recipient,
                      wait_for)
 from tls_scenarios import deliver, established, needs_root, pki, serve, tls_smtpd
 
@@ -436,3 +437,27 @@ def scenario_smtp_mime_body_checks_and_generic_maps(ringrelay):
         assert 'filename="renamed.txt"' in got and "secret-plan" not in got, got
         assert "Received: from inner.example" not in got and "Subject: attached" in got, got
         assert got.count("--b1\n") == 3 and "--b1--\n" in got, got
+
+
+def scenario_lmtp_fallback_relay(ringrelay):
+    """lmtp_fallback_relay: an LMTP next hop with nothing listening hands its mail to the LMTP
+    fallback (smtp-sink -L, named "inet:host:port" as lmtp(8) names it), never to
+    smtp_fallback_relay; an SMTP next hop with nothing listening goes to smtp_fallback_relay."""
+    with World(ringrelay) as w:
+        smtp_relay, lmtp_relay = Sink(w), Sink(w, ["-L"])
+        dead = free_port()
+        w.serve(smtp_fallback_relay=f"[127.0.0.1]:{smtp_relay.port}",
+                lmtp_fallback_relay=f"inet:127.0.0.1:{lmtp_relay.port}")
+        requests = [
+            {"id": "lmtp", "recipients": ["a@example.com"],
+             "nexthop": f"lmtp:inet:127.0.0.1:{dead}"},
+            {"id": "smtp", "recipients": ["b@example.com"], "nexthop": f"[127.0.0.1]:{dead}"},
+        ]
+        code, results, err = w.submit("--batch", w.batch(requests, w.message()))
+        seen = one_result_per_recipient(results, [("lmtp", "a@example.com"),
+                                                  ("smtp", "b@example.com")])
+        assert all(r["status"] == "sent" for r in seen.values()), results
+        assert seen[("lmtp", "a@example.com")]["relay"].endswith(f":{lmtp_relay.port}"), results
+        assert seen[("smtp", "b@example.com")]["relay"].endswith(f":{smtp_relay.port}"), results
+        w.stop_serve()
+        assert lmtp_relay.counter("mesg") == 1 and smtp_relay.counter("mesg") == 1

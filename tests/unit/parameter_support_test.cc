@@ -75,6 +75,34 @@ TEST(ParameterSupport, RefusedUnlessDefaultIgnoredWithANotice) {
             "cached in the process, per shard (smtp_tls_session_cache_timeout)");
 }
 
+TEST(ParameterSupport, LmtpNamesThatFollowTheirSmtpValue) {
+  // Equal values (a migrated main.cf that sets both the same), or only the smtp_ name: accepted.
+  EXPECT_TRUE(
+      check_parameter_support(parse("smtp_tls_ciphers = high\nlmtp_tls_ciphers = high\n")).empty());
+  EXPECT_TRUE(check_parameter_support(parse("smtp_bind_address = 127.0.0.1\n")).empty());
+  try {
+    check_parameter_support(parse("lmtp_tls_ciphers = high\n"));
+    FAIL() << "lmtp_tls_ciphers = high was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "lmtp_tls_ciphers = high: not supported by ringrelay: LMTP next hops use "
+              "smtp_tls_ciphers, as SMTP next hops do (smtp_tls_ciphers = medium); give "
+              "lmtp_tls_ciphers the same value or leave it out");
+  }
+}
+
+TEST(LegacyTlsNames, LmtpHasItsOwn) {
+  auto level = [](const std::string& text) {
+    return engine_settings(parse(text)).tls.lmtp_policy.level;
+  };
+  using L = tls::SecurityLevel;
+  EXPECT_EQ(level(""), L::none);  // Postfix's LMTP default
+  EXPECT_EQ(level("lmtp_use_tls = yes\n"), L::may);
+  EXPECT_EQ(level("lmtp_enforce_tls = yes\nlmtp_tls_enforce_peername = no\n"), L::encrypt);
+  EXPECT_EQ(level("lmtp_enforce_tls = yes\nlmtp_tls_security_level = may\n"), L::may);
+  EXPECT_EQ(level("smtp_use_tls = yes\n"), L::none);  // the smtp_ names are SMTP's
+}
+
 TEST(ParameterSupport, DocumentedInConfigurationMd) {
   std::ifstream file(RINGRELAY_SOURCE_DIR "/docs/configuration.md");
   std::stringstream text;
