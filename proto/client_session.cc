@@ -131,6 +131,11 @@ void ClientSession::parse_replies(std::string_view bytes) {
                    waiting_stage(), false);
       return;
     }
+    if (settings_.transcript) {
+      for (const std::string& line : reply.lines) {
+        actions_.emplace_back(NoticeAction{"< " + peer_ + ": " + line});
+      }
+    }
     handle_reply(reply);
     // After the 220 to STARTTLS, anything the server sent in plaintext must not be trusted.
     if (phase_ == Phase::tls_handshake) {
@@ -452,7 +457,9 @@ void ClientSession::begin_auth() {
       deferred_initial_response_ = std::move(encoded);
     }
   }
-  write(command + "\r\n");
+  write(command + "\r\n",
+        "AUTH " + auth_mechanism_ +
+            (command.size() > 5 + auth_mechanism_.size() ? " [initial response]" : ""));
   phase_ = Phase::auth;
   arm(TimerName::mail);
 }
@@ -473,7 +480,7 @@ void ClientSession::handle_auth_reply(const Reply& reply) {
                      true);
         return;
       }
-      write(*deferred_initial_response_ + "\r\n");
+      write(*deferred_initial_response_ + "\r\n", "[initial response]");
       deferred_initial_response_.reset();
       arm(TimerName::mail);
       return;
@@ -487,7 +494,7 @@ void ClientSession::handle_auth_reply(const Reply& reply) {
       fail_session(auth_unavailable_verdict(peer_, why), Stage::auth, true);
       return;
     }
-    write(base64_encode(*response) + "\r\n");
+    write(base64_encode(*response) + "\r\n", "[SASL response]");
     arm(TimerName::mail);
     return;
   }
@@ -629,6 +636,7 @@ void ClientSession::pump() {
         t.body_queued = true;
       } else {
         t.encoder->produce(batch, static_cast<std::size_t>(-1));
+        log_sent(t.hold_dot ? "[message content]" : "[message content] .");
         t.body_queued = !t.hold_dot;
         t.dot_due = t.hold_dot;
       }
@@ -648,6 +656,7 @@ void ClientSession::pump() {
       bool last = command.last;
       t.body_queued |= last;  // `command` dangles once the list grows
       batch.add_owned("BDAT " + std::to_string(size) + (last ? " LAST\r\n" : "\r\n"));
+      log_sent(batch.segments().back());
       batch.append(std::move(chunk));
       ++t.sent;
       if (!last) t.commands.push_back({CommandKind::bdat});
@@ -656,6 +665,7 @@ void ClientSession::pump() {
     switch (command.kind) {
       case CommandKind::xforward:
         batch.add_owned(t.xforward[command.recipient]);
+        log_sent(t.xforward[command.recipient]);
         break;
       case CommandKind::mail:
         batch.add_owned(
@@ -678,6 +688,10 @@ void ClientSession::pump() {
       default:
         batch.add_owned("DATA\r\n");
         break;
+    }
+    if (command.kind == CommandKind::mail || command.kind == CommandKind::rcpt ||
+        command.kind == CommandKind::data) {
+      log_sent(batch.segments().back());
     }
     ++t.sent;
   }
@@ -984,7 +998,14 @@ void ClientSession::on_write_progress(std::size_t bytes) {
   }
 }
 
-void ClientSession::write(std::string bytes) {
+void ClientSession::log_sent(std::string_view line) {
+  if (!settings_.transcript) return;
+  while (line.ends_with("\n") || line.ends_with("\r")) line.remove_suffix(1);
+  actions_.emplace_back(NoticeAction{"> " + peer_ + ": " + std::string(line)});
+}
+
+void ClientSession::write(std::string bytes, std::optional<std::string> shown) {
+  log_sent(shown ? *shown : bytes);
   OutputBatch batch;
   batch.add_owned(std::move(bytes));
   actions_.emplace_back(WriteAction{std::move(batch)});

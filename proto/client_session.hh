@@ -161,7 +161,10 @@ class ClientSession {
   TimerName waiting_timer() const;
   void arm(TimerName timer);
   void cancel_timer();
-  void write(std::string bytes);
+  // `shown`: what the transcript logs instead of the bytes (AUTH data), when they are secret.
+  void write(std::string bytes, std::optional<std::string> shown = std::nullopt);
+  // The transcript's line for a command sent or a reply line read (SessionSettings::transcript).
+  void log_sent(std::string_view line);
   void close(std::string reason);
 
   SessionSettings settings_;

@@ -75,6 +75,9 @@ struct SessionSettings {
   std::vector<std::string> pix_workarounds = {"disable_esmtp", "delay_dotcrlf"};
   std::int64_t pix_delay_seconds = 10;       // smtp_pix_workaround_delay_time
   std::int64_t pix_threshold_seconds = 500;  // smtp_pix_workaround_threshold_time
+  // debug_peer_level >= 2 for this server: every command and reply line is logged (AUTH data
+  // replaced by a placeholder, the message content not at all), as Postfix's verbose smtp_chat.
+  bool transcript = false;
   bool assume_final = false;   // lmtp_assume_final: an LMTP 250 without DSN is final delivery
   bool send_xforward = false;  // smtp_send_xforward_command: the message's client, when offered
   std::size_t line_length_limit = 998;       // smtp_line_length_limit (0: none)

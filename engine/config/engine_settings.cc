@@ -342,6 +342,7 @@ EngineSettings engine_settings(const Config& c) {
     }
   }
   e.debug_peers = c.list("debug_peer_list");
+  e.debug_peer_level = static_cast<int>(c.integer("debug_peer_level"));
   e.mx_session_limit = static_cast<std::size_t>(c.integer("smtp_mx_session_limit"));
   auto protocols = c.list("inet_protocols");
   bool all = std::find(protocols.begin(), protocols.end(), "all") != protocols.end();

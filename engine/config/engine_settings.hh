@@ -47,6 +47,9 @@ struct EngineSettings {
   // smtp_destination_concurrency_maps: destination key → concurrency limit.
   std::map<std::string, std::size_t, std::less<>> concurrency_overrides;
   std::vector<std::string> debug_peers;  // debug_peer_list
+  // debug_peer_level: 1 logs connection and cache events for those peers, 2 (Postfix's default)
+  // and more also the SMTP conversation ("> host: MAIL FROM:<...>", "< host: 250 2.1.0 Ok").
+  int debug_peer_level = 2;
   std::size_t mx_session_limit = 2;
   bool ipv4 = true, ipv6 = true;
   // How next hops become addresses (MX plan, loop detection, fallback relays), and the DNS

@@ -15,7 +15,6 @@ using S = Support;
 // clang-format off
 constexpr std::array kNotes = std::to_array<ParameterNote>({
   {"best_mx_transport", S::refused, "ringrelay has no local delivery: mail that loops back to this host is deferred, as Postfix does with the parameter empty"},
-  {"debug_peer_level", S::ignored, "debug_peer_list logs one level of connection and cache events"},
   {"delay_logging_resolution_limit", S::ignored, "delays are logged with Postfix's default resolution (2 digits)"},
   {"error_notice_recipient", S::ignored, "ringrelay sends no notices to the postmaster: every result goes to the queue manager, which reports trouble"},
   {"lmtp_address_preference", S::smtp_value, "LMTP next hops use smtp_address_preference, as SMTP next hops do"},

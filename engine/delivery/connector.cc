@@ -30,6 +30,17 @@ std::size_t Connector::next_address(const ResolveAnswer& plan, std::size_t index
   return next;
 }
 
+bool is_debug_peer(const std::vector<std::string>& patterns, const ServerAddress& peer) {
+  for (const std::string& pattern : patterns) {
+    std::string bare = pattern.starts_with(".") ? pattern.substr(1) : pattern;
+    if (pattern == peer.address || bare == peer.hostname ||
+        (peer.hostname.size() > bare.size() && peer.hostname.ends_with("." + bare))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::unique_ptr<Connection> Connector::open(ConnectionListener& listener, const dns::Nexthop& hop,
                                             const ServerAddress& server, bool plaintext,
                                             AuthPlan auth) {
@@ -42,6 +53,8 @@ std::unique_ptr<Connection> Connector::open(ConnectionListener& listener, const 
   if (auto words = words_for_server(p.pix_workaround_maps, server.address)) {
     session.pix_workarounds = std::move(*words);
   }
+  session.transcript =
+      settings_.debug_peer_level >= 2 && is_debug_peer(settings_.debug_peers, server);
   return network_.open(listener, server, std::move(session), p.connect,
                        tls_.plan(hop, server, plaintext), std::move(auth));
 }

@@ -15,6 +15,10 @@
 
 namespace ringrelay::engine {
 
+// Whether `peer` matches debug_peer_list: an address, a host name, or a domain whose subdomains
+// match too (Postfix's default).
+bool is_debug_peer(const std::vector<std::string>& patterns, const ServerAddress& peer);
+
 class Connector {
  public:
   Connector(Network& network, const EngineSettings& settings, TlsPlanner& tls)

@@ -116,16 +116,9 @@ Scheduler::Scheduler(Network& network, Timers& timers, const EngineSettings& set
 Scheduler::~Scheduler() = default;
 
 void Scheduler::debug(const ServerAddress& peer, const std::string& text) const {
-  if (!log_notice || settings_.debug_peers.empty()) return;
-  for (const std::string& pattern : settings_.debug_peers) {
-    // An address, a host name, or a domain whose subdomains match too (Postfix's default).
-    std::string bare = pattern.starts_with(".") ? pattern.substr(1) : pattern;
-    bool match = pattern == peer.address || bare == peer.hostname ||
-                 (peer.hostname.size() > bare.size() && peer.hostname.ends_with("." + bare));
-    if (match) {
-      log_notice("debug: " + peer.name_address_port() + ": " + text);
-      return;
-    }
+  if (!log_notice || settings_.debug_peers.empty() || settings_.debug_peer_level < 1) return;
+  if (is_debug_peer(settings_.debug_peers, peer)) {
+    log_notice("debug: " + peer.name_address_port() + ": " + text);
   }
 }
 

@@ -212,6 +212,8 @@ class TranscriptRunner {
       connect_failure_ = value == "fails";
     else if (key == "send_xforward")
       settings_.send_xforward = yes;
+    else if (key == "transcript")
+      settings_.transcript = yes;
     else if (key == "client_name")
       message_.client.name = value;
     else if (key == "client_address")
