@@ -529,7 +529,7 @@ void ClientSession::begin_transaction() {
   phase_ = Phase::transaction;
 
   // Limits known before sending anything.
-  if (m.smtputf8 && !caps_.smtputf8) {
+  if (m.smtputf8 && settings_.smtputf8_enable && !caps_.smtputf8) {
     fail_pending(smtputf8_not_offered_verdict(peer_), Stage::mail);
     finish_transaction();
     return;
@@ -672,6 +672,7 @@ void ClientSession::pump() {
             format_mail_from(m, caps_, settings_.quote_rfc821_envelope,
                              {.sender = t.sender ? &*t.sender : nullptr,
                               .announce_size = !t.downgraded,
+                              .smtputf8 = settings_.smtputf8_enable,
                               .binary_mime = t.binary_mime,
                               .dummy_auth = settings_.dummy_mail_auth && authenticated_}));
         break;

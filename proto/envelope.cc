@@ -92,7 +92,7 @@ std::string format_mail_from(const Message& message, const Capabilities& caps, b
     if (message.ret == DsnReturn::full) command += " RET=FULL";
     if (message.ret == DsnReturn::headers) command += " RET=HDRS";
   }
-  if (caps.smtputf8 && message.smtputf8) command += " SMTPUTF8";
+  if (caps.smtputf8 && message.smtputf8 && options.smtputf8) command += " SMTPUTF8";
   // Postfix: "We authenticate the local MTA only, but not the sender."
   if (options.dummy_auth) command += " AUTH=<>";
   command += "\r\n";

@@ -25,6 +25,7 @@ std::string xtext(std::string_view text);
 struct MailOptions {
   const std::string* sender = nullptr;  // the sender to send (smtp_generic_maps), or the message's
   bool announce_size = true;  // false while downgrading 8BIT to 7BIT: the size will change
+  bool smtputf8 = true;       // smtputf8_enable: false never asks for SMTPUTF8
   bool binary_mime = false;   // BODY=BINARYMIME (only with BDAT)
   bool dummy_auth = false;    // AUTH=<> (smtp_send_dummy_mail_auth on an authenticated session)
 };

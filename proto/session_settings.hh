@@ -78,6 +78,9 @@ struct SessionSettings {
   // debug_peer_level >= 2 for this server: every command and reply line is logged (AUTH data
   // replaced by a placeholder, the message content not at all), as Postfix's verbose smtp_chat.
   bool transcript = false;
+  // smtputf8_enable = no: SMTPUTF8 is never requested, and a message the queue manager flags as
+  // needing it goes to servers without it too (as Postfix, whose cleanup would not flag it).
+  bool smtputf8_enable = true;
   bool assume_final = false;   // lmtp_assume_final: an LMTP 250 without DSN is final delivery
   bool send_xforward = false;  // smtp_send_xforward_command: the message's client, when offered
   std::size_t line_length_limit = 998;       // smtp_line_length_limit (0: none)

@@ -104,6 +104,7 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
   p.pix_workaround_maps =
       load_tables(c.list(mirror("smtp_pix_workaround_maps", "lmtp_pix_workaround_maps")));
   s.content_rules = content_rules(c, lmtp);
+  s.smtputf8_enable = c.boolean("smtputf8_enable");
   // Postfix opens one table here; a second would never be consulted.
   const char* filter_name = mirror("smtp_reply_filter", "lmtp_reply_filter");
   if (std::vector<std::string> filters = c.list(filter_name); filters.size() > 1) {

@@ -80,7 +80,6 @@ constexpr std::array kNotes = std::to_array<ParameterNote>({
   {"smtp_tls_per_site", S::refused, "not supported: translate it into smtp_tls_policy_maps (NONE none, MAY may, ENCRYPT and MUST_NOPEERMATCH encrypt, VERIFY and MUST verify)"},
   {"smtp_tls_session_cache_database", S::ignored, "TLS sessions are cached in the process, per shard (smtp_tls_session_cache_timeout)"},
   {"smtp_tls_trust_anchor_file", S::refused, "not supported yet (it comes with DANE, which shares its trust-anchor checks): use smtp_tls_CAfile"},
-  {"smtputf8_enable", S::refused, "ringrelay always requests SMTPUTF8 for mail that needs it (as with yes)"},
 });
 // clang-format on
 

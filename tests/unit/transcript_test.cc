@@ -214,6 +214,8 @@ class TranscriptRunner {
       settings_.send_xforward = yes;
     else if (key == "transcript")
       settings_.transcript = yes;
+    else if (key == "smtputf8_enable")
+      settings_.smtputf8_enable = yes;
     else if (key == "client_name")
       message_.client.name = value;
     else if (key == "client_address")
