@@ -113,6 +113,23 @@ TEST(ParameterSupport, DocumentedInConfigurationMd) {
   }
 }
 
+TEST(ParameterSupport, EveryParameterInTheFullList) {
+  std::ifstream file(RINGRELAY_SOURCE_DIR "/docs/configuration.md");
+  std::stringstream text;
+  text << file.rdbuf();
+  std::string docs = text.str();
+  std::size_t list = docs.find("## Every parameter");
+  ASSERT_NE(list, std::string::npos);
+  std::string_view table = std::string_view(docs).substr(list);
+  for (const ParameterSpec& spec : known_parameters()) {
+    std::string value(spec.default_value);
+    std::string shown = value.empty() ? "(empty)" : "`" + value + "`";
+    EXPECT_NE(table.find("| `" + std::string(spec.name) + "` | " + shown + " |"), table.npos)
+        << spec.name << " (default " << shown << ") is not in docs/configuration.md's full list; "
+        << "regenerate it with tests/lint/parameter_list.py";
+  }
+}
+
 TEST(LegacyTlsNames, MapOntoLevelsAsPostfixDoes) {
   auto level = [](const std::string& text) {
     return engine_settings(parse(text)).tls.defaults.level;
