@@ -42,6 +42,7 @@ struct ClientSession::Transaction {
   bool started = false;
   bool use_bdat = false;
   bool binary_mime = false;
+  bool smtputf8 = false;  // MAIL FROM asked for SMTPUTF8
   std::vector<Command> commands;
   std::vector<std::string> xforward;  // the XFORWARD commands, by Command::recipient
   std::size_t sent = 0;               // commands written
@@ -592,6 +593,7 @@ void ClientSession::begin_transaction() {
     t.body = t.converted->output.segments();
   }
 
+  t.smtputf8 = m.smtputf8 && caps_.smtputf8 && settings_.smtputf8_enable;
   t.use_bdat = caps_.chunking && settings_.use_chunking;
   t.binary_mime = t.use_bdat && caps_.binary_mime && m.encoding == BodyEncoding::binary;
   if (settings_.send_xforward && caps_.xforward) {
@@ -679,11 +681,12 @@ void ClientSession::pump() {
       case CommandKind::rcpt:
         if (t.recipients.empty()) {
           batch.add_owned(format_rcpt_to(m.recipients[command.recipient], caps_,
-                                         settings_.quote_rfc821_envelope));
+                                         settings_.quote_rfc821_envelope, t.smtputf8));
         } else {
           Recipient rewritten = m.recipients[command.recipient];
           rewritten.address = t.recipients[command.recipient];
-          batch.add_owned(format_rcpt_to(rewritten, caps_, settings_.quote_rfc821_envelope));
+          batch.add_owned(
+              format_rcpt_to(rewritten, caps_, settings_.quote_rfc821_envelope, t.smtputf8));
         }
         break;
       default:

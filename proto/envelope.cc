@@ -3,6 +3,7 @@
 #include "proto/envelope.hh"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "proto/ascii.hh"
@@ -99,10 +100,75 @@ std::string format_mail_from(const Message& message, const Capabilities& caps, b
   return command;
 }
 
-std::string format_rcpt_to(const Recipient& recipient, const Capabilities& caps, bool quote) {
+std::optional<std::string> utf8_orcpt(std::string_view address, bool unitext) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out = "utf-8;";
+  for (std::size_t i = 0; i < address.size();) {
+    auto c = static_cast<unsigned char>(address[i]);
+    if (c < 0x80) {
+      if (c > ' ' && c < 127 && c != '+' && c != '=' && c != '\\') {
+        out += static_cast<char>(c);
+      } else {
+        out += "\\x{";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+        out += '}';
+      }
+      ++i;
+      continue;
+    }
+    // One UTF-8 character: its length from the lead byte, continuation bytes 10xxxxxx, no
+    // overlong forms, surrogates or code points past U+10FFFF.
+    std::size_t length = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    if (length == 0 || c > 0xF4 || i + length > address.size()) return std::nullopt;
+    std::uint32_t point = c & (0x7F >> length);
+    for (std::size_t k = 1; k < length; ++k) {
+      auto more = static_cast<unsigned char>(address[i + k]);
+      if ((more & 0xC0) != 0x80) return std::nullopt;
+      point = (point << 6) | (more & 0x3F);
+    }
+    if ((length == 3 && (point < 0x800 || (point >= 0xD800 && point <= 0xDFFF))) ||
+        (length == 4 && (point < 0x10000 || point > 0x10FFFF))) {
+      return std::nullopt;
+    }
+    if (unitext) {
+      out += address.substr(i, length);
+    } else {
+      char hex[16];
+      std::snprintf(hex, sizeof hex, "\\x{%X}", point);
+      out += hex;
+    }
+    i += length;
+  }
+  return out;
+}
+
+namespace {
+
+// The ORCPT parameter's value: "type;address" as xtext, except UTF-8 addresses, which RFC 6533
+// gives their own type and encoding (an "rfc822" address with UTF-8 in it becomes "utf-8", as
+// Postfix types the addresses it makes up); nothing when a UTF-8 address is malformed (Postfix
+// leaves ORCPT out then too).
+std::optional<std::string> orcpt_parameter(std::string_view orcpt, bool smtputf8) {
+  std::size_t semicolon = orcpt.find(';');
+  std::string type = ascii_lower(orcpt.substr(0, semicolon));
+  std::string_view address =
+      semicolon == std::string_view::npos ? std::string_view() : orcpt.substr(semicolon + 1);
+  bool utf8 = std::any_of(address.begin(), address.end(),
+                          [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  if (type == "utf-8" || (type == "rfc822" && utf8)) return utf8_orcpt(address, smtputf8);
+  return xtext(orcpt);
+}
+
+}  // namespace
+
+std::string format_rcpt_to(const Recipient& recipient, const Capabilities& caps, bool quote,
+                           bool smtputf8) {
   std::string command = "RCPT TO:" + quote_envelope_address(recipient.address, quote);
   if (caps.dsn) {
-    if (!recipient.orcpt.empty()) command += " ORCPT=" + xtext(recipient.orcpt);
+    if (!recipient.orcpt.empty()) {
+      if (auto value = orcpt_parameter(recipient.orcpt, smtputf8)) command += " ORCPT=" + *value;
+    }
     if (!recipient.notify.empty()) command += " NOTIFY=" + recipient.notify;
   }
   command += "\r\n";

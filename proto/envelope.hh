@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,8 +35,16 @@ struct MailOptions {
 std::string format_mail_from(const Message& message, const Capabilities& caps, bool quote,
                              MailOptions options);
 
-// "RCPT TO:<...> ORCPT=... NOTIFY=...\r\n" for this server.
-std::string format_rcpt_to(const Recipient& recipient, const Capabilities& caps, bool quote);
+// "RCPT TO:<...> ORCPT=... NOTIFY=...\r\n" for this server. `smtputf8`: the transaction asked
+// for SMTPUTF8 (a UTF-8 ORCPT then goes as RFC 6533's utf-8-addr-unitext, else as its xtext).
+std::string format_rcpt_to(const Recipient& recipient, const Capabilities& caps, bool quote,
+                           bool smtputf8 = false);
+
+// RFC 6533's ORCPT value for a UTF-8 address ("utf-8;" and the encoded address): printable ASCII
+// other than '+', '=' and '\' as is, other ASCII as "\x{HH}", and UTF-8 characters as they are
+// (`unitext`, SMTPUTF8 in use) or as "\x{HEX}" of their code point; nothing when `address` is not
+// valid UTF-8.
+std::optional<std::string> utf8_orcpt(std::string_view address, bool unitext);
 
 // Postfix's XFORWARD commands ("XFORWARD NAME=... ADDR=...\r\n", then PROTO/HELO/IDENT/DOMAIN)
 // with the attributes this server offers and the message knows; empty when there are none.

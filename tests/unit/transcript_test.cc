@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "proto/client_session.hh"
+#include "proto/envelope.hh"
 #include "proto/sasl_cyrus.hh"
 
 namespace ringrelay::proto {
@@ -367,6 +368,23 @@ TEST_P(Transcript, Replays) {
 
 INSTANTIATE_TEST_SUITE_P(Golden, Transcript, ::testing::ValuesIn(transcript_files()),
                          [](const auto& test) { return test.param; });
+
+}  // namespace
+}  // namespace ringrelay::proto
+
+namespace ringrelay::proto {
+namespace {
+
+TEST(Utf8Orcpt, XtextWithoutSmtputf8UnitextWithIt) {
+  EXPECT_EQ(utf8_orcpt("usér+1@例え.jp", false), "utf-8;us\\x{E9}r\\x{2B}1@\\x{4F8B}\\x{3048}.jp");
+  EXPECT_EQ(utf8_orcpt("usér+1@例え.jp", true), "utf-8;usér\\x{2B}1@例え.jp");
+  EXPECT_EQ(utf8_orcpt("a b\\c", true), "utf-8;a\\x{20}b\\x{5C}c");
+  EXPECT_EQ(utf8_orcpt("😀@x", false), "utf-8;\\x{1F600}@x");
+  EXPECT_EQ(utf8_orcpt("bad\xff@x", true), std::nullopt);       // not UTF-8
+  EXPECT_EQ(utf8_orcpt("\xc0\xaf@x", true), std::nullopt);      // overlong
+  EXPECT_EQ(utf8_orcpt("\xed\xa0\x80@x", true), std::nullopt);  // a surrogate
+  EXPECT_EQ(utf8_orcpt("\xe4\xbe", true), std::nullopt);        // cut short
+}
 
 }  // namespace
 }  // namespace ringrelay::proto
