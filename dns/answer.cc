@@ -67,6 +67,8 @@ std::string_view record_type_name(RecordType type) {
       return "MX";
     case RecordType::aaaa:
       return "AAAA";
+    case RecordType::tlsa:
+      return "TLSA";
   }
   return "?";
 }
@@ -95,6 +97,7 @@ std::optional<Answer> parse_answer(std::span<const unsigned char> message, std::
   }
   Answer answer;
   answer.rcode = flags & 0x000f;
+  answer.authenticated = (flags & 0x0020) != 0;
   std::string asked = normalize_name(name);
   std::size_t at = header_size;
   for (unsigned q = 0; q < questions; ++q) {
@@ -152,6 +155,16 @@ std::optional<Answer> parse_answer(std::span<const unsigned char> message, std::
         fail(error, "malformed MX record");
         return std::nullopt;
       }
+    } else if (type == RecordType::tlsa) {
+      // Usage, selector, matching type, then at least one byte of data (RFC 6698 2.1).
+      if (rdlength < 4) {
+        fail(error, "malformed TLSA record");
+        return std::nullopt;
+      }
+      record.usage = r.data()[rdata];
+      record.selector = r.data()[rdata + 1];
+      record.mtype = r.data()[rdata + 2];
+      record.data.assign(reinterpret_cast<const char*>(r.data() + rdata + 3), rdlength - 3u);
     } else {
       std::size_t want = type == RecordType::a ? 4 : 16;
       if (rdlength != want) {

@@ -12,7 +12,7 @@
 
 namespace ringrelay::dns {
 
-enum class RecordType : std::uint16_t { a = 1, cname = 5, mx = 15, aaaa = 28 };
+enum class RecordType : std::uint16_t { a = 1, cname = 5, mx = 15, aaaa = 28, tlsa = 52 };
 
 // "A", "MX", ... as Postfix prints a query type in its messages.
 std::string_view record_type_name(RecordType type);
@@ -23,10 +23,14 @@ struct Record {
   std::uint16_t preference = 0;  // MX
   std::string host;              // MX exchange, lower case, no final dot; "" for the null MX "."
   std::string address;           // A or AAAA, printable
+  // TLSA (RFC 6698): certificate usage, selector, matching type and the association data.
+  std::uint8_t usage = 0, selector = 0, mtype = 0;
+  std::string data;
 };
 
 struct Answer {
   unsigned rcode = 0;           // 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, ...
+  bool authenticated = false;   // the AD bit: a validating resolver found it DNSSEC-secure
   std::vector<Record> records;  // of the asked type, owned by the end of the CNAME chain
   // Where the CNAME chain in this answer ended; differs from the asked name when the server
   // gave the alias but not the target's records (the caller asks again for this name).

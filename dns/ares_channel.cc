@@ -33,7 +33,8 @@ struct Channel::Pending {
   Callback done;
 };
 
-Channel::Channel(EventHooks& hooks, const ChannelOptions& options) : hooks_(hooks) {
+Channel::Channel(EventHooks& hooks, const ChannelOptions& options)
+    : hooks_(hooks), dnssec_(options.dnssec) {
   library_init_once();
   ares_options o{};
   int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS;
@@ -70,8 +71,29 @@ Channel::~Channel() {
 void Channel::query(const std::string& name, RecordType type, Callback done) {
   auto* pending = new Pending{this, name, type, std::move(done)};
   ++pending_;
-  ares_query(as_channel(channel_), name.c_str(), 1 /* class IN */, static_cast<int>(type),
-             &Channel::on_answer, pending);
+  if (!dnssec_) {
+    ares_query(as_channel(channel_), name.c_str(), 1 /* class IN */, static_cast<int>(type),
+               &Channel::on_answer, pending);
+    rearm_timeout();
+    return;
+  }
+  // c-ares never asks for validation: build the query, set AD (RFC 6840 5.7) and, in the EDNS0
+  // OPT record that ends it, DO (RFC 3225), as Postfix's RES_USE_DNSSEC does; then send it raw.
+  unsigned char* buffer = nullptr;
+  int length = 0;
+  int rc = ares_create_query(name.c_str(), 1 /* class IN */, static_cast<int>(type), 0, 1, &buffer,
+                             &length, 1232 /* EDNS0 payload size */);
+  constexpr int kOptLength = 11;  // root name, type, class, TTL, RDLENGTH
+  if (rc != ARES_SUCCESS || length < 12 + kOptLength || buffer[length - 10] != 0 ||
+      buffer[length - 9] != 41 /* OPT */) {
+    if (buffer != nullptr) ares_free_string(buffer);
+    on_answer(pending, rc != ARES_SUCCESS ? rc : ARES_EBADQUERY, 0, nullptr, 0);
+    return;
+  }
+  buffer[3] |= 0x20;           // AD
+  buffer[length - 4] |= 0x80;  // DO, the top bit of the OPT record's flags
+  ares_send(as_channel(channel_), buffer, length, &Channel::on_answer, pending);
+  ares_free_string(buffer);
   rearm_timeout();
 }
 
@@ -97,6 +119,21 @@ void Channel::on_answer(void* arg, int status, int, unsigned char* message, int 
         outcome.status = LookupStatus::try_again;
         outcome.reason =
             "malformed or truncated name server reply" + (error.empty() ? "" : " (" + error + ")");
+        break;
+      }
+      // A raw send (dnssec) reports every response as a success: its code decides here.
+      if (answer->rcode == 3) {
+        outcome.status = LookupStatus::not_found;
+        outcome.reason = "Host not found";
+        break;
+      }
+      if (answer->rcode != 0) {
+        outcome.status = answer->rcode == 2 || answer->rcode == 5 ? LookupStatus::try_again
+                                                                  : LookupStatus::failed;
+        outcome.reason =
+            answer->rcode == 2 || answer->rcode == 5
+                ? "Host not found, try again"
+                : "Non-recoverable error (response code " + std::to_string(answer->rcode) + ")";
         break;
       }
       outcome.answer = std::move(*answer);

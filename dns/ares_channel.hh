@@ -43,6 +43,9 @@ struct ChannelOptions {
   std::vector<std::string> servers;  // "address" or "address:port"; empty: /etc/resolv.conf's
   std::chrono::milliseconds timeout{5000};
   int tries = 2;
+  // smtp_dns_support_level = dnssec: queries ask for DNSSEC (AD and DO bits, EDNS0) and answers
+  // say whether the resolver validated them. Trust it only for a validating resolver on loopback.
+  bool dnssec = false;
 };
 
 class Channel {
@@ -72,6 +75,7 @@ class Channel {
   void* channel_ = nullptr;  // ares_channel
   std::size_t pending_ = 0;
   bool destroying_ = false;
+  bool dnssec_ = false;
 };
 
 }  // namespace ringrelay::dns

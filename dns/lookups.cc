@@ -34,38 +34,47 @@ void Lookups::lookup(const std::string& name, RecordType type, Callback done) {
     ++stats_.joined;
     return;
   }
-  ask(key, normalize_name(name), type, 0, UINT32_MAX);
+  ask(key, normalize_name(name), type, 0, UINT32_MAX, true);
 }
 
 void Lookups::ask(const std::string& key, const std::string& name, RecordType type, int cname_hops,
-                  std::uint32_t chain_ttl) {
+                  std::uint32_t chain_ttl, bool chain_secure) {
   ++stats_.queries;
-  channel_.query(name, type, [this, key, type, cname_hops, chain_ttl](QueryOutcome outcome) {
-    std::uint32_t ttl = std::min(chain_ttl, outcome.answer.cname_ttl);
-    if (outcome.status == LookupStatus::ok && outcome.answer.records.empty()) {
-      // The server gave an alias but not its target's records: ask for the target.
-      if (cname_hops + 1 > cname_query_limit) {
+  channel_.query(
+      name, type,
+      [this, key, name, type, cname_hops, chain_ttl, chain_secure](QueryOutcome outcome) {
+        std::uint32_t ttl = std::min(chain_ttl, outcome.answer.cname_ttl);
+        // Secure only when every answer along the way was (RFC 4035: the AD bit of each).
+        bool secure = chain_secure && outcome.answer.authenticated;
+        if (outcome.status == LookupStatus::ok && outcome.answer.records.empty()) {
+          // The server gave an alias but not its target's records: ask for the target.
+          if (cname_hops + 1 > cname_query_limit) {
+            LookupResult r;
+            r.status = LookupStatus::failed;
+            r.reason = "CNAME chain too long";
+            r.expires = DnsClock::now() + limits_.negative_time;
+            finish(key, std::move(r));
+            return;
+          }
+          ask(key, outcome.answer.canonical_name, type, cname_hops + 1, ttl, secure);
+          return;
+        }
         LookupResult r;
-        r.status = LookupStatus::failed;
-        r.reason = "CNAME chain too long";
-        r.expires = DnsClock::now() + limits_.negative_time;
+        r.status = outcome.status;
+        r.reason = std::move(outcome.reason);
+        r.records = std::move(outcome.answer.records);
+        r.secure = secure;
+        r.canonical_name =
+            outcome.status == LookupStatus::ok && !outcome.answer.canonical_name.empty()
+                ? outcome.answer.canonical_name
+                : name;
+        for (const Record& record : r.records) ttl = std::min(ttl, record.ttl);
+        auto keep = r.status == LookupStatus::ok ? std::min<std::chrono::seconds>(
+                                                       std::chrono::seconds(ttl), limits_.ttl_limit)
+                                                 : limits_.negative_time;
+        r.expires = DnsClock::now() + keep;
         finish(key, std::move(r));
-        return;
-      }
-      ask(key, outcome.answer.canonical_name, type, cname_hops + 1, ttl);
-      return;
-    }
-    LookupResult r;
-    r.status = outcome.status;
-    r.reason = std::move(outcome.reason);
-    r.records = std::move(outcome.answer.records);
-    for (const Record& record : r.records) ttl = std::min(ttl, record.ttl);
-    auto keep = r.status == LookupStatus::ok
-                    ? std::min<std::chrono::seconds>(std::chrono::seconds(ttl), limits_.ttl_limit)
-                    : limits_.negative_time;
-    r.expires = DnsClock::now() + keep;
-    finish(key, std::move(r));
-  });
+      });
 }
 
 void Lookups::finish(const std::string& key, LookupResult result) {

@@ -25,6 +25,9 @@ struct LookupResult {
   LookupStatus status = LookupStatus::failed;
   std::vector<Record> records;
   std::string reason;  // Postfix's words for a failure (see QueryOutcome)
+  // DNSSEC (with ChannelOptions::dnssec): the answer, and every alias on the way, validated.
+  bool secure = false;
+  std::string canonical_name;  // where the CNAME chain from the asked name ended
   DnsClock::time_point expires{};
   bool from_cache = false;
 };
@@ -48,7 +51,7 @@ class Lookups {
 
  private:
   void ask(const std::string& key, const std::string& name, RecordType type, int cname_hops,
-           std::uint32_t chain_ttl);
+           std::uint32_t chain_ttl, bool chain_secure);
   void finish(const std::string& key, LookupResult result);
   void make_room();
 

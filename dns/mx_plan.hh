@@ -6,12 +6,26 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "dns/answer.hh"
+
 namespace ringrelay::dns {
+
+// What DNSSEC said of one mail exchanger, for DANE (RFC 7672 2.2): looked up only when asked.
+struct DaneDns {
+  bool mx_insecure = false;     // reached through an MX RRset that was not validated
+  bool address_secure = false;  // its address records were validated
+  std::string canonical;        // its name after CNAMEs (RFC 7672 2.2.2)
+  enum class Tlsa { not_looked_up, none, found, failed } tlsa = Tlsa::not_looked_up;
+  std::vector<Record> records;  // validated TLSA records, when found
+  std::string base;             // the name whose TLSA records they are
+  std::string failure;          // Postfix's words for a failed lookup
+};
 
 struct Target {
   std::string hostname;  // the MX host, or the name that was looked up
@@ -19,6 +33,7 @@ struct Target {
   unsigned preference = 0;
   std::uint16_t port = 25;
   unsigned site = 0;  // 0: the destination itself; 1, 2, ...: the smtp_fallback_relay entries
+  std::shared_ptr<const DaneDns> dane;  // resolved with dane: what DNSSEC said of the host
   bool ipv6() const { return address.find(':') != std::string::npos; }
 };
 

@@ -64,7 +64,10 @@ struct Resolver::Site {
   std::vector<Target> targets;
   bool hard = false;
   std::string dsn, text;
-  bool final_site = false;  // mail loops, null MX, or we are a backup MX: no fallback relay
+  bool final_site = false;   // mail loops, null MX, or we are a backup MX: no fallback relay
+  bool dane = false;         // look up TLSA records for the targets before finishing
+  bool mx_insecure = false;  // the MX RRset was not validated
+  std::size_t tlsa_waiting = 0;
   DnsClock::time_point expires = DnsClock::time_point::max();
   // MX phase: the exchangers in preference order and their lookups.
   std::vector<Record> exchangers;
@@ -97,7 +100,7 @@ Resolver::Resolver(Lookups& lookups, NativeLookup* native, ResolverOptions optio
 
 Resolver::~Resolver() = default;
 
-void Resolver::resolve(const Nexthop& hop, std::function<void(Plan)> done) {
+void Resolver::resolve(const Nexthop& hop, std::function<void(Plan)> done, bool dane) {
   auto r = std::make_shared<Resolution>();
   r->hop = hop;
   r->done = std::move(done);
@@ -113,6 +116,7 @@ void Resolver::resolve(const Nexthop& hop, std::function<void(Plan)> done) {
     site->hop = hops[i];
     // As Postfix: loop detection for SMTP to the SMTP port only.
     site->loop_detect = hops[i].protocol == Protocol::smtp && hops[i].port == 25;
+    site->dane = dane && hops[i].kind != Nexthop::Kind::unix_socket;
     site->resolution = r;
     resolve_site(site);
   }
@@ -143,7 +147,7 @@ void Resolver::resolve_site(const std::shared_ptr<Site>& site) {
 }
 
 void Resolver::resolve_host(const std::shared_ptr<Site>& site) {
-  lookup_host(site->hop.host, 0, [this, site](HostLookup found) {
+  lookup_host(site->hop.host, 0, site->dane, [this, site](HostLookup found) {
     site->expire_by(found.expires);
     if (found.targets.empty()) {
       site->fail(!found.soft, found.dsn, found.text);
@@ -193,6 +197,7 @@ void Resolver::resolve_domain(const std::shared_ptr<Site>& site) {
     for (const Record& r : mx.records) {
       if (!r.host.empty()) site->exchangers.push_back(r);
     }
+    site->mx_insecure = !mx.secure;
     if (site->exchangers.empty()) {
       site->fail(true, "5.1.0", "Domain " + name + " does not accept mail (nullMX)");
       site->final_site = true;
@@ -204,7 +209,7 @@ void Resolver::resolve_domain(const std::shared_ptr<Site>& site) {
     site->hosts.resize(site->exchangers.size());
     site->hosts_waiting = site->exchangers.size();
     for (std::size_t i = 0; i < site->exchangers.size(); ++i) {
-      lookup_host(site->exchangers[i].host, site->exchangers[i].preference,
+      lookup_host(site->exchangers[i].host, site->exchangers[i].preference, site->dane,
                   [this, site, i](HostLookup found) {
                     site->hosts[i] = std::move(found);
                     if (--site->hosts_waiting == 0) plan_exchangers(site);
@@ -260,10 +265,11 @@ struct Resolver::HostQueries {
   std::vector<RecordType> types;
   std::vector<LookupResult> results;
   std::size_t waiting = 0;
+  bool dane = false;
   std::function<void(HostLookup)> done;
 };
 
-void Resolver::lookup_host(const std::string& name, unsigned preference,
+void Resolver::lookup_host(const std::string& name, unsigned preference, bool dane,
                            std::function<void(HostLookup)> done) {
   if (!options_.host_dns) {
     lookup_native(name, preference, std::move(done));
@@ -272,6 +278,7 @@ void Resolver::lookup_host(const std::string& name, unsigned preference,
   auto q = std::make_shared<HostQueries>();
   q->name = name;
   q->preference = preference;
+  q->dane = dane;
   if (options_.ipv4) q->types.push_back(RecordType::a);
   if (options_.ipv6) q->types.push_back(RecordType::aaaa);
   q->results.resize(q->types.size());
@@ -301,6 +308,17 @@ void Resolver::finish_host(HostQueries& q) {
     if (severity(r.status) > severity(q.results[worst].status)) worst = i;
   }
   if (!found.targets.empty()) {
+    if (q.dane) {
+      // Secure when every address record set that gave addresses was validated.
+      auto facts = std::make_shared<DaneDns>();
+      facts->address_secure = true;
+      for (const LookupResult& r : q.results) {
+        if (r.records.empty()) continue;
+        facts->address_secure = facts->address_secure && r.secure;
+        if (facts->canonical.empty()) facts->canonical = r.canonical_name;
+      }
+      for (Target& t : found.targets) t.dane = facts;
+    }
     q.done(std::move(found));
     return;
   }
@@ -356,7 +374,74 @@ void Resolver::lookup_native(const std::string& name, unsigned preference,
   });
 }
 
+// Each distinct host's TLSA records, looked up as RFC 7672 2.2.2 and Postfix's tls_dane_resolve
+// do: only for hosts whose addresses are secure (unless forced); the CNAME-expanded name first,
+// then the host's own name when that found nothing; a failed lookup is never "none".
+void Resolver::lookup_tlsa(const std::shared_ptr<Site>& site) {
+  std::vector<std::pair<std::string, std::shared_ptr<DaneDns>>> hosts;
+  for (const Target& t : site->targets) {
+    auto same = [&](const auto& h) { return h.first == t.hostname; };
+    if (std::find_if(hosts.begin(), hosts.end(), same) != hosts.end()) continue;
+    auto facts = std::make_shared<DaneDns>(t.dane ? *t.dane : DaneDns{});
+    facts->mx_insecure = site->mx_insecure;
+    hosts.emplace_back(t.hostname, std::move(facts));
+  }
+  site->tlsa_waiting = hosts.size();
+  auto finished = [this, site, hosts] {
+    if (--site->tlsa_waiting > 0) return;
+    for (Target& t : site->targets) {
+      for (const auto& [host, facts] : hosts) {
+        if (host == t.hostname) t.dane = facts;
+      }
+    }
+    site->dane = false;  // done: finish_site goes on
+    finish_site(site);
+  };
+  for (const auto& [host, facts] : hosts) tlsa_for(host, site->hop.port, facts, false, finished);
+}
+
+void Resolver::tlsa_for(const std::string& host, std::uint16_t port,
+                        const std::shared_ptr<DaneDns>& facts, bool alias_tried,
+                        std::function<void()> done) {
+  bool alias = !facts->canonical.empty() && facts->canonical != host;
+  if (!facts->address_secure && !options_.force_insecure_host_tlsa) {
+    facts->tlsa = DaneDns::Tlsa::none;
+    done();
+    return;
+  }
+  const std::string& base =
+      facts->address_secure && alias && !alias_tried ? facts->canonical : host;
+  std::string name = "_" + std::to_string(port) + "._tcp." + base;
+  lookups_.lookup(name, RecordType::tlsa,
+                  [this, host, port, facts, base, alias, alias_tried,
+                   done = std::move(done)](const LookupResult& r) mutable {
+                    if (r.status == LookupStatus::try_again || r.status == LookupStatus::failed) {
+                      facts->tlsa = DaneDns::Tlsa::failed;
+                      facts->failure = "TLSA lookup error for " + host + ":" + std::to_string(port);
+                      done();
+                      return;
+                    }
+                    if (r.status == LookupStatus::ok && r.secure && !r.records.empty()) {
+                      facts->tlsa = DaneDns::Tlsa::found;
+                      facts->records = r.records;
+                      facts->base = base;
+                      done();
+                      return;
+                    }
+                    if (alias && !alias_tried && base != host) {
+                      tlsa_for(host, port, facts, true, std::move(done));
+                      return;
+                    }
+                    facts->tlsa = DaneDns::Tlsa::none;
+                    done();
+                  });
+}
+
 void Resolver::finish_site(const std::shared_ptr<Site>& site) {
+  if (site->dane && !site->targets.empty()) {
+    lookup_tlsa(site);
+    return;
+  }
   std::shared_ptr<Resolution> r = std::move(site->resolution);
   if (!r) return;
   r->finished[site->index] = std::move(*site);

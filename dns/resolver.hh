@@ -42,6 +42,8 @@ struct ResolverOptions {
   std::vector<Nexthop> lmtp_fallback_relays;  // lmtp_fallback_relay (for LMTP next hops)
   std::string relayhost_key;                  // the relayhost's Nexthop::key(), "" for none
   std::chrono::seconds native_ttl{60};        // how long a native answer is used
+  // smtp_tls_force_insecure_host_tlsa_lookup: TLSA lookups for hosts whose addresses are insecure.
+  bool force_insecure_host_tlsa = false;
 };
 
 struct Plan {
@@ -59,8 +61,9 @@ class Resolver {
   Resolver(Lookups& lookups, NativeLookup* native, ResolverOptions options);
   ~Resolver();
 
-  // Calls `done` exactly once, possibly before returning.
-  void resolve(const Nexthop& hop, std::function<void(Plan)> done);
+  // Calls `done` exactly once, possibly before returning. With `dane`, every target carries what
+  // DNSSEC said of its host and the host's TLSA records (the channel must ask for DNSSEC).
+  void resolve(const Nexthop& hop, std::function<void(Plan)> done, bool dane = false);
   void set_options(ResolverOptions options) { options_ = std::move(options); }
   const ResolverOptions& options() const { return options_; }
 
@@ -73,8 +76,11 @@ class Resolver {
   void resolve_domain(const std::shared_ptr<Site>& site);
   void resolve_host(const std::shared_ptr<Site>& site);
   void plan_exchangers(const std::shared_ptr<Site>& site);
-  void lookup_host(const std::string& name, unsigned preference,
+  void lookup_host(const std::string& name, unsigned preference, bool dane,
                    std::function<void(HostLookup)> done);
+  void lookup_tlsa(const std::shared_ptr<Site>& site);
+  void tlsa_for(const std::string& host, std::uint16_t port, const std::shared_ptr<DaneDns>& facts,
+                bool alias_tried, std::function<void()> done);
   void finish_host(HostQueries& queries);
   void lookup_native(const std::string& name, unsigned preference,
                      std::function<void(HostLookup)> done);

@@ -183,4 +183,34 @@ TEST(DnsAnswer, MalformedMessagesAreRefusedWithTheReason) {
 }
 
 }  // namespace
+TEST(DnsAnswer, TlsaRecordsAndTheAuthenticatedDataBit) {
+  Message m("_25._tcp.mx.example.test", RecordType::tlsa);
+  m.record("", RecordType::tlsa, 300, {3, 1, 1, 0xab, 0xcd})
+      .record("", RecordType::tlsa, 300, {2, 0, 2, 0x01});
+  auto plain = parse_answer(m.span(), "_25._tcp.mx.example.test", RecordType::tlsa);
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->authenticated);
+  m.bytes()[3] |= 0x20;  // AD: a validating resolver vouches for it
+  std::string error;
+  auto a = parse_answer(m.span(), "_25._tcp.mx.example.test", RecordType::tlsa, &error);
+  ASSERT_TRUE(a) << error;
+  EXPECT_TRUE(a->authenticated);
+  ASSERT_EQ(a->records.size(), 2u);
+  EXPECT_EQ(a->records[0].usage, 3);
+  EXPECT_EQ(a->records[0].selector, 1);
+  EXPECT_EQ(a->records[0].mtype, 1);
+  EXPECT_EQ(a->records[0].data, std::string("\xab\xcd"));
+  EXPECT_EQ(a->records[1].usage, 2);
+  EXPECT_EQ(a->records[1].mtype, 2);
+  EXPECT_EQ(a->records[1].data.size(), 1u);
+}
+
+TEST(DnsAnswer, TlsaRecordWithoutDataIsMalformed) {
+  Message m("_25._tcp.mx.example.test", RecordType::tlsa);
+  m.record("", RecordType::tlsa, 300, {3, 1, 1});
+  std::string error;
+  EXPECT_FALSE(parse_answer(m.span(), "_25._tcp.mx.example.test", RecordType::tlsa, &error));
+  EXPECT_EQ(error, "malformed TLSA record");
+}
+
 }  // namespace ringrelay::dns
