@@ -328,6 +328,17 @@ PeerCertificate Channel::peer_certificate(std::string_view digest) const {
       facts.pkey_digest = hex_digest(digest, spki.data(), static_cast<std::size_t>(spki_length));
   }
   wolfSSL_X509_free(x509);
+  if (!resumed_now) {
+    WOLFSSL_X509_CHAIN* chain = wolfSSL_get_peer_chain(ssl_);
+    int count = chain ? wolfSSL_get_chain_count(chain) : 0;
+    for (int i = 0; i < count; ++i) {
+      const unsigned char* cert = wolfSSL_get_chain_cert(chain, i);
+      int length = wolfSSL_get_chain_length(chain, i);
+      if (cert != nullptr && length > 0)
+        facts.chain.emplace_back(reinterpret_cast<const char*>(cert),
+                                 static_cast<std::size_t>(length));
+    }
+  }
   return facts;
 }
 

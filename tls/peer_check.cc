@@ -99,6 +99,18 @@ Judgement judge(const Policy& policy, const PeerCertificate& certificate, const 
   } else {
     j.trust = Trust::trusted;
   }
+  if (policy.dane_authenticated()) {
+    DaneMatch m = dane_match(*policy.tlsa, certificate.chain, policy.dane_names);
+    if (m.matched) {
+      j.trust = policy.dane_insecure_mx ? Trust::trusted : Trust::verified;
+      j.matched = m.detail;
+    } else {
+      j.acceptable = false;
+      j.failure = "Server certificate not verified";
+      j.detail = "DANE: " + m.detail;
+    }
+    return j;
+  }
   switch (policy.level) {
     case SecurityLevel::none:
     case SecurityLevel::may:
@@ -126,8 +138,27 @@ Judgement judge(const Policy& policy, const PeerCertificate& certificate, const 
       return j;
     }
     case SecurityLevel::dane_only:
+      // Without usable TLSA records the planner defers before connecting; nothing to trust.
+      j.acceptable = false;
+      j.failure = "Server certificate not verified";
+      j.detail = "no usable TLSA records";
+      return j;
     case SecurityLevel::verify:
     case SecurityLevel::secure: {
+      if (policy.anchored()) {
+        // Only the configured trust anchors count (Postfix's tafile): chain and names at once.
+        DaneMatch m =
+            dane_match(*policy.trust_anchors, certificate.chain, match_patterns(policy, names));
+        j.trust = m.matched ? Trust::verified : Trust::untrusted;
+        if (m.matched) {
+          j.matched = m.detail;
+        } else {
+          j.acceptable = false;
+          j.failure = "Server certificate not verified";
+          j.detail = "trust anchors: " + m.detail;
+        }
+        return j;
+      }
       if (!certificate.present || !certificate.chain_trusted) {
         j.acceptable = false;
         j.failure = "Server certificate not trusted";
@@ -149,13 +180,32 @@ Judgement judge(const Policy& policy, const PeerCertificate& certificate, const 
   return j;
 }
 
+std::string_view authentication_name(const Policy& policy, const Judgement& judgement) {
+  if (!judgement.acceptable ||
+      (judgement.trust != Trust::verified && judgement.trust != Trust::trusted)) {
+    return "none";
+  }
+  if (policy.dane_authenticated()) return "dane";
+  switch (policy.level) {
+    case SecurityLevel::fingerprint:
+      return "fingerprint";
+    case SecurityLevel::verify:
+    case SecurityLevel::secure:
+      return policy.anchored() ? "trust-anchor" : "ca";
+    default:
+      return "none";  // the chain was trusted, but this level does not require it
+  }
+}
+
 bool serves(const Established& established, const Policy& requested, const PeerNames& names) {
   switch (requested.level) {
     case SecurityLevel::none:
       return true;  // no TLS asked for: any working connection will do
     case SecurityLevel::may:
-    case SecurityLevel::dane:
       // Plaintext only where TLS was tried (not offered, or a peer remembered as broken).
+      return established.tls || established.policy.level != SecurityLevel::none;
+    case SecurityLevel::dane:
+      if (requested.dane_authenticated()) break;
       return established.tls || established.policy.level != SecurityLevel::none;
     default:
       break;

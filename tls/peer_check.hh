@@ -19,6 +19,9 @@ struct PeerCertificate {
   std::vector<std::string> dns_names;  // subjectAltName DNS names, or the CN when there are none
   std::string subject_cn, issuer_cn;
   std::string cert_digest, pkey_digest;  // "AB:CD:...", with smtp_tls_fingerprint_digest
+  // The chain as sent, DER, the server's own certificate first, for DANE and trust anchors (empty
+  // after a resumed handshake: those levels never resume).
+  std::vector<std::string> chain;
 };
 
 enum class Trust { anonymous, untrusted, trusted, verified };
@@ -41,10 +44,15 @@ struct Judgement {
   bool acceptable = true;  // false: the level requires what the peer did not show
   std::string failure;     // Postfix's words: "Server certificate not trusted", ...
   std::string detail;      // for the log: the chain error, the names that did not match
+  std::string matched;     // DANE and trust anchors: what matched ("depth=0 matched DANE-EE ...")
 };
 
 // How `certificate` fares under `policy` at the server `names`.
 Judgement judge(const Policy& policy, const PeerCertificate& certificate, const PeerNames& names);
+
+// How a server that `judgement` accepted was authenticated, for result records: "dane",
+// "trust-anchor", "ca", "fingerprint", or "none" (encryption only, or a level that checks nothing).
+std::string_view authentication_name(const Policy& policy, const Judgement& judgement);
 
 // What a connection was opened under and what it showed, kept while it is cached.
 struct Established {

@@ -279,7 +279,13 @@ std::optional<Policy> parse_policy_entry(std::string_view text, const PolicyDefa
       for (std::string_view item : split(value, ":, ")) p.exclude.emplace_back(item);
     } else if (name == "servername") {
       p.servername = std::string(value);
-    } else if (name == "tafile" || name == "connection_reuse") {
+    } else if (name == "tafile") {
+      if (*level != SecurityLevel::verify && *level != SecurityLevel::secure) {
+        error = "attribute \"tafile\" invalid at security level \"" + std::string(words[0]) + "\"";
+        return std::nullopt;
+      }
+      for (std::string_view item : split(value, ",")) p.trust_anchor_files.emplace_back(item);
+    } else if (name == "connection_reuse") {
       error = "attribute \"" + std::string(name) + "\" is not supported";
       return std::nullopt;
     } else {
@@ -306,6 +312,13 @@ std::string Policy::key() const {
   out += " ciphers=" + ciphers;
   if (!exclude.empty()) out += " exclude=" + join(exclude, ':');
   if (!servername.empty()) out += " servername=" + servername;
+  if (!trust_anchor_files.empty()) out += " tafile=" + join(trust_anchor_files, ',');
+  if (tlsa) {
+    out += " tlsa=";
+    for (const TlsaRecord& r : *tlsa) out += tlsa_text(r) + ";";
+    out += " dane-names=" + join(dane_names, ':');
+    if (dane_insecure_mx) out += " insecure-mx";
+  }
   return out;
 }
 

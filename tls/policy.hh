@@ -3,11 +3,13 @@
 // ("verify match=hostname:nexthop protocols=>=TLSv1.2 ciphers=high"). Parsing and wording only.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tls/dane.hh"
 #include "tls/security_level.hh"
 
 namespace ringrelay::tls {
@@ -44,13 +46,28 @@ struct Policy {
   std::vector<std::string> exclude;
   std::string cipher_list;  // what wolfSSL is given
   std::string servername;   // SNI: "", "hostname", "nexthop" or a literal name
+  // verify/secure with smtp_tls_trust_anchor_file or tafile=: the files, and their anchors as
+  // DANE-TA records; then only these anchors are trusted, not the CA files.
+  std::vector<std::string> trust_anchor_files;
+  std::shared_ptr<const std::vector<TlsaRecord>> trust_anchors;
+  // dane/dane-only once the server's DNS facts are in (TlsPlanner): the usable TLSA records the
+  // server must match and the names DANE-TA checks; "Trusted", not "Verified", when its MX RRset
+  // was insecure. Without records the planner has changed the level to what applies instead.
+  std::shared_ptr<const std::vector<TlsaRecord>> tlsa;
+  std::vector<std::string> dane_names;
+  bool dane_insecure_mx = false;
 
   bool uses_tls() const { return level != SecurityLevel::none; }
-  // Levels at which a failed handshake or an unverified peer defers the mail. "dane" without
-  // TLSA records (ringrelay does not look them up yet) is opportunistic, as in Postfix.
+  bool dane_authenticated() const {
+    return (level == SecurityLevel::dane || level == SecurityLevel::dane_only) && tlsa &&
+           !tlsa->empty();
+  }
+  bool anchored() const { return trust_anchors && !trust_anchors->empty(); }
+  // Levels at which a failed handshake or an unverified peer defers the mail: all but none, may,
+  // and "dane" without usable TLSA records (opportunistic, as in Postfix).
   bool mandatory() const {
     return level != SecurityLevel::none && level != SecurityLevel::may &&
-           level != SecurityLevel::dane;
+           (level != SecurityLevel::dane || dane_authenticated());
   }
   // A canonical text: equal texts mean equal policies (cache and session keys, logs).
   std::string key() const;

@@ -12,4 +12,5 @@ set(RINGRELAY_FUZZ_TARGETS
   tls_channel
   lookup_table
   content_checks
+  dane_match
 )

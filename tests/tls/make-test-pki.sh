@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Makes a throw-away PKI for the TLS tests in DIR: a test CA and an unknown CA, server certificates
 # (good names, wildcard, expired, signed by the unknown CA), a client certificate, and the SHA-256
-# fingerprints of the good certificate and its public key. EC P-256 keys: quick to make and use.
+# fingerprints of the good certificate and its public key, and a certificate for the DANE tests
+# whose file carries the test CA too (DANE-TA needs the anchor in the chain). EC P-256 keys.
 #   tests/tls/make-test-pki.sh DIR
 set -euo pipefail
 dir="$1"
 mkdir -p "$dir"
 cd "$dir"
-[ -f done ] && exit 0
+[ -f done-dane ] && exit 0
 
 key() { openssl ecparam -name prime256v1 -genkey -noout -out "$1" 2>/dev/null; }
 
@@ -66,10 +67,14 @@ make_server wildcard ca "*.wild.test.example" "DNS:*.wild.test.example" \
 make_server expired ca mx.test.example "DNS:mx.test.example" 20200101000000Z 20210101000000Z
 make_server unknown unknown-ca mx.test.example "DNS:mx.test.example" \
   "$now_minus_day" "$next_year"
+make_server dane ca mx-ta.dane.test \
+  "DNS:mx-ta.dane.test,DNS:cname-target.dane.test,DNS:mx-rotate.dane.test" \
+  "$now_minus_day" "$next_year"
+cat dane.pem ca.pem >dane-chain.pem
 make_server client ca "ringrelay client" "DNS:client.test.example" "$now_minus_day" "$next_year"
 
 # Fingerprints as Postfix prints them: the certificate's, and its public key's (SPKI).
 openssl x509 -in good.pem -noout -fingerprint -sha256 | sed 's/.*=//' >good.cert-sha256
 openssl x509 -in good.pem -noout -pubkey | openssl pkey -pubin -outform DER |
   openssl dgst -sha256 -c | sed 's/.*= //' | tr a-f A-F >good.pkey-sha256
-touch done
+touch done-dane
