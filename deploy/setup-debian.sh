@@ -18,6 +18,8 @@ packages=(
   autoconf automake libtool dpkg-dev
   # real peers for the integration tests and the load harness
   postfix postfix-lmdb postfix-cdb postfix-pcre dnsmasq unbound swaks openssl iproute2 procps
+  # keys and signatures for the DANE tests' DNSSEC zone (ldns-keygen, ldns-signzone)
+  ldnsutils
 )
 # Daemons whose package starts them on install; we want the binaries, not a system service.
 daemons=(postfix dnsmasq unbound)

@@ -185,6 +185,11 @@ void ClientSession::on_tls_failed(std::string_view reason) {
                Stage::tls_handshake, false);
 }
 
+void ClientSession::on_tls_refused(std::string_view why) {
+  if (phase_ != Phase::connecting) return;
+  fail_session(tls_peer_verdict(why), Stage::connect, false);
+}
+
 void ClientSession::on_tls_rejected(std::string_view failure) {
   if (phase_ != Phase::tls_handshake) return;
   fail_session(tls_peer_verdict(failure), Stage::tls_handshake, false);

@@ -96,6 +96,9 @@ class ClientSession {
   // The handshake finished but the peer failed the policy's check ("Server certificate not
   // verified"): the session ends, its recipients are deferred.
   void on_tls_rejected(std::string_view failure);
+  // The TLS policy forbids this server before any connection (DANE: "TLSA lookup error for
+  // mx.example.com:25", dane-only and "no TLSA records found"): deferred with 4.7.5, next server.
+  void on_tls_refused(std::string_view why);
   void on_timeout();
   void on_connection_lost();
   // ringrelay ends the conversation itself (`why`: "shutting down"): pending recipients are

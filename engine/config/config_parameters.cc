@@ -295,7 +295,7 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"smtp_tls_ciphers", T::choice, "medium", 0, 's', "export low medium high null"},
   // ringrelay: TLS connections are cached in the process (Postfix needs tlsproxy for it, hence no).
   {"smtp_tls_connection_reuse", T::boolean, "yes"},
-  {"smtp_tls_dane_insecure_mx_policy", T::choice, "dane", 0, 's', "disabled may dane"},
+  {"smtp_tls_dane_insecure_mx_policy", T::choice, "dane", 0, 's', "may encrypt dane"},
   {"smtp_tls_dcert_file", T::text, ""},
   {"smtp_tls_dkey_file", T::text, "$smtp_tls_dcert_file"},
   {"smtp_tls_eccert_file", T::text, ""},

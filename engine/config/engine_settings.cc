@@ -364,7 +364,21 @@ EngineSettings engine_settings(const Config& c) {
   e.dns_cache.negative_time = std::chrono::seconds(c.seconds("dns_negative_cache_time"));
   e.dns_cache.entry_limit = static_cast<std::size_t>(c.integer("dns_cache_size_limit"));
   e.resolver.native_ttl = std::min(std::chrono::seconds(60), e.dns_cache.ttl_limit);
+  e.dns_channel.dnssec = c.value("smtp_dns_support_level") == "dnssec";
+  e.resolver.force_insecure_host_tlsa = c.boolean("smtp_tls_force_insecure_host_tlsa_lookup");
   e.tls = tls_settings(c);
+  // Postfix's dane_init: DANE needs DNSSEC-validated DNS lookups, and MX lookup errors that count.
+  if (!e.dns_channel.dnssec || !e.resolver.host_dns) {
+    e.tls.dane_config_problem = "with dnssec lookups disabled";
+  } else if (e.resolver.ignore_mx_lookup_error) {
+    e.tls.dane_config_problem = "with MX lookup errors ignored";
+  }
+  if (e.tls.any_dane() && !e.tls.dane_config_problem.empty()) {
+    e.tls.notices.push_back("warning: a dane or dane-only TLS policy is configured " +
+                            e.tls.dane_config_problem +
+                            " (smtp_dns_support_level = dnssec is needed): dane acts as may, "
+                            "dane-only defers");
+  }
   e.notices.insert(e.notices.end(), e.tls.notices.begin(), e.tls.notices.end());
 
   e.cache_on_demand = c.boolean("smtp_connection_cache_on_demand");

@@ -16,18 +16,25 @@ std::string joined(const std::vector<std::string>& items) {
   return out;
 }
 
-// The one refusal of dane-only, for main.cf and policy tables alike: `where` names the setting.
-void refuse_dane_only(tls::SecurityLevel level, const std::string& where) {
-  if (level != tls::SecurityLevel::dane_only) return;
-  throw ConfigError(where +
-                    ": dane-only: DANE needs DNSSEC-validated TLSA records, which ringrelay "
-                    "does not look up yet; use verify or secure");
+// Trust anchors for verify and secure policies (Postfix's smtp_tls_trust_anchor_file and tafile=):
+// the files are read now, so that a missing one stops the start; other levels have none.
+void load_anchors(tls::Policy& policy, const std::vector<std::string>& main_cf_files,
+                  const std::string& where) {
+  if (policy.level != tls::SecurityLevel::verify && policy.level != tls::SecurityLevel::secure)
+    return;
+  if (policy.trust_anchor_files.empty()) policy.trust_anchor_files = main_cf_files;
+  if (policy.trust_anchor_files.empty()) return;
+  try {
+    policy.trust_anchors = std::make_shared<const std::vector<tls::TlsaRecord>>(
+        tls::load_trust_anchors(policy.trust_anchor_files));
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(where + ": " + e.what());
+  }
 }
 
 tls::SecurityLevel level_of(const Config& c, const char* name) {
   auto level = tls::parse_security_level(c.value(name));
   if (!level) throw ConfigError(std::string(name) + " = " + c.value(name) + ": unknown level");
-  refuse_dane_only(*level, name);
   return *level;
 }
 
@@ -110,6 +117,15 @@ bool TlsSettings::any_tls() const {
   return any;
 }
 
+bool TlsSettings::any_dane() const {
+  auto dane = [](const tls::Policy& p) {
+    return p.level == tls::SecurityLevel::dane || p.level == tls::SecurityLevel::dane_only;
+  };
+  bool any = dane(default_policy) || dane(lmtp_policy);
+  for (const auto& [key, policy] : policy_map) any = any || dane(policy);
+  return any;
+}
+
 TlsSettings tls_settings(const Config& c) {
   TlsSettings t;
   tls::PolicyDefaults& d = t.defaults;
@@ -133,6 +149,13 @@ TlsSettings tls_settings(const Config& c) {
   } catch (const std::invalid_argument& e) {
     throw ConfigError(e.what());
   }
+  std::vector<std::string> anchors = c.list("smtp_tls_trust_anchor_file");
+  load_anchors(t.default_policy, anchors, "smtp_tls_trust_anchor_file");
+  load_anchors(t.lmtp_policy, anchors, "smtp_tls_trust_anchor_file");
+  std::string insecure_mx = c.value("smtp_tls_dane_insecure_mx_policy");
+  t.insecure_mx = insecure_mx == "may"       ? tls::InsecureMxPolicy::may
+                  : insecure_mx == "encrypt" ? tls::InsecureMxPolicy::encrypt
+                                             : tls::InsecureMxPolicy::dane;
   if (d.level == tls::SecurityLevel::fingerprint && d.fingerprint_match.empty()) {
     throw ConfigError(
         "smtp_tls_security_level = fingerprint needs smtp_tls_fingerprint_cert_match");
@@ -142,7 +165,7 @@ TlsSettings tls_settings(const Config& c) {
       std::string error;
       auto policy = tls::parse_policy_entry(entry.value, d, error);
       if (!policy) throw ConfigError(entry.where + ": " + entry.value + ": " + error);
-      refuse_dane_only(policy->level, entry.where);
+      load_anchors(*policy, anchors, entry.where);
       t.policy_map.emplace(entry.key, std::move(*policy));
     }
   }

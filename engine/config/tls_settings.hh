@@ -11,6 +11,7 @@
 #include "dns/nexthop.hh"
 #include "engine/config/config.hh"
 #include "tls/context.hh"
+#include "tls/dane_policy.hh"
 #include "tls/policy.hh"
 
 namespace ringrelay::engine {
@@ -28,7 +29,14 @@ struct TlsSettings {
   std::chrono::seconds broken_peer_time{3600};       // smtp_tls_broken_peer_time (ringrelay)
   int loglevel = 1;              // smtp_tls_loglevel: 0 logs failures only, 1+ each handshake too
   bool connection_reuse = true;  // smtp_tls_connection_reuse: no: a TLS connection carries one job
-  bool note_starttls_offer = false;  // smtp_tls_note_starttls_offer
+  bool note_starttls_offer = false;                                 // smtp_tls_note_starttls_offer
+  tls::InsecureMxPolicy insecure_mx = tls::InsecureMxPolicy::dane;  // ..._dane_insecure_mx_policy
+  // Why dane/dane-only cannot work with this configuration, in Postfix's words after "dane
+  // configured" ("with dnssec lookups disabled"); empty when DANE can work. Set with the DNS
+  // settings.
+  std::string dane_config_problem;
+  // True when some policy is dane or dane-only: next hops are then resolved with TLSA records.
+  bool any_dane() const;
   std::vector<std::string> notices;  // said at start and reload
 
   // The policy for a next hop: its policy map entry (exact, then parent domains as

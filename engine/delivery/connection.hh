@@ -49,6 +49,11 @@ struct TlsPlan {
   bool plaintext = false;            // "may" to a peer remembered as broken: no STARTTLS this time
   int loglevel = 1;                  // smtp_tls_loglevel: 0 logs failed checks only
   bool note_starttls_offer = false;  // smtp_tls_note_starttls_offer: log an unused STARTTLS
+  // dane/dane-only: not empty, the server must not be used (defer with 4.7.5 and these words);
+  // `downgrade` says why the level is not DANE authentication ("no TLSA records found").
+  std::string refusal;
+  std::string downgrade;
+  tls::SecurityLevel configured_level = tls::SecurityLevel::none;  // the next hop's, before DANE
 };
 
 // The TLS a connection ended up with, for results and logs (empty protocol: plaintext).
@@ -57,6 +62,10 @@ struct TlsOutcome {
   std::string cipher;    // "TLS_AES_128_GCM_SHA256"
   std::string trust;     // "Verified", "Trusted", "Untrusted", "Anonymous"
   bool resumed = false;  // an abbreviated handshake (session resumption)
+  // The TLS policy outcome (Postfix 3.11's tls= status idea): the level configured for the next
+  // hop, the level that applied at this server, how the server was authenticated ("dane",
+  // "trust-anchor", "ca", "fingerprint" or "none") and why a dane level fell back.
+  std::string configured_level, level, authentication = "none", downgrade;
 };
 
 class Connection {

@@ -31,8 +31,7 @@ ResultRecord result_record(const RequestPointer& request, std::size_t recipient,
     record.delays[2] = carrier.fresh ? seconds_between(c.created(), setup_done) : 0;
     record.delays[3] = seconds_between(std::max(carrier.started, setup_done), now);
     record.connection_use = result.connection_use;
-    record.tls = c.tls_outcome();
-    if (!carrier.fresh && !carrier.reused_trust.empty()) record.tls.trust = carrier.reused_trust;
+    record.tls = !carrier.fresh && carrier.reused_tls ? *carrier.reused_tls : c.tls_outcome();
   }
   record.delay = request->queued_seconds + seconds_between(request->received, now);
   return record;

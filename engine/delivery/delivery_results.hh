@@ -3,6 +3,7 @@
 // Records are reported to a ResultSink; formatting them is feed_protocol's and delivery_log's job.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "engine/delivery/connection.hh"
@@ -36,10 +37,10 @@ class ResultSink {
 // How the recipient was carried: nothing (a local failure), or a connection.
 struct Carrier {
   const Connection* connection = nullptr;
-  bool fresh = true;          // the job opened this connection
-  std::string reused_trust;   // a reused TLS connection judged under this job's policy
-  Clock::time_point started;  // when the job first left the queue
-  std::string site;           // the site name, "" when it is the next hop's own
+  bool fresh = true;                     // the job opened this connection
+  std::optional<TlsOutcome> reused_tls;  // a reused connection judged under this job's policy
+  Clock::time_point started;             // when the job first left the queue
+  std::string site;                      // the site name, "" when it is the next hop's own
 };
 
 ResultRecord result_record(const RequestPointer& request, std::size_t recipient,

@@ -96,7 +96,7 @@ struct Scheduler::Slot {
   tls::PeerNames names;  // what the current job checks the server's certificate against
   // How a reused TLS connection fares under the current job's policy ("Verified", ...); empty
   // for a fresh connection, whose own handshake says it.
-  std::string reused_trust;
+  std::optional<TlsOutcome> reused_tls;
   Timer idle_timer;
 };
 
@@ -318,13 +318,22 @@ void Scheduler::dispatch(Site& s) {
   }
 }
 
+const ServerAddress* Scheduler::resolved_as(const Job& job, const ServerAddress& server) const {
+  if (!job.plan) return nullptr;
+  for (const ServerAddress& a : job.plan->addresses) {
+    if (a.address == server.address && a.port == server.port) return &a;
+  }
+  return nullptr;
+}
+
 bool Scheduler::serves(Slot& slot, const Job& job, tls::PeerNames names) {
   const dns::Nexthop& hop = job.destination->hop;
   if (slot.endpoint.sasl_identity !=
       sasl_.identity(hop, slot.connection->server(), job.message.sender)) {
     return false;
   }
-  if (!tls_.serves(*slot.connection, hop, names)) return false;
+  if (!tls_.serves(*slot.connection, hop, names, resolved_as(job, slot.connection->server())))
+    return false;
   slot.names = std::move(names);
   return true;
 }
@@ -369,7 +378,8 @@ void Scheduler::start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse) {
     slot->idle_timer.cancel();
     // Judged once per job, not per recipient: the connection may have been opened under
     // another next hop's policy.
-    slot->reused_trust = tls_.reused_trust(*slot->connection, d.hop, slot->names);
+    slot->reused_tls = tls_.reused_outcome(*slot->connection, d.hop, slot->names,
+                                           resolved_as(*job, slot->connection->server()));
     const ServerAddress& server = slot->connection->server();
     slot->address_index = addresses;
     for (std::size_t i = 0; i < addresses; ++i) {
@@ -410,7 +420,7 @@ void Scheduler::report(Job& job, std::size_t job_recipient, const proto::Recipie
   if (slot != nullptr) {
     carrier.connection = slot->connection.get();
     carrier.fresh = slot->fresh;
-    carrier.reused_trust = slot->reused_trust;
+    carrier.reused_tls = slot->reused_tls;
   }
   sink_.report(
       result_record(job.request, job.recipients[job_recipient], result, carrier, timers_.now()));

@@ -106,6 +106,8 @@ class Scheduler : public ConnectionListener {
   // its TLS satisfies the job's next hop's policy checked against `names`; if so, the slot keeps
   // the names for the job it is about to carry.
   bool serves(Slot& slot, const Job& job, tls::PeerNames names);
+  // The server as the job's own lookup listed it (with its DNSSEC facts), or null.
+  const ServerAddress* resolved_as(const Job& job, const ServerAddress& server) const;
   void fail_job(Job& job, const std::string& dsn, const std::string& text, bool hard);
   void fail_all(std::deque<std::unique_ptr<Job>>& jobs, const std::string& dsn,
                 const std::string& text, bool hard);

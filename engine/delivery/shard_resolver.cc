@@ -6,9 +6,39 @@
 
 #include <poll.h>
 
+#include <algorithm>
+
 #include "engine/delivery/native_lookup.hh"
 
 namespace ringrelay::engine {
+namespace {
+
+// One host's DNSSEC facts as the TLS policy reads them (made once per host and plan).
+std::shared_ptr<const tls::DaneFacts> dane_facts(
+    const dns::DaneDns& found, const std::string& hostname,
+    std::vector<std::pair<const dns::DaneDns*, std::shared_ptr<const tls::DaneFacts>>>& made) {
+  for (const auto& [from, facts] : made) {
+    if (from == &found) return facts;
+  }
+  auto facts = std::make_shared<tls::DaneFacts>();
+  facts->mx_insecure = found.mx_insecure;
+  facts->tlsa = found.tlsa == dns::DaneDns::Tlsa::found    ? tls::DaneFacts::Tlsa::found
+                : found.tlsa == dns::DaneDns::Tlsa::failed ? tls::DaneFacts::Tlsa::failed
+                                                           : tls::DaneFacts::Tlsa::none;
+  for (const dns::Record& r : found.records)
+    facts->records.push_back(tls::TlsaRecord{r.usage, r.selector, r.mtype, r.data});
+  // RFC 7672 3.2.2 reference identifiers: the TLSA base name, the MX host name, its expansion.
+  for (const std::string& name : {found.base, hostname, found.canonical}) {
+    if (!name.empty() &&
+        std::find(facts->names.begin(), facts->names.end(), name) == facts->names.end())
+      facts->names.push_back(name);
+  }
+  facts->failure = found.failure;
+  made.emplace_back(&found, facts);
+  return facts;
+}
+
+}  // namespace
 
 struct ShardResolver::Watch : Completion {
   ShardResolver* owner = nullptr;
@@ -20,7 +50,7 @@ struct ShardResolver::Watch : Completion {
 };
 
 ShardResolver::ShardResolver(Ring& ring, Timers& timers, const EngineSettings& settings)
-    : ring_(ring), timers_(timers) {
+    : ring_(ring), timers_(timers), settings_(&settings) {
   native_ = std::make_unique<NativeLookupThread>(ring);
   dns::EventHooks& hooks = *this;
   channel_ = std::make_unique<dns::Channel>(hooks, settings.dns_channel);
@@ -45,6 +75,7 @@ ShardResolver::~ShardResolver() {
 }
 
 void ShardResolver::reload(const EngineSettings& settings) {
+  settings_ = &settings;
   resolver_->set_options(settings.resolver);
   lookups_->set_limits(settings.dns_cache);
 }
@@ -57,14 +88,19 @@ void ShardResolver::resolve(const dns::Nexthop& hop, std::function<void(ResolveA
     done(std::move(answer));
     return;
   }
-  resolver_->resolve(hop, [done = std::move(done)](dns::Plan plan) {
+  tls::SecurityLevel level = settings_->tls.policy_for(hop).level;
+  bool dane = settings_->tls.dane_config_problem.empty() &&
+              (level == tls::SecurityLevel::dane || level == tls::SecurityLevel::dane_only);
+  auto finish = [done = std::move(done)](dns::Plan plan) {
     ResolveAnswer answer;
     answer.expires = plan.expires;
+    std::vector<std::pair<const dns::DaneDns*, std::shared_ptr<const tls::DaneFacts>>> converted;
     for (const dns::Target& t : plan.targets) {
       auto address = numeric_address(t.address, t.port);
       if (!address) continue;
       address->hostname = t.hostname;
       address->site = t.site;
+      if (t.dane) address->dane = dane_facts(*t.dane, t.hostname, converted);
       answer.addresses.push_back(std::move(*address));
     }
     if (answer.addresses.empty()) {
@@ -73,7 +109,8 @@ void ShardResolver::resolve(const dns::Nexthop& hop, std::function<void(ResolveA
       answer.text = plan.targets.empty() ? plan.text : "no usable address";
     }
     done(std::move(answer));
-  });
+  };
+  resolver_->resolve(hop, std::move(finish), dane);
 }
 
 void ShardResolver::watch_socket(int fd, bool readable, bool writable) {

@@ -56,6 +56,7 @@ class ShardResolver : public Resolver, private dns::EventHooks {
 
   Ring& ring_;
   Timers& timers_;
+  const EngineSettings* settings_;
   Timer timeout_;
   std::unordered_map<Watch*, std::unique_ptr<Watch>> watches_;  // alive until their poll ends
   std::unordered_map<int, Watch*> by_fd_;                       // the current watch of each fd

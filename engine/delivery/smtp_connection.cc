@@ -52,6 +52,9 @@ SmtpConnection::SmtpConnection(Ring& ring, Timers& timers, ConnectionListener& l
       created_(timers.now()) {
   established_.policy = tls_.policy;
   if (tls_.plaintext) established_.policy.level = tls::SecurityLevel::may;
+  tls_outcome_.configured_level = std::string(tls::name_of(tls_.configured_level));
+  tls_outcome_.level = std::string(tls::name_of(tls_.policy.level));
+  tls_outcome_.downgrade = tls_.downgrade;
   for (Op* op : {&connect_op_, &recv_op_, &send_op_}) op->owner = this;
   connect_op_.handler = &SmtpConnection::on_connect_complete;
   recv_op_.handler = &SmtpConnection::on_recv_complete;
@@ -71,6 +74,12 @@ void SmtpConnection::start() {
                                    "_tls_wrappermode requires \"" +
                                    (session_.settings().lmtp ? "lmtp" : "smtp") +
                                    "_tls_security_level = encrypt\" (or stronger)");
+    run_actions();
+    begin_close();
+    return;
+  }
+  if (!tls_.refusal.empty()) {  // dane-only without DANE, a failed TLSA lookup: never connect
+    session_.on_tls_refused(tls_.refusal);
     run_actions();
     begin_close();
     return;
@@ -408,7 +417,8 @@ void SmtpConnection::start_tls() {
     tls_failed(channel_->error());
     return;
   }
-  if (tls_.sessions != nullptr)
+  // DANE and trust anchors check the chain itself, which a resumed handshake does not send.
+  if (tls_.sessions != nullptr && !tls_.policy.dane_authenticated() && !tls_.policy.anchored())
     channel_->resume(tls_.sessions->find(tls_session_key(), timers_.now()));
   raw_batches_ = send_queue_.size();  // STARTTLS itself may still be on its way out
   continue_handshake();
@@ -441,12 +451,17 @@ void SmtpConnection::finish_handshake() {
   tls_outcome_.resumed = channel_->resumed();
   // Postfix's words, so that log tools find them; a resumed session says so at the end.
   int bits = channel_->cipher_bits();
+  bool dane = tls_.policy.dane_authenticated();
   if (tls_.loglevel >= 1)
     listener_->on_notice(*this, tls_outcome_.trust + " TLS connection established to " +
                                     server_.name_address_port() + ": " + tls_outcome_.protocol +
                                     " with cipher " + tls_outcome_.cipher + " (" +
                                     std::to_string(bits) + "/" + std::to_string(bits) + " bits)" +
-                                    (tls_outcome_.resumed ? " (session resumed)" : ""));
+                                    (tls_outcome_.resumed ? " (session resumed)" : "") +
+                                    (dane && judgement.acceptable ? " (DANE)" : ""));
+  if (tls_.loglevel >= 2 && !judgement.matched.empty())
+    listener_->on_notice(*this, server_.name_address_port() + ": " + judgement.matched);
+  tls_outcome_.authentication = std::string(tls::authentication_name(tls_.policy, judgement));
   if (!judgement.acceptable) {
     listener_->on_notice(*this, "server certificate verification failed for " +
                                     server_.name_address_port() + ": " + judgement.detail);

@@ -21,20 +21,54 @@ const tls::Policy& TlsPlanner::policy(const dns::Nexthop& hop) const {
   return settings_.tls.policy_for(hop);
 }
 
+tls::Policy TlsPlanner::policy_at(const dns::Nexthop& hop, const ServerAddress& server,
+                                  tls::DaneDecision* decision) const {
+  tls::Policy p = policy(hop);
+  const std::string& problem = settings_.tls.dane_config_problem;
+  tls::DaneDecision d = tls::apply_dane(
+      p, server.dane.get(), settings_.tls.insecure_mx,
+      problem.empty()
+          ? problem
+          : hop.host + ": " + std::string(tls::name_of(p.level)) + " configured " + problem);
+  if (decision != nullptr) *decision = std::move(d);
+  return p;
+}
+
 tls::PeerNames TlsPlanner::peer_names(const dns::Nexthop& hop, const ServerAddress& server) const {
   return tls::PeerNames{hop.host, server.hostname.empty() ? hop.host : server.hostname};
 }
 
-bool TlsPlanner::serves(const Connection& c, const dns::Nexthop& hop,
-                        const tls::PeerNames& names) const {
-  return tls::serves(c.established(), policy(hop), names);
+bool TlsPlanner::serves(const Connection& c, const dns::Nexthop& hop, const tls::PeerNames& names,
+                        const ServerAddress* resolved) const {
+  const tls::Policy& wanted = policy(hop);
+  if (wanted.level != tls::SecurityLevel::dane && wanted.level != tls::SecurityLevel::dane_only)
+    return tls::serves(c.established(), wanted, names);
+  // DANE is judged with this next hop's own DNSSEC facts for the server: without them (the
+  // server is not among its addresses) the connection must not carry its mail, even as "may".
+  if ((resolved == nullptr || !resolved->dane) && settings_.tls.dane_config_problem.empty())
+    return false;
+  tls::DaneDecision decision;
+  tls::Policy at_server = policy_at(hop, resolved != nullptr ? *resolved : c.server(), &decision);
+  return decision.refusal.empty() && tls::serves(c.established(), at_server, names);
 }
 
-std::string TlsPlanner::reused_trust(const Connection& c, const dns::Nexthop& hop,
-                                     const tls::PeerNames& names) const {
-  if (!c.established().tls) return {};
-  return std::string(
-      tls::trust_word(tls::judge(policy(hop), c.established().certificate, names).trust));
+TlsOutcome TlsPlanner::reused_outcome(const Connection& c, const dns::Nexthop& hop,
+                                      const tls::PeerNames& names,
+                                      const ServerAddress* resolved) const {
+  TlsOutcome outcome = c.tls_outcome();
+  tls::DaneDecision decision;
+  tls::Policy at_server = policy_at(hop, resolved != nullptr ? *resolved : c.server(), &decision);
+  outcome.configured_level = std::string(tls::name_of(policy(hop).level));
+  outcome.level = std::string(tls::name_of(at_server.level));
+  outcome.downgrade = decision.downgrade;
+  if (!c.established().tls) {
+    outcome.authentication = "none";
+    return outcome;
+  }
+  tls::Judgement judgement = tls::judge(at_server, c.established().certificate, names);
+  outcome.trust = std::string(tls::trust_word(judgement.trust));
+  outcome.authentication = std::string(tls::authentication_name(at_server, judgement));
+  return outcome;
 }
 
 bool TlsPlanner::broken(const ServerAddress& server) {
@@ -87,7 +121,11 @@ void TlsPlanner::refresh_context() {
 
 TlsPlan TlsPlanner::plan(const dns::Nexthop& hop, const ServerAddress& server, bool plaintext) {
   TlsPlan plan;
-  plan.policy = policy(hop);
+  tls::DaneDecision decision;
+  plan.policy = policy_at(hop, server, &decision);
+  plan.refusal = std::move(decision.refusal);
+  plan.downgrade = std::move(decision.downgrade);
+  plan.configured_level = policy(hop).level;
   plan.note_starttls_offer = settings_.tls.note_starttls_offer;
   if (!plan.policy.uses_tls()) return plan;
   refresh_context();

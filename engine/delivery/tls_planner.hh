@@ -26,14 +26,23 @@ class TlsPlanner {
   ~TlsPlanner();
 
   const tls::Policy& policy(const dns::Nexthop& hop) const;
+  // The policy at one server: the next hop's, with dane and dane-only decided by what DNSSEC
+  // said of the server (tls::apply_dane); `decision` (may be null) gets why it fell back or why
+  // the server must not be used.
+  tls::Policy policy_at(const dns::Nexthop& hop, const ServerAddress& server,
+                        tls::DaneDecision* decision = nullptr) const;
   tls::PeerNames peer_names(const dns::Nexthop& hop, const ServerAddress& server) const;
   // For a new connection; `plaintext`: a retry after a failed "may" handshake.
   TlsPlan plan(const dns::Nexthop& hop, const ServerAddress& server, bool plaintext);
   // Whether a connection opened under some policy satisfies `hop`'s, checked against `names`.
-  bool serves(const Connection& c, const dns::Nexthop& hop, const tls::PeerNames& names) const;
-  // How a reused TLS connection fares under `hop`'s policy ("Verified", ...); "" for plaintext.
-  std::string reused_trust(const Connection& c, const dns::Nexthop& hop,
-                           const tls::PeerNames& names) const;
+  // `resolved`: the connection's server as `hop`'s own lookup found it (its DNSSEC facts decide
+  // dane levels; null when that lookup did not list the server).
+  bool serves(const Connection& c, const dns::Nexthop& hop, const tls::PeerNames& names,
+              const ServerAddress* resolved) const;
+  // The TLS outcome of a reused connection as `hop`'s policy judges it (trust word, levels,
+  // authentication); empty protocol for plaintext.
+  TlsOutcome reused_outcome(const Connection& c, const dns::Nexthop& hop,
+                            const tls::PeerNames& names, const ServerAddress* resolved) const;
   // A "may" handshake with this server failed: plaintext for smtp_tls_broken_peer_time.
   void remember_broken(const Connection& c);
   // Forgets expired broken-peer entries (called now and then; lookups also expire them).

@@ -410,11 +410,20 @@ std::string format_result(const ResultRecord& r, std::uint64_t seq) {
     w.key("success_notice_due").boolean(true);
   }
   w.key("text").text(r.result.text);
-  if (!r.tls.protocol.empty()) {
-    w.key("tls").raw("{\"cipher\":").text(r.tls.cipher);
-    w.raw(",\"protocol\":").text(r.tls.protocol);
-    w.raw(",\"resumed\":").boolean(r.tls.resumed);
-    w.raw(",\"verification\":").text(r.tls.trust).raw("}");
+  // The TLS used, or a dane policy's outcome when it ended in plaintext ("no TLSA records found").
+  bool dane_policy = r.tls.configured_level == "dane" || r.tls.configured_level == "dane-only";
+  if (!r.tls.protocol.empty() || (dane_policy && !r.tls.level.empty())) {
+    w.key("tls").raw("{\"authentication\":").text(r.tls.authentication);
+    if (!r.tls.protocol.empty()) w.raw(",\"cipher\":").text(r.tls.cipher);
+    if (!r.tls.downgrade.empty()) w.raw(",\"downgrade\":").text(r.tls.downgrade);
+    if (!r.tls.level.empty()) w.raw(",\"level\":").text(r.tls.level);
+    if (!r.tls.configured_level.empty()) w.raw(",\"policy\":").text(r.tls.configured_level);
+    if (!r.tls.protocol.empty()) {
+      w.raw(",\"protocol\":").text(r.tls.protocol);
+      w.raw(",\"resumed\":").boolean(r.tls.resumed);
+      w.raw(",\"verification\":").text(r.tls.trust);
+    }
+    w.raw("}");
   }
   w.key("type").text("result");
   return w.line();

@@ -5,8 +5,11 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+
+#include "tls/dane_policy.hh"
 
 namespace ringrelay::engine {
 
@@ -19,6 +22,8 @@ struct ServerAddress {
   // Which next hop of the request's list it serves: 0 the destination itself, 1, 2, ... the
   // smtp_fallback_relay entries (tried once the destination's own servers are used up).
   unsigned site = 0;
+  // What DNSSEC said of the server, when its next hop was resolved for DANE; null otherwise.
+  std::shared_ptr<const tls::DaneFacts> dane;
 
   int family() const { return storage.ss_family; }
   // "host[address]" and "host[address]:port", as Postfix logs a peer.

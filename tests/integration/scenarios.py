@@ -514,6 +514,7 @@ from feed_scenarios import *  # noqa: E402,F401,F403 (and the feed contract's)
 from site_scenarios import *  # noqa: E402,F401,F403 (and the MX sites')
 from sasl_scenarios import *  # noqa: E402,F401,F403 (and SASL's)
 from config_scenarios import *  # noqa: E402,F401,F403 (and the parameters')
+from dane_scenarios import *  # noqa: E402,F401,F403 (and DANE's)
 
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
 
