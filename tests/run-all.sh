@@ -3,7 +3,8 @@
 # builds the libFuzzer targets (clang), the release build (mimalloc), a ThreadSanitizer build for what
 # crosses threads, and the ASan+UBSan build, then runs CTest: unit tests, golden transcripts,
 # integration scenarios against real peers, command-line checks, lint, brief fuzz runs.
-# The ASan+UBSan run comes last, so its CTest summary is the final line.
+# The ASan+UBSan run comes last, so its CTest summary is the final line. A test without its own
+# TIMEOUT gets --timeout's: a hang fails that test instead of the whole CI run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,14 +19,14 @@ fi
 
 cmake --preset release >/dev/null
 cmake --build --preset release --target ringrelay
-ctest --preset release -R '^cli\.'
+ctest --preset release --timeout 60 -R '^cli\.'
 
 # ThreadSanitizer over what crosses threads: the shard mailboxes, deliveries spread over shards,
 # c-ares channels on worker shards, the native (getaddrinfo) lookup thread, and TLS on a shard.
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan --target ringrelay ringrelay_unit_tests
-ctest --preset tsan -R 'SpscQueue|integration\.(many_destinations_across_shards|feeder_disconnects_without_reading|sigterm_with_work_in_flight|cache_reuse_by_endpoint|dns_ttl_expiry_and_cache|dns_next_mx_when_first_is_down|tls_cached_connection_reuse)'
+ctest --preset tsan --timeout 300 -R 'SpscQueue|integration\.(many_destinations_across_shards|feeder_disconnects_without_reading|sigterm_with_work_in_flight|cache_reuse_by_endpoint|dns_ttl_expiry_and_cache|dns_next_mx_when_first_is_down|tls_cached_connection_reuse)'
 
 cmake --preset asan >/dev/null
 cmake --build --preset asan
-ctest --preset asan
+ctest --preset asan --timeout 300

@@ -161,8 +161,14 @@ std::string joined(const std::vector<std::string>& items) {
 }  // namespace
 
 std::string tlsa_text(const TlsaRecord& r) {
+  // Whole certificates and keys (matching type 0) are shortened: a log line is not a PEM file.
+  constexpr std::size_t kShown = 16;
+  std::string data = r.mtype == 0 && r.data.size() > 2 * kShown
+                         ? hex(std::string_view(r.data).substr(0, kShown)) + "...(" +
+                               std::to_string(r.data.size()) + " bytes)"
+                         : hex(r.data);
   return std::to_string(r.usage) + " " + std::to_string(r.selector) + " " +
-         std::to_string(r.mtype) + " " + hex(r.data);
+         std::to_string(r.mtype) + " " + data;
 }
 
 std::vector<TlsaRecord> usable_tlsa(const std::vector<TlsaRecord>& records) {

@@ -19,7 +19,7 @@ struct TlsaRecord {
   bool operator==(const TlsaRecord&) const = default;
 };
 
-// "3 1 1 ABCD..." as dig and Postfix print a record.
+// "3 1 1 ABCD..." as dig and Postfix print a record (whole certificates and keys shortened).
 std::string tlsa_text(const TlsaRecord& record);
 
 // The records an SMTP client may authenticate with (RFC 7672 2.2, RFC 7671 9): usages 2 and 3,

@@ -136,6 +136,30 @@ def scenario_tls_bad_chains_and_names(ringrelay):
         assert "match none of other.test.example" in log, log
 
 
+def scenario_tls_trust_anchor_files(ringrelay):
+    """smtp_tls_trust_anchor_file and tafile=: at verify, only the anchors count, not
+    smtp_tls_CAfile. main.cf's anchor (an unknown CA) does not anchor the server's chain: deferred,
+    though the CA file would trust it; a policy's own tafile= with the test CA: Verified, and the
+    result says the server was authenticated by a trust anchor."""
+    needs_root()
+    with World(ringrelay) as w:
+        good = tls_smtpd(w)
+        p = pki()
+        serve(w, [(f"[mx.test.example]:{good.port}", "verify"),
+                  (f"[mail.test.example]:{good.port}", f"verify tafile={p}/ca.pem")],
+              smtp_tls_trust_anchor_file=f"{p}/unknown-ca.pem",
+              smtp_connection_cache_on_demand="no")
+        refused = deliver(w, f"[mx.test.example]:{good.port}")
+        assert refused["status"] == "deferred" and refused["dsn"] == "4.7.5", refused
+        assert refused["text"] == "Server certificate not verified", refused
+        ok = deliver(w, f"[mail.test.example]:{good.port}")
+        assert ok["status"] == "sent", ok
+        assert ok["tls"]["verification"] == "Verified", ok
+        assert ok["tls"]["authentication"] == "trust-anchor", ok
+        log = "\n".join(w.log_lines())
+        assert "trust anchors: chain below the DANE-TA 2 0 0" in log, log
+
+
 def scenario_tls_wildcard_certificate(ringrelay):
     """A *.wild.test.example certificate verifies mx1.wild.test.example, not wild.test.example."""
     needs_root()
