@@ -1,6 +1,7 @@
 // Puts a message body on the wire: bare LF becomes CRLF, lines longer than smtp_line_length_limit
 // are broken with CRLF SPACE (as Postfix does), and for DATA a leading "." is doubled and the body
-// ends with CRLF.CRLF. Unchanged runs are views into the input; the clean case is one memchr scan.
+// ends with CRLF.CRLF. Long unchanged runs are views into the input (the clean case is one memchr
+// scan and one view); short runs between insertions are gathered into copy buffers.
 // For BDAT (RFC 3030) nothing is stuffed; the caller frames the chunks this produces.
 #pragma once
 
@@ -33,12 +34,18 @@ class BodyEncoder {
 
  private:
   void finish(OutputBatch& out, std::size_t& produced);
+  void next_span() {
+    ++span_;
+    offset_ = 0;
+    if (span_ < body_.size()) later_spans_bytes_ -= body_[span_].size();
+  }
 
   const std::vector<std::string_view>& body_;
   Mode mode_;
   std::size_t line_limit_;
-  std::size_t span_ = 0;    // current span
-  std::size_t offset_ = 0;  // position in the current span
+  std::size_t span_ = 0;               // current span
+  std::size_t offset_ = 0;             // position in the current span
+  std::size_t later_spans_bytes_ = 0;  // input bytes in the spans after the current one
   bool at_line_start_ = true;
   bool previous_was_cr_ = false;  // the last byte emitted of the input was '\r'
   bool any_input_ = false;

@@ -2,6 +2,7 @@
 // the version with the TLS library and allocator it carries. Exit codes are sysexits.h's.
 #include <sysexits.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <string_view>
 #include <vector>
@@ -42,9 +43,24 @@ void print_version() {
 #endif
 }
 
+#ifdef RINGRELAY_WITH_MIMALLOC
+// Freed memory goes back to the kernel only after a second unused (mimalloc's default: 25 ms). Each
+// give-back is an madvise whose TLB shootdown waits for every other CPU running a shard, and a
+// relay's memory churns (requests, results, bodies): at 1 KiB per message those shootdowns were a
+// third of shard 0's time (bench/README.md). MIMALLOC_DECOMMIT_DELAY in the environment decides.
+void tune_allocator() {
+  if (std::getenv("MIMALLOC_DECOMMIT_DELAY") == nullptr) {
+    mi_option_set(mi_option_decommit_delay, 1000);
+  }
+}
+#else
+void tune_allocator() {}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  tune_allocator();
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::cerr << kUsage;

@@ -3,6 +3,7 @@
 #include "engine/delivery/native_lookup.hh"
 
 #include <netdb.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@ void NativeLookupThread::lookup(const std::string& host,
 }
 
 void NativeLookupThread::run() {
+  pthread_setname_np(pthread_self(), "rr-lookup");
   std::unique_lock lock(mutex_);
   for (;;) {
     work_.wait(lock, [this] { return stopping_ || !requests_.empty(); });

@@ -38,6 +38,7 @@ struct Scheduler::Job {
   bool fresh_connection = false;   // a retry: no cached connection
   bool plaintext = false;          // a retry after a failed "may" handshake: no STARTTLS
   bool owned = false;              // handed over by another shard: never handed on
+  bool has_body = false;           // message.body is set (a waiting spool body is read at start)
   bool requeue = false;            // its retry goes back to the site's queue (requeue_allowed)
   std::size_t requeues = 0;        // times it went back to the queue that way
   std::vector<std::size_t> retry;  // job recipients to try again on another connection
@@ -54,7 +55,10 @@ struct Scheduler::Job {
     message.ret = m.ret;
     message.client = m.client;
     message.queued_seconds = request->queued_seconds;
-    message.body = m.body;
+    if (!request->body_waiting) {
+      message.body = m.body;
+      has_body = true;
+    }
     for (std::size_t i : recipients) message.recipients.push_back(m.recipients[i]);
     reported.assign(recipients.size(), false);
   }
@@ -304,7 +308,7 @@ void Scheduler::dispatch(Site& s) {
           slot->site = &s;
           ++s.connections;
         }
-        start_next(s, slot);
+        start_next(s, slot);  // a body that cannot be read leaves the slot in the cache
         continue;
       }
     }
@@ -338,10 +342,26 @@ bool Scheduler::serves(Slot& slot, const Job& job, tls::PeerNames names) {
   return true;
 }
 
-void Scheduler::start_next(Site& s, Slot* reuse) {
+bool Scheduler::read_body(Site& s, Job& job) {
+  std::string problem;
+  if (job.request->body_for_delivery(job.message.body, problem)) {
+    job.has_body = true;
+    return true;
+  }
+  // The queue manager's file changed after the feed checked it: deferred, never half sent.
+  RINGRELAY_CHECK(s.pending.front().get() == &job, "the job to read is first in its queue");
+  std::unique_ptr<Job> failed = std::move(s.pending.front());
+  s.pending.pop_front();
+  fail_job(*failed, "4.3.0", "cannot read the message body: " + problem, false);
+  return false;
+}
+
+bool Scheduler::start_next(Site& s, Slot* reuse) {
+  if (!s.pending.front()->has_body && !read_body(s, *s.pending.front())) return false;
   std::unique_ptr<Job> job = std::move(s.pending.front());
   s.pending.pop_front();
   start_job(s, std::move(job), reuse);
+  return true;
 }
 
 void Scheduler::start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse) {
@@ -621,8 +641,8 @@ void Scheduler::on_idle(Connection& c) {
     Job* next = next_job(s);
     if (next != nullptr && !next->fresh_connection) {
       const dns::Nexthop& hop = next->destination->hop;
-      if (serves(slot, *next, tls_.peer_names(hop, c.server()))) {
-        start_next(s, &slot);  // reuse at once: no RSET, the session is clean
+      // Reuse at once: no RSET, the session is clean (unless the job's body cannot be read).
+      if (serves(slot, *next, tls_.peer_names(hop, c.server())) && start_next(s, &slot)) {
         dispatch(s);  // a standing backlog uses the whole window, not only these connections
         return;
       }

@@ -101,7 +101,12 @@ class Scheduler : public ConnectionListener {
   void dispatch(Site& s);         // start jobs within the site's window
   Job* next_job(Site& s);         // the first queued job whose destination is under its own limit
   void start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse);
-  void start_next(Site& s, Slot* reuse);  // the site's first queued job (next_job put it there)
+  // A waiting spool body is read when its job is about to go on a connection; false: it could not
+  // be read, and the job (first in the site's queue) was taken out and its recipients deferred.
+  bool read_body(Site& s, Job& job);
+  // Starts the site's first queued job (next_job put it there); false when its body could not be
+  // read (the job was deferred, `reuse` was left alone).
+  bool start_next(Site& s, Slot* reuse);
   // Whether a connection may carry `job`: it logs in as the job would (or neither logs in), and
   // its TLS satisfies the job's next hop's policy checked against `names`; if so, the slot keeps
   // the names for the job it is about to carry.

@@ -214,7 +214,8 @@ void FeedServer::recover(ResultsJournal::Recovered recovered, std::string& live)
   }
   std::size_t unknown = 0;
   for (auto& [id, r] : requests) {
-    DeliveryRequest request;
+    auto shared = std::make_shared<DeliveryRequest>();
+    DeliveryRequest& request = *shared;
     request.id = id;
     request.feed_client_name = r.client;
     for (const auto& address : r.recipients) {
@@ -225,7 +226,6 @@ void FeedServer::recover(ResultsJournal::Recovered recovered, std::string& live)
     request.sent = r.sent;
     request.deferred = r.deferred;
     request.bounced = r.bounced;
-    auto shared = std::make_shared<DeliveryRequest>(std::move(request));
     for (std::size_t i = 0; i < r.finished.size(); ++i) {
       if (r.finished[i]) continue;
       ResultRecord record = local_deferral(

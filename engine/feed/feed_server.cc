@@ -400,7 +400,8 @@ void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
                                   problem->message}));
       return;
     }
-    request->message.body = {request->spool.bytes()};
+    request->body_waiting = request->spool.waiting();
+    if (!request->body_waiting) request->message.body = {request->spool.bytes()};
   }
   // Route every recipient first: a request is queued whole or refused whole.
   Routes routes;

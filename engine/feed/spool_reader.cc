@@ -1,4 +1,5 @@
-// Spool bodies: openat2 beneath a spool directory's descriptor, fstat, pread into memory.
+// Spool bodies: openat2 beneath a spool directory's descriptor, fstat, pread into memory now or
+// when the first delivery starts.
 #include "engine/feed/spool_reader.hh"
 
 #include <fcntl.h>
@@ -7,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -17,6 +19,7 @@ namespace ringrelay::engine {
 namespace {
 
 std::atomic<std::uint64_t> bytes_held_total{0};
+std::atomic<std::uint64_t> files_waiting_total{0};
 
 std::string normalised(const std::string& path) {
   std::string text = std::filesystem::path(path).lexically_normal().string();
@@ -52,18 +55,52 @@ SpoolBody& SpoolBody::operator=(SpoolBody&& other) noexcept {
     release();
     data_ = std::move(other.data_);
     size_ = std::exchange(other.size_, 0);
+    fd_ = std::exchange(other.fd_, -1);
+    offset_ = other.offset_;
+    path_ = std::move(other.path_);
   }
   return *this;
 }
 
 void SpoolBody::release() {
   if (size_ > 0) bytes_held_total.fetch_sub(size_, std::memory_order_relaxed);
+  if (fd_ >= 0) {
+    ::close(fd_);
+    files_waiting_total.fetch_sub(1, std::memory_order_relaxed);
+  }
   data_.reset();
   size_ = 0;
+  fd_ = -1;
 }
 
 std::uint64_t SpoolBody::bytes_held() {
   return bytes_held_total.load(std::memory_order_relaxed);
+}
+
+std::uint64_t SpoolBody::files_waiting() {
+  return files_waiting_total.load(std::memory_order_relaxed);
+}
+
+std::optional<std::string> SpoolBody::load() {
+  if (fd_ < 0) return std::nullopt;
+  auto data = std::make_unique_for_overwrite<char[]>(std::max<std::size_t>(size_, 1));
+  std::optional<std::string> problem;
+  std::size_t done = 0;
+  while (done < size_) {
+    ssize_t n = ::pread(fd_, data.get() + done, size_ - done, static_cast<off_t>(offset_ + done));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) {
+      problem = n == 0 ? path_ + " ended early (truncated while being read?)"
+                       : "cannot read " + path_ + ": " + std::strerror(errno);
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd_);
+  fd_ = -1;
+  files_waiting_total.fetch_sub(1, std::memory_order_relaxed);
+  if (!problem) data_ = std::move(data);
+  return problem;
 }
 
 SpoolReader::SpoolReader(const std::vector<std::string>& directories,
@@ -131,24 +168,17 @@ std::optional<SpoolReader::Problem> SpoolReader::read(const std::string& path, s
                               " bytes, but the request says offset " + std::to_string(offset) +
                               " size " + std::to_string(size) + " (truncated spool file?)"};
   }
-  auto data = std::make_unique_for_overwrite<char[]>(static_cast<std::size_t>(size));
-  std::uint64_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pread(fd, data.get() + done, static_cast<std::size_t>(size - done),
-                        static_cast<off_t>(offset + done));
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) {
-      int e = n < 0 ? errno : 0;
-      ::close(fd);
-      return Problem{false, n == 0 ? path + " ended early (truncated while being read?)"
-                                   : "cannot read " + path + ": " + std::strerror(e)};
-    }
-    done += static_cast<std::uint64_t>(n);
-  }
-  ::close(fd);
-  body.data_ = std::move(data);
+  body.fd_ = fd;
+  body.offset_ = offset;
   body.size_ = static_cast<std::size_t>(size);
+  body.path_ = path;
   bytes_held_total.fetch_add(size, std::memory_order_relaxed);
+  files_waiting_total.fetch_add(1, std::memory_order_relaxed);
+  if (size > kReadAtOnceUpTo && SpoolBody::files_waiting() <= kMaxFilesWaiting) return std::nullopt;
+  if (auto problem = body.load()) {
+    body.release();
+    return Problem{false, std::move(*problem)};
+  }
   return std::nullopt;
 }
 

@@ -1,8 +1,11 @@
 // Reading message bodies from queue managers' spool files, the feed's trust boundary for files: a
 // path must resolve beneath one of spool_directories (openat2 RESOLVE_BENEATH, no symlink as the
 // last component), be a regular file, and is opened without blocking. The bytes are copied into
-// memory at once, so a file that is truncated or rewritten later can neither crash the process
-// (no mapping, no SIGBUS) nor change what is sent. Not here: parsing requests (feed_protocol).
+// memory, so a file that is truncated or rewritten later can neither crash the process (no
+// mapping, no SIGBUS) nor change a transaction under way. Small bodies are copied when the feed
+// accepts the request; large ones when their first delivery starts, on the shard that delivers
+// them (the file stays open until then), so that the copy is fresh in the cache when it is sent
+// and the feed's shard does not copy every byte. Not here: parsing requests (feed_protocol).
 #pragma once
 
 #include <cstdint>
@@ -14,8 +17,9 @@
 
 namespace ringrelay::engine {
 
-// A body read from a spool file. The bytes of all SpoolBody objects together are counted, so that
-// the feed can stop reading requests while they hold feed_body_memory_limit.
+// A body from a spool file: read, or still waiting in its open file to be read by load(). The
+// bytes of all SpoolBody objects together (read or to be read) are counted, so that the feed can
+// stop reading requests while they hold feed_body_memory_limit.
 class SpoolBody {
  public:
   SpoolBody() = default;
@@ -23,15 +27,26 @@ class SpoolBody {
   SpoolBody(SpoolBody&& other) noexcept;
   SpoolBody& operator=(SpoolBody&& other) noexcept;
 
-  std::string_view bytes() const { return {data_.get(), size_}; }
-  // Bytes held by every SpoolBody of the process (requests are freed on any shard: atomic).
+  // The bytes; empty while waiting() (not thread-safe against load(): the caller serialises).
+  std::string_view bytes() const { return {data_.get(), data_ ? size_ : 0}; }
+  // The file is open and its bytes not yet read.
+  bool waiting() const { return fd_ >= 0; }
+  // Reads the bytes of a waiting body and closes its file: nullopt, or why not (the file was
+  // truncated or cannot be read since the feed checked it).
+  std::optional<std::string> load();
+  // Bytes held or promised by every SpoolBody of the process (requests are freed on any shard:
+  // atomic), and files held open waiting.
   static std::uint64_t bytes_held();
+  static std::uint64_t files_waiting();
 
  private:
   friend class SpoolReader;
   void release();
   std::unique_ptr<char[]> data_;
-  std::size_t size_ = 0;
+  std::size_t size_ = 0;  // counted in bytes_held() from the feed's checks on
+  int fd_ = -1;           // while waiting
+  std::uint64_t offset_ = 0;
+  std::string path_;  // for messages
 };
 
 class SpoolReader {
@@ -47,7 +62,11 @@ class SpoolReader {
     bool about_path = false;  // where the path leads ("body.path"), or what was found ("body")
     std::string message;
   };
-  // Reads [offset, offset + size) of `path` into `body`; nullopt on success, else why not.
+  // Checks [offset, offset + size) of `path` and reads it into `body`, or, for a body of more
+  // than kReadAtOnceUpTo bytes, leaves it waiting in its open file for load() (at most
+  // kMaxFilesWaiting files at once; beyond that it is read now). nullopt, or why not.
+  static constexpr std::uint64_t kReadAtOnceUpTo = 64 * 1024;
+  static constexpr std::uint64_t kMaxFilesWaiting = 1024;
   std::optional<Problem> read(const std::string& path, std::uint64_t offset, std::uint64_t size,
                               SpoolBody& body) const;
 

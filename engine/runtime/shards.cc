@@ -1,6 +1,8 @@
 // Worker shard threads and shard 0's side of the mailboxes.
 #include "engine/runtime/shards.hh"
 
+#include <pthread.h>
+
 #include "engine/delivery/shard_resolver.hh"
 #include "engine/delivery/site_key.hh"
 #include "engine/delivery/smtp_connection.hh"
@@ -63,6 +65,9 @@ std::size_t WorkerShard::receive(ResultSink& sink, const std::function<void(Work
 }
 
 void WorkerShard::run() {
+  // "rr-shard-N" in top -H and /proc/PID/task/*/comm; shard 0 is the main thread ("ringrelay").
+  const std::string name = "rr-shard-" + std::to_string(place_.index);
+  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
   Ring ring(4096);
   inbox_bell_.ring_fd = ring.fd();
   Timers timers;

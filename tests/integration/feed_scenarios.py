@@ -228,6 +228,48 @@ def scenario_spool_files_truncated_in_a_loop(ringrelay):
         print(f"{refused} of 400 refused as truncated, the rest delivered")
 
 
+def scenario_large_spool_body_truncated_before_its_delivery(ringrelay):
+    """A large spool body is read when its delivery starts, not when the request is accepted: one
+    truncated after acceptance, while its request waits behind a slow delivery, is deferred with
+    4.3.0 and the reason; a large body left alone is delivered whole; nothing is lost."""
+    with World(ringrelay) as w:
+        sink = Sink(w, options=("-w", "2"))  # each DATA answered after 2 s: the queue waits
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", initial_destination_concurrency="1",
+                default_destination_concurrency_limit="1")
+        spool = os.path.join(w.dir, "spool")
+        os.makedirs(spool)
+        large = "Subject: large\n\n" + ("y" * 70 + "\n") * 1500  # ~105 KiB, bare LF endings
+        files = {name: os.path.join(spool, name) for name in ("small", "doomed", "kept")}
+        open(files["small"], "w").write(BODY)
+        open(files["doomed"], "w").write(large)
+        open(files["kept"], "w").write(large)
+        c = FeedClient(w, name="qm")
+        requests = []
+        for name in ("small", "doomed", "kept"):
+            size = os.path.getsize(files[name])
+            requests.append({"type": "deliver", "id": name, "sender": "s@example.org",
+                             "recipients": [f"{name}@example.com"],
+                             "body": {"path": files[name], "size": size}})
+            c.send(requests[-1])
+        # Accepted (no error record comes), then, while "small" holds the only connection for
+        # 2 s, the queue manager's file changes under us.
+        time.sleep(0.5)
+        with open(files["doomed"], "r+") as f:
+            f.truncate(100)
+        results, done = {}, set()
+        read_v2(c, {"small", "doomed", "kept"}, results, done, deadline_s=60)
+        assert_every_recipient(results, requests)
+        assert results[("small", 0)]["status"] == "sent", results[("small", 0)]
+        assert results[("kept", 0)]["status"] == "sent", results[("kept", 0)]
+        doomed = results[("doomed", 0)]
+        assert doomed["status"] == "deferred" and doomed["dsn"] == "4.3.0", doomed
+        assert "cannot read the message body" in doomed["text"], doomed
+        assert "ended early" in doomed["text"], doomed
+        assert sink.counter("mesg") == 2, sink.counter("mesg")
+        assert w.serve_process.poll() is None, "serve died"
+        print("truncated after acceptance: deferred 4.3.0; the other large body sent")
+
+
 def scenario_hostile_body_paths_are_refused(ringrelay):
     """/etc/shadow, a link to it inside the spool, a FIFO: each refused with a reason naming
     body.path, at once; another client is served meanwhile."""

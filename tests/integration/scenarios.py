@@ -1,6 +1,7 @@
 """Delivery scenarios against real peers on loopback. Each scenario is one CTest test:
     python3 scenarios.py /path/to/ringrelay SCENARIO
 Every scenario checks that each recipient ends with exactly one result."""
+import json
 import os
 import signal
 import subprocess
@@ -369,7 +370,8 @@ def scenario_real_smtpd_without_pipelining_or_8bitmime(ringrelay):
 
 def scenario_many_destinations_across_shards(ringrelay):
     """Four shards, four destinations, requests whose recipients span all of them: every recipient
-    gets one result, each request one "done", whichever shards carried it."""
+    gets one result, each request one "done", whichever shards carried it. Every other request has
+    a large spool body, read by whichever of its shards starts a delivery first."""
     with World(ringrelay) as w:
         sinks = [Sink(w) for _ in range(4)]
         transport = os.path.join(w.dir, "transport")
@@ -378,11 +380,19 @@ def scenario_many_destinations_across_shards(ringrelay):
                 f.write(f"d{i}.test smtp:[127.0.0.1]:{sink.port}\n")
         w.serve(transport_maps=f"texthash:{transport}", shards=4)
         assert any("4 shards" in l for l in w.log_lines()), w.log_lines()
-        batch = w.batch(({"id": f"x{n}", "recipients": [f"u{n}@d{i}.test" for i in range(4)]}
-                         for n in range(300)), w.message())
+        small = w.message()
+        large = w.message("large.eml", "Subject: large\n\n" + ("z" * 78 + "\n") * 1000)
+        batch = os.path.join(w.dir, "mixed.jsonl")
+        with open(batch, "w") as f:
+            for n in range(300):
+                body = large if n % 2 else small
+                f.write(json.dumps({"id": f"x{n}", "sender": "s@example.org",
+                                    "recipients": [f"u{n}@d{i}.test" for i in range(4)],
+                                    "body": {"path": body, "size": os.path.getsize(body)}}) + "\n")
         code, results, err = w.submit("--batch", batch, timeout=120)
         assert code == 0, (code, err)
         one_result_per_recipient(results, [(f"x{n}", f"u{n}@d{i}.test") for n in range(300) for i in range(4)])
+        assert all(r["status"] == "sent" for r in results), [r for r in results if r["status"] != "sent"][:3]
         w.stop_serve()
         assert sum(s.counter("mesg") for s in sinks) == 1200
 

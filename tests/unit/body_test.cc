@@ -72,6 +72,62 @@ TEST(BodyEncoder, CleanBodyIsOneViewOfTheInput) {
   EXPECT_EQ(out.segments()[1], ".\r\n");
 }
 
+// A spool file with LF line endings: every line gets a CRLF. Short lines are gathered into a few
+// copy buffers (one iovec each) instead of two segments per line; long clean runs stay views.
+TEST(BodyEncoder, BareLfBodyIsAFewCopiedSegments) {
+  std::string line = std::string(76, 'x') + "\n";
+  std::string body;
+  while (body.size() < 100 * 1024) body += line;
+  std::vector<std::string_view> spans{body};
+  BodyEncoder encoder(spans, BodyEncoder::Mode::data, 998);
+  OutputBatch out;
+  encoder.produce(out, static_cast<std::size_t>(-1));
+  ASSERT_TRUE(encoder.done());
+  EXPECT_LE(out.segments().size(), 8u);
+  EXPECT_EQ(out.flatten(), canonical(body) + ".\r\n");
+
+  // CRLF text with a dotted line every 40 lines: the runs between them are views of the input.
+  std::string crlf;
+  for (int i = 0; i < 400; ++i) crlf += (i % 40 == 20 ? "." : "") + std::string(76, 'y') + "\r\n";
+  std::vector<std::string_view> crlf_spans{crlf};
+  BodyEncoder stuffed(crlf_spans, BodyEncoder::Mode::data, 998);
+  OutputBatch stuffed_out;
+  stuffed.produce(stuffed_out, static_cast<std::size_t>(-1));
+  std::size_t views = 0;
+  for (std::string_view segment : stuffed_out.segments())
+    if (segment.data() >= crlf.data() && segment.data() < crlf.data() + crlf.size()) ++views;
+  EXPECT_EQ(views, 11u);
+  EXPECT_EQ(unstuff(stuffed_out.flatten()), crlf);
+}
+
+TEST(BodyEncoderProperty, LargeRandomBodiesRoundTripAcrossCopyBuffers) {
+  std::mt19937 rng(20261204);
+  const std::string alphabet = "..\n\n\r abcdefghijklmnopqrstuvwxyz";
+  for (int round = 0; round < 30; ++round) {
+    std::string body;
+    std::size_t length = 50'000 + rng() % 150'000;
+    bool long_lines = round % 3 == 0;
+    for (std::size_t i = 0; i < length; ++i) {
+      char c = alphabet[rng() % alphabet.size()];
+      if (long_lines && (c == '\n' || c == '.') && rng() % 50 != 0) c = 'q';
+      body += c;
+    }
+    std::vector<std::string_view> spans;
+    std::string_view rest = body;
+    while (!rest.empty()) {
+      std::size_t cut = 1 + rng() % std::min<std::size_t>(rest.size(), 70'000);
+      spans.push_back(rest.substr(0, cut));
+      rest.remove_prefix(cut);
+    }
+    auto mode = round % 2 ? BodyEncoder::Mode::bdat : BodyEncoder::Mode::data;
+    std::string wire = encode(spans, mode, 0, 1 + rng() % 40'000);
+    if (mode == BodyEncoder::Mode::data)
+      EXPECT_EQ(unstuff(wire), canonical(body)) << "round " << round;
+    else
+      EXPECT_EQ(wire, canonical(body)) << "round " << round;
+  }
+}
+
 TEST(BodyEncoder, StuffingLineEndingsAndTerminator) {
   EXPECT_EQ(encode({".\n..\nx"}, BodyEncoder::Mode::data, 998), "..\r\n...\r\nx\r\n.\r\n");
   EXPECT_EQ(encode({""}, BodyEncoder::Mode::data, 998), ".\r\n");

@@ -1,6 +1,7 @@
 // The spool reader as the feed's trust boundary for files: only regular files beneath
 // spool_directories are read, links and ".." cannot lead out, FIFOs do not block, and the bytes are
-// a copy (a file truncated afterwards changes nothing, and its budget is given back on release).
+// a copy (a file truncated afterwards changes nothing, and its budget is given back on release);
+// a large body waits in its open file until load(), which says so if the file was cut meanwhile.
 #include "engine/feed/spool_reader.hh"
 
 #include <gtest/gtest.h>
@@ -84,6 +85,52 @@ TEST_F(SpoolDir, RefusesAShortFileWithTheReason) {
             "body: " + spool +
                 "/sub/msg is 24 bytes, but the request says offset 7 size 100 (truncated "
                 "spool file?)");
+}
+
+TEST_F(SpoolDir, ALargeBodyWaitsInItsOpenFileUntilLoaded) {
+  const std::string large(SpoolReader::kReadAtOnceUpTo + 1000, 'L');
+  std::ofstream(spool + "/large") << large;
+  std::uint64_t bytes_before = SpoolBody::bytes_held();
+  std::uint64_t files_before = SpoolBody::files_waiting();
+  {
+    SpoolBody body;
+    ASSERT_EQ(read(spool + "/large", 0, large.size(), body), "");
+    EXPECT_TRUE(body.waiting());
+    EXPECT_TRUE(body.bytes().empty());
+    // Counted from acceptance, so the feed's memory limit holds before the read.
+    EXPECT_EQ(SpoolBody::bytes_held(), bytes_before + large.size());
+    EXPECT_EQ(SpoolBody::files_waiting(), files_before + 1);
+    // Renamed over: the open file is still the one that was checked.
+    std::ofstream(spool + "/other") << "replacement\n";
+    std::filesystem::rename(spool + "/other", spool + "/large");
+    SpoolBody moved = std::move(body);
+    EXPECT_EQ(moved.load(), std::nullopt);
+    EXPECT_FALSE(moved.waiting());
+    EXPECT_EQ(moved.bytes(), large);
+    EXPECT_EQ(SpoolBody::files_waiting(), files_before);
+    EXPECT_EQ(moved.load(), std::nullopt);  // once read, load() does nothing
+  }
+  EXPECT_EQ(SpoolBody::bytes_held(), bytes_before);
+  EXPECT_EQ(SpoolBody::files_waiting(), files_before);
+}
+
+TEST_F(SpoolDir, ALargeBodyTruncatedBeforeItsReadSaysSo) {
+  const std::string large(SpoolReader::kReadAtOnceUpTo + 1, 'L');
+  std::ofstream(spool + "/large") << large;
+  std::uint64_t bytes_before = SpoolBody::bytes_held();
+  {
+    SpoolBody body;
+    ASSERT_EQ(read(spool + "/large", 0, large.size(), body), "");
+    ::truncate((spool + "/large").c_str(), 10);
+    EXPECT_EQ(body.load(), spool + "/large ended early (truncated while being read?)");
+    EXPECT_FALSE(body.waiting());
+    EXPECT_TRUE(body.bytes().empty());
+    // Released without a leak, a waiting body too.
+    SpoolBody unread;
+    std::ofstream(spool + "/large2") << large;
+    ASSERT_EQ(read(spool + "/large2", 0, large.size(), unread), "");
+  }
+  EXPECT_EQ(SpoolBody::bytes_held(), bytes_before);
 }
 
 TEST(SpoolReader, NamesDirectoriesItCannotOpen) {
