@@ -9,8 +9,12 @@ Prints a table with ratios and writes JSON.
   python3 bench/load/run.py [--messages 20000] [--sizes 1k,10k,100k] [--domains 20] [--sinks 4]
                             [--recipients 1] [--json results.json] [--ringrelay PATH]
                             [--journal sync|sync-every-turn|nosync|off] [--no-postfix]
+                            [--operator] [--feeders 1] [--spool-dir /dev/shm] [--literal]
 
 Each message is its own spool file on tmpfs (/dev/shm), fed by reference through the feed socket.
+--operator measures the set-up an operator runs instead: one destination `[127.0.0.40]:PORT`
+(no MX lookups), one smtp-sink, spool files with LF endings on the disk (/var/tmp), four
+`ringrelay submit` processes in parallel, smtp-source with 20 sessions.
 Figures: delivered messages/s (counted at the sinks; every result checked "sent"), CPU seconds
 (user+system) per 1,000 messages of ringrelay serve and of smtp-source, and of the sinks, peak RSS
 of serve, p50/p99 time from submit to result, connections opened and messages per connection."""
@@ -20,6 +24,7 @@ import os
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,11 +46,33 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def minor_faults(pid):
+    """Page faults a live process has taken so far (each a page zeroed or mapped)."""
+    return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[7])
+
+
 def peak_rss_kib(pid):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     return 0
+
+
+def thread_cpu_seconds(pid):
+    """CPU seconds of each thread of a live process by name: shard 0 is the main thread
+    ("shard 0"), the other shards are "rr-shard-N", io_uring's kernel workers "iou-wrk-N"."""
+    totals = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name = "shard 0" if tid == str(pid) else open(
+                f"/proc/{pid}/task/{tid}/comm").read().strip()
+            fields = open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        if name.startswith("iou-wrk"):
+            name = "io_uring workers"
+        totals[name] = totals.get(name, 0) + (int(fields[11]) + int(fields[12])) / TICKS
+    return totals
 
 
 def children_cpu():
@@ -81,17 +108,40 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0
 
 
-def serve_domains(w, dns_lines, domains, port, **more):
+def serve_domains(w, dns_lines, domains, port, spool_dir="/dev/shm", literal=None, **more):
     """dnsmasq with `dns_lines` (MX and host records for d0..dN.bench.test), and ringrelay serve
-    resolving through it, each domain routed to its MX hosts at the sinks' `port`."""
+    resolving through it, each domain routed to its MX hosts at the sinks' `port`, or with
+    `literal(d)` to that address ([127.0.0.40]:PORT, no MX lookup)."""
     dns = DnsServer(w, dns_lines, ttl=3600)
     transport = os.path.join(w.dir, "transport")
     with open(transport, "w") as f:
         for d in range(domains):
-            f.write(f"d{d}.bench.test smtp:d{d}.bench.test:{port}\n")
+            hop = f"[{literal(d)}]" if literal else f"d{d}.bench.test"
+            f.write(f"d{d}.bench.test smtp:{hop}:{port}\n")
     w.serve(**dns.settings(transport_maps=f"texthash:{transport}",
                            maillog_file=os.path.join(w.dir, "maillog"),
-                           spool_directories=f"{w.dir} /dev/shm", **more))
+                           spool_directories=f"{w.dir} {spool_dir}", **more))
+
+
+def submit_in_parallel(w, batch_lines, feeders):
+    """`ringrelay submit --batch` from `feeders` processes at once, the requests dealt out in
+    turn; returns (worst exit code, every result, stderr)."""
+    files = []
+    for k in range(feeders):
+        path = os.path.join(w.dir, f"batch{k}.jsonl")
+        with open(path, "w") as f:
+            f.writelines(batch_lines[k::feeders])
+        files.append(path)
+    clients = [subprocess.Popen([w.ringrelay, "submit", "--socket", w.feed, "--batch", path],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for path in files]
+    code, results, errors = 0, [], ""
+    for client in clients:
+        out, err = client.communicate(timeout=3600)
+        code = max(code, client.returncode)
+        results += [json.loads(line) for line in out.splitlines() if line.strip()]
+        errors += err
+    return code, results, errors
 
 
 def run_size(ringrelay, size, args):
@@ -105,32 +155,38 @@ def run_size(ringrelay, size, args):
         for i in range(args.sinks):
             lines.append(f"host-record=mx{i}.bench.test,127.0.0.{40 + i}")
         extra = dict(setting.split("=", 1) for setting in args.set)
-        serve_domains(w, lines, args.domains, port, **JOURNAL_MODES[args.journal](w), **extra)
+        literal = (lambda d: f"127.0.0.{40 + d % args.sinks}") if args.literal else None
+        serve_domains(w, lines, args.domains, port, spool_dir=args.spool_dir, literal=literal,
+                      **JOURNAL_MODES[args.journal](w), **extra)
         serve_pid = w.serve_process.pid
-        # One spool file per message on tmpfs, as a queue manager's queue would be.
-        spool = tempfile.mkdtemp(prefix="ringrelay-spool-", dir="/dev/shm")
+        # One spool file per message (LF line endings), as a queue manager's queue would be.
+        spool = tempfile.mkdtemp(prefix="ringrelay-spool-", dir=args.spool_dir)
         w.cleanups.append(lambda: shutil.rmtree(spool, ignore_errors=True))
         text = message_of(size).encode()
-        batch = os.path.join(w.dir, "batch.jsonl")
-        with open(batch, "w") as f:
-            for i in range(args.messages):
-                path = os.path.join(spool, f"m{i}")
-                with open(path, "wb") as m:
-                    m.write(text)
-                f.write(json.dumps({
-                    "id": f"b{i}", "sender": "s@example.org",
-                    "recipients": [f"r{i}.{j}@d{i % args.domains}.bench.test"
-                                   for j in range(args.recipients)],
-                    "body": {"path": path, "size": len(text)}}) + "\n")
+        batch = []
+        for i in range(args.messages):
+            path = os.path.join(spool, f"m{i}")
+            with open(path, "wb") as m:
+                m.write(text)
+            batch.append(json.dumps({
+                "id": f"b{i}", "sender": "s@example.org",
+                "recipients": [f"r{i}.{j}@d{i % args.domains}.bench.test"
+                               for j in range(args.recipients)],
+                "body": {"path": path, "size": len(text)}}) + "\n")
+        os.sync()  # the spool files are on the disk before the clock starts, as a queue's are
+        threads0, faults0 = thread_cpu_seconds(serve_pid), minor_faults(serve_pid)
         probes = sum(s.sessions() for s in sinks)
         sink_cpu0 = sum(cpu_seconds(s.process.pid) for s in sinks)
         serve_cpu0, client_cpu0 = cpu_seconds(serve_pid), children_cpu()
         started = time.monotonic()
-        code, results, err = w.submit("--batch", batch, timeout=3600)
+        code, results, err = submit_in_parallel(w, batch, args.feeders)
         wait_for(lambda: sum(s.counter("mesg") for s in sinks) >= args.messages, 60,
                  "the sinks' message counters")
         elapsed = time.monotonic() - started
         serve_cpu = cpu_seconds(serve_pid) - serve_cpu0
+        faults = minor_faults(serve_pid) - faults0
+        threads = {name: seconds - threads0.get(name, 0)
+                   for name, seconds in thread_cpu_seconds(serve_pid).items()}
         client_cpu = children_cpu() - client_cpu0
         sink_cpu = sum(cpu_seconds(s.process.pid) for s in sinks) - sink_cpu0
         rss = peak_rss_kib(serve_pid)
@@ -146,6 +202,9 @@ def run_size(ringrelay, size, args):
         ours = {
             "messages": delivered, "seconds": elapsed, "messages_per_second": delivered / elapsed,
             "cpu_seconds": serve_cpu, "cpu_ms_per_message": 1000 * serve_cpu / delivered,
+            "thread_cpu_ms_per_message": {name: 1000 * seconds / delivered
+                                          for name, seconds in sorted(threads.items())},
+            "page_faults_per_message": faults / delivered,
             "submit_client_cpu_seconds": client_cpu, "sink_cpu_seconds": sink_cpu,
             "peak_rss_kib": rss, "p50_seconds": percentile(delays, 0.5),
             "p99_seconds": percentile(delays, 0.99), "connections": connections,
@@ -156,7 +215,7 @@ def run_size(ringrelay, size, args):
         # (at least one per sink), each kept open for the next message (-d).
         per_sink = [args.messages // args.sinks + (1 if i < args.messages % args.sinks else 0)
                     for i in range(args.sinks)]
-        sessions = max(1, min(connections, args.messages) // args.sinks)
+        sessions = args.source_sessions or max(1, min(connections, args.messages) // args.sinks)
         before = [s.counter("mesg") for s in sinks]
         sink_cpu0 = sum(cpu_seconds(s.process.pid) for s in sinks)
         cpu0 = children_cpu()
@@ -207,14 +266,31 @@ def main():
                         help="skip the Postfix drain reference (it needs root)")
     parser.add_argument("--ringrelay", default=os.path.join(ROOT, "build", "release", "engine",
                                                             "ringrelay"))
+    parser.add_argument("--operator", action="store_true",
+                        help="one literal destination, one sink, spool on disk, four feeders, "
+                             "smtp-source -s 20 (the set-up of issue #18)")
+    parser.add_argument("--feeders", type=int, default=1,
+                        help="parallel `ringrelay submit` processes sharing the messages")
+    parser.add_argument("--spool-dir", default="/dev/shm",
+                        help="where the message files are written (tmpfs by default)")
+    parser.add_argument("--literal", action="store_true",
+                        help="route each domain to its sink's address, [127.0.0.40]:PORT")
+    parser.add_argument("--source-sessions", type=int, default=0,
+                        help="smtp-source sessions per sink (default: as many as ringrelay used)")
     args = parser.parse_args()
+    if args.operator:
+        args.domains, args.sinks, args.feeders, args.literal = 1, 1, 4, True
+        args.spool_dir = "/var/tmp" if args.spool_dir == "/dev/shm" else args.spool_dir
+        args.source_sessions = args.source_sessions or 20
     for tool in (smtp_source.SMTP_SOURCE, "/usr/sbin/smtp-sink", "/usr/sbin/dnsmasq"):
         if not os.path.exists(tool):
             print(f"{tool} is missing: bash deploy/setup-debian.sh")
             sys.exit(77)
     rows = [run_size(args.ringrelay, parse_size(s), args) for s in args.sizes.split(",")]
-    print(f"{args.messages} messages x {args.recipients} recipient(s), {args.domains} domains, "
-          f"{args.sinks} smtp-sink processes, {os.cpu_count()} cores, results journal {args.journal}")
+    print(f"{args.messages} messages x {args.recipients} recipient(s), {args.domains} domains"
+          f"{' (literal next hops)' if args.literal else ''}, {args.sinks} smtp-sink processes, "
+          f"{args.feeders} feeder(s), spool in {args.spool_dir}, {os.cpu_count()} cores, "
+          f"results journal {args.journal}")
     header = ("size", "ringrelay msg/s", "smtp-source msg/s", "rate ×", "ringrelay CPU ms/msg",
               "smtp-source CPU ms/msg", "CPU ×", "sink CPU s (ours/ref)", "conns", "msg/conn",
               "p50/p99 s", "peak RSS MiB", "Postfix drain msg/s", "rate × Postfix")
@@ -230,6 +306,12 @@ def main():
             f"{o['p50_seconds']:.3f}/{o['p99_seconds']:.3f}", f"{o['peak_rss_kib'] / 1024:.1f}",
             f"{r['postfix_drain']['messages_per_second']:.0f}" if "postfix_drain" in r else "-",
             f"{r['postfix_rate_ratio']:.1f}" if "postfix_drain" in r else "-"]))
+    for r in rows:
+        shares = r["ringrelay"]["thread_cpu_ms_per_message"]
+        total = sum(shares.values()) or 1
+        print(f"{r['size'] // 1024} KiB, serve CPU ms/msg by thread: " + ", ".join(
+            f"{name} {ms:.4f} ({100 * ms / total:.0f}%)" for name, ms in shares.items())
+            + f"; page faults/msg {r['ringrelay']['page_faults_per_message']:.1f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"arguments": vars(args), "rows": rows}, f, indent=2)
