@@ -1,9 +1,10 @@
-// Spool bodies: openat2 beneath a spool directory's descriptor, fstat, pread into memory now or
-// when the first delivery starts.
+// Spool bodies: openat2 beneath a spool directory's descriptor and fstat when a request arrives,
+// pread into memory when its first delivery starts (or at once when too many files wait).
 #include "engine/feed/spool_reader.hh"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -104,7 +105,12 @@ std::optional<std::string> SpoolBody::load() {
 }
 
 SpoolReader::SpoolReader(const std::vector<std::string>& directories,
-                         std::vector<std::string>& warnings) {
+                         std::vector<std::string>& warnings, std::uint64_t max_files_waiting)
+    : max_files_waiting_(max_files_waiting) {
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+    max_files_waiting_ = std::min<std::uint64_t>(max_files_waiting_, files.rlim_cur / 4);
+  }
   for (const auto& d : directories) {
     std::string path = normalised(d);
     if (!names_.empty()) names_ += ", ";
@@ -174,7 +180,7 @@ std::optional<SpoolReader::Problem> SpoolReader::read(const std::string& path, s
   body.path_ = path;
   bytes_held_total.fetch_add(size, std::memory_order_relaxed);
   files_waiting_total.fetch_add(1, std::memory_order_relaxed);
-  if (size > kReadAtOnceUpTo && SpoolBody::files_waiting() <= kMaxFilesWaiting) return std::nullopt;
+  if (SpoolBody::files_waiting() <= max_files_waiting_) return std::nullopt;
   if (auto problem = body.load()) {
     body.release();
     return Problem{false, std::move(*problem)};

@@ -2,10 +2,10 @@
 // path must resolve beneath one of spool_directories (openat2 RESOLVE_BENEATH, no symlink as the
 // last component), be a regular file, and is opened without blocking. The bytes are copied into
 // memory, so a file that is truncated or rewritten later can neither crash the process (no
-// mapping, no SIGBUS) nor change a transaction under way. Small bodies are copied when the feed
-// accepts the request; large ones when their first delivery starts, on the shard that delivers
-// them (the file stays open until then), so that the copy is fresh in the cache when it is sent
-// and the feed's shard does not copy every byte. Not here: parsing requests (feed_protocol).
+// mapping, no SIGBUS) nor change a transaction under way. The feed opens and checks the file when
+// it accepts a request; the bytes are copied when the first delivery starts, on the shard that
+// delivers them (the file stays open until then), so that the copy is fresh in the cache when it
+// is sent and shard 0 does not copy every body. Not here: parsing requests (feed_protocol).
 #pragma once
 
 #include <cstdint>
@@ -53,7 +53,11 @@ class SpoolReader {
  public:
   // Opens each directory once. Directories that cannot be opened are left out and named in
   // `warnings` (a request under them is refused, saying so).
-  SpoolReader(const std::vector<std::string>& directories, std::vector<std::string>& warnings);
+  // At most `max_files_waiting` bodies wait in open files at once (and never more than a quarter
+  // of RLIMIT_NOFILE: sessions need descriptors too); beyond that a body is read at once.
+  static constexpr std::uint64_t kMaxFilesWaiting = 1024;
+  SpoolReader(const std::vector<std::string>& directories, std::vector<std::string>& warnings,
+              std::uint64_t max_files_waiting = kMaxFilesWaiting);
   ~SpoolReader();
   SpoolReader(const SpoolReader&) = delete;
   SpoolReader& operator=(const SpoolReader&) = delete;
@@ -62,11 +66,8 @@ class SpoolReader {
     bool about_path = false;  // where the path leads ("body.path"), or what was found ("body")
     std::string message;
   };
-  // Checks [offset, offset + size) of `path` and reads it into `body`, or, for a body of more
-  // than kReadAtOnceUpTo bytes, leaves it waiting in its open file for load() (at most
-  // kMaxFilesWaiting files at once; beyond that it is read now). nullopt, or why not.
-  static constexpr std::uint64_t kReadAtOnceUpTo = 64 * 1024;
-  static constexpr std::uint64_t kMaxFilesWaiting = 1024;
+  // Checks [offset, offset + size) of `path` and leaves `body` waiting in its open file for
+  // load(), or reads it now when too many files wait already. nullopt, or why not.
   std::optional<Problem> read(const std::string& path, std::uint64_t offset, std::uint64_t size,
                               SpoolBody& body) const;
 
@@ -77,6 +78,7 @@ class SpoolReader {
   };
   std::vector<Directory> directories_;
   std::string names_;  // for messages: "/var/spool/a, /var/spool/b"
+  std::uint64_t max_files_waiting_;
 };
 
 }  // namespace ringrelay::engine

@@ -228,8 +228,8 @@ def scenario_spool_files_truncated_in_a_loop(ringrelay):
         print(f"{refused} of 400 refused as truncated, the rest delivered")
 
 
-def scenario_large_spool_body_truncated_before_its_delivery(ringrelay):
-    """A large spool body is read when its delivery starts, not when the request is accepted: one
+def scenario_spool_body_truncated_before_its_delivery(ringrelay):
+    """A spool body is read when its delivery starts, not when the request is accepted: one
     truncated after acceptance, while its request waits behind a slow delivery, is deferred with
     4.3.0 and the reason; a large body left alone is delivered whole; nothing is lost."""
     with World(ringrelay) as w:

@@ -1,7 +1,8 @@
 // The spool reader as the feed's trust boundary for files: only regular files beneath
 // spool_directories are read, links and ".." cannot lead out, FIFOs do not block, and the bytes are
 // a copy (a file truncated afterwards changes nothing, and its budget is given back on release);
-// a large body waits in its open file until load(), which says so if the file was cut meanwhile.
+// a body waits in its open file until load(), which says so if the file was cut meanwhile, unless
+// too many wait already.
 #include "engine/feed/spool_reader.hh"
 
 #include <gtest/gtest.h>
@@ -29,9 +30,10 @@ struct SpoolDir : ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(root); }
   std::string read(const std::string& path, std::uint64_t offset, std::uint64_t size,
-                   SpoolBody& body) {
+                   SpoolBody& body,
+                   std::uint64_t max_files_waiting = SpoolReader::kMaxFilesWaiting) {
     std::vector<std::string> warnings;
-    SpoolReader reader({spool}, warnings);
+    SpoolReader reader({spool}, warnings, max_files_waiting);
     EXPECT_TRUE(warnings.empty());
     auto problem = reader.read(path, offset, size, body);
     if (!problem) return "";
@@ -45,6 +47,7 @@ TEST_F(SpoolDir, ReadsARegionBeneathTheSpoolAndCountsItsBytes) {
   {
     SpoolBody body;
     ASSERT_EQ(read(spool + "/sub/msg", 7, 17, body), "");
+    ASSERT_EQ(body.load(), std::nullopt);
     EXPECT_EQ(body.bytes(), "Subject: x\n\nbody\n");
     EXPECT_EQ(SpoolBody::bytes_held(), before + 17);
     // A copy: truncating the file afterwards changes nothing (and cannot raise SIGBUS).
@@ -87,8 +90,8 @@ TEST_F(SpoolDir, RefusesAShortFileWithTheReason) {
                 "spool file?)");
 }
 
-TEST_F(SpoolDir, ALargeBodyWaitsInItsOpenFileUntilLoaded) {
-  const std::string large(SpoolReader::kReadAtOnceUpTo + 1000, 'L');
+TEST_F(SpoolDir, ABodyWaitsInItsOpenFileUntilLoaded) {
+  const std::string large(100 * 1024, 'L');
   std::ofstream(spool + "/large") << large;
   std::uint64_t bytes_before = SpoolBody::bytes_held();
   std::uint64_t files_before = SpoolBody::files_waiting();
@@ -114,8 +117,8 @@ TEST_F(SpoolDir, ALargeBodyWaitsInItsOpenFileUntilLoaded) {
   EXPECT_EQ(SpoolBody::files_waiting(), files_before);
 }
 
-TEST_F(SpoolDir, ALargeBodyTruncatedBeforeItsReadSaysSo) {
-  const std::string large(SpoolReader::kReadAtOnceUpTo + 1, 'L');
+TEST_F(SpoolDir, ABodyTruncatedBeforeItsReadSaysSo) {
+  const std::string large(1000, 'L');
   std::ofstream(spool + "/large") << large;
   std::uint64_t bytes_before = SpoolBody::bytes_held();
   {
@@ -131,6 +134,17 @@ TEST_F(SpoolDir, ALargeBodyTruncatedBeforeItsReadSaysSo) {
     ASSERT_EQ(read(spool + "/large2", 0, large.size(), unread), "");
   }
   EXPECT_EQ(SpoolBody::bytes_held(), bytes_before);
+}
+
+TEST_F(SpoolDir, BeyondTheWaitingLimitABodyIsReadAtOnce) {
+  std::uint64_t files_before = SpoolBody::files_waiting();
+  SpoolBody first, second;
+  ASSERT_EQ(read(spool + "/sub/msg", 7, 17, first, files_before + 1), "");
+  EXPECT_TRUE(first.waiting());
+  ASSERT_EQ(read(spool + "/sub/msg", 7, 17, second, files_before + 1), "");
+  EXPECT_FALSE(second.waiting());
+  EXPECT_EQ(second.bytes(), "Subject: x\n\nbody\n");
+  EXPECT_EQ(SpoolBody::files_waiting(), files_before + 1);
 }
 
 TEST(SpoolReader, NamesDirectoriesItCannotOpen) {
