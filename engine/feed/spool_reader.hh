@@ -55,7 +55,7 @@ class SpoolReader {
   // `warnings` (a request under them is refused, saying so).
   // At most `max_files_waiting` bodies wait in open files at once (and never more than a quarter
   // of RLIMIT_NOFILE: sessions need descriptors too); beyond that a body is read at once.
-  static constexpr std::uint64_t kMaxFilesWaiting = 1024;
+  static constexpr std::uint64_t kMaxFilesWaiting = 8192;
   SpoolReader(const std::vector<std::string>& directories, std::vector<std::string>& warnings,
               std::uint64_t max_files_waiting = kMaxFilesWaiting);
   ~SpoolReader();
