@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces every table of bench/README.md in one command, after `bash deploy/setup-debian.sh`
 # and the release build: the micro-benchmarks, then each load scenario (plaintext against
-# smtp-source and Postfix, TLS against plaintext, 10,000 sessions against a slow sink, 20% of the
+# smtp-source and Postfix in two set-ups, TLS against plaintext, 10,000 sessions against a slow sink, 20% of the
 # destinations failing). JSON results go to the folder given (default bench-results/).
 #   bash bench/run-all.sh [OUT] [MESSAGES]
 set -euo pipefail
@@ -20,6 +20,8 @@ for micro in ringrelay_micro_bench ringrelay_engine_bench ringrelay_tls_bench \
 done
 echo "== plaintext load: ringrelay vs smtp-source vs Postfix"
 python3 bench/load/run.py --messages "$messages" --sizes 1k,10k,100k --json "$out/load.json"
+echo "== plaintext load, operator-shaped: one destination, spool on disk, four feeders"
+python3 bench/load/run.py --operator --messages "$messages" --sizes 1k,10k,100k --json "$out/load-operator.json"
 echo "== TLS load: reused TLS connections vs plaintext"
 python3 bench/load/tls_run.py --messages "$messages" --size 10k --json "$out/tls.json"
 echo "== 10,000 sessions against a slow sink"
