@@ -10,6 +10,7 @@ Prints a table with ratios and writes JSON.
                             [--recipients 1] [--json results.json] [--ringrelay PATH]
                             [--journal sync|sync-every-turn|nosync|off] [--no-postfix]
                             [--operator] [--feeders 1] [--spool-dir /dev/shm] [--literal]
+                            [--syslog]
 
 Each message is its own spool file on tmpfs (/dev/shm), fed by reference through the feed socket.
 --operator measures the set-up an operator runs instead: one destination `[127.0.0.40]:PORT`
@@ -118,9 +119,11 @@ def serve_domains(w, dns_lines, domains, port, spool_dir="/dev/shm", literal=Non
         for d in range(domains):
             hop = f"[{literal(d)}]" if literal else f"d{d}.bench.test"
             f.write(f"d{d}.bench.test smtp:{hop}:{port}\n")
-    w.serve(**dns.settings(transport_maps=f"texthash:{transport}",
-                           maillog_file=os.path.join(w.dir, "maillog"),
-                           spool_directories=f"{w.dir} {spool_dir}", **more))
+    settings = {"transport_maps": f"texthash:{transport}",
+                "maillog_file": os.path.join(w.dir, "maillog"),
+                "spool_directories": f"{w.dir} {spool_dir}"}
+    settings.update(more)  # --set maillog_file= logs to syslog instead
+    w.serve(**dns.settings(**settings))
 
 
 def submit_in_parallel(w, batch_lines, feeders):
@@ -144,9 +147,44 @@ def submit_in_parallel(w, batch_lines, feeders):
     return code, results, errors
 
 
+# A stand-in syslog daemon for --syslog on a machine without one: reads /dev/log and appends each
+# line to the world's log file (where the harness sees serve start), counting them.
+SYSLOG_DRAIN = """
+import os, signal, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+os.chmod("/dev/log", 0o666)
+log = open(sys.argv[1], "ab")
+count = 0
+signal.signal(signal.SIGTERM, lambda *a: (print(count, flush=True), os._exit(0)))
+print("ready", flush=True)
+while True:
+    log.write(s.recv(65536) + b"\\n")
+    log.flush()
+    count += 1
+"""
+
+
+def syslog_daemon(w):
+    """/dev/log as it is, or a drain bound there for the run (removed afterwards)."""
+    if os.path.exists("/dev/log"):
+        return
+    drain = subprocess.Popen([sys.executable, "-c", SYSLOG_DRAIN, w.log], stdout=subprocess.PIPE,
+                             text=True)
+    assert drain.stdout.readline().strip() == "ready"
+
+    def stop():
+        drain.terminate()
+        print(f"syslog drain: {drain.communicate()[0].strip()} lines")
+        os.unlink("/dev/log")
+    w.cleanups.append(stop)
+
+
 def run_size(ringrelay, size, args):
     """One message size: ringrelay, then smtp-source, against the same sinks."""
     with World(ringrelay) as w:
+        if args.syslog:
+            syslog_daemon(w)
         port = free_port()
         sinks = [Sink(w, address=f"127.0.0.{40 + i}", port=port) for i in range(args.sinks)]
         lines = []
@@ -155,6 +193,8 @@ def run_size(ringrelay, size, args):
         for i in range(args.sinks):
             lines.append(f"host-record=mx{i}.bench.test,127.0.0.{40 + i}")
         extra = dict(setting.split("=", 1) for setting in args.set)
+        if args.syslog:
+            extra["maillog_file"] = ""  # Postfix's default: the log goes to syslog
         literal = (lambda d: f"127.0.0.{40 + d % args.sinks}") if args.literal else None
         serve_domains(w, lines, args.domains, port, spool_dir=args.spool_dir, literal=literal,
                       **JOURNAL_MODES[args.journal](w), **extra)
@@ -275,6 +315,9 @@ def main():
                         help="where the message files are written (tmpfs by default)")
     parser.add_argument("--literal", action="store_true",
                         help="route each domain to its sink's address, [127.0.0.40]:PORT")
+    parser.add_argument("--syslog", action="store_true",
+                        help="log to syslog (maillog_file empty, the default) instead of a file; "
+                             "without a daemon on /dev/log, a drain is bound there for the run")
     parser.add_argument("--source-sessions", type=int, default=0,
                         help="smtp-source sessions per sink (default: as many as ringrelay used)")
     args = parser.parse_args()

@@ -1,7 +1,6 @@
 // Delivery log lines in Postfix's format (or JSON), with a syslog-style prefix.
 #include "engine/delivery/delivery_log.hh"
 
-#include <syslog.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -11,13 +10,11 @@
 namespace ringrelay::engine {
 
 DeliveryLog::DeliveryLog(const std::string& path, bool json, std::string syslog_name,
-                         std::string hostname, int facility)
+                         std::string hostname, int facility, std::string syslog_socket)
     : json_(json), syslog_name_(std::move(syslog_name)), hostname_(std::move(hostname)) {
   if (path.empty()) {
-    syslog_ = true;
-    static std::string tag;  // openlog keeps the pointer
-    tag = syslog_name_ + "/smtp";
-    ::openlog(tag.c_str(), LOG_PID | LOG_NDELAY, facility);
+    syslog_ =
+        std::make_unique<SyslogWriter>(syslog_name_ + "/smtp", facility, std::move(syslog_socket));
   } else if (path == "/dev/stdout") {
     file_ = stdout;
   } else if (path == "/dev/stderr") {
@@ -36,7 +33,6 @@ DeliveryLog::DeliveryLog(const std::string& path, bool json, std::string syslog_
 
 DeliveryLog::~DeliveryLog() {
   if (own_file_) std::fclose(file_);
-  if (syslog_) ::closelog();
 }
 
 std::string DeliveryLog::format_delay(double seconds) {
@@ -107,19 +103,20 @@ void DeliveryLog::notice(const std::string& text) {
 
 void DeliveryLog::emit(const std::string& line) {
   if (syslog_) {
-    ::syslog(LOG_INFO, "%s", line.c_str());
+    syslog_->add(line);
     return;
   }
   std::fprintf(file_, "%s\n", line.c_str());
 }
 
 void DeliveryLog::flush() {
+  if (syslog_) syslog_->flush();
   if (file_ != nullptr) std::fflush(file_);
 }
 
 void DeliveryLog::write(const std::string& program, const std::string& text) {
   if (syslog_) {
-    ::syslog(LOG_INFO, "%s", text.c_str());  // syslog adds the time, host and program
+    syslog_->add(text);  // the writer stamps it as syslog(3) would; the daemon adds the host
     return;
   }
   // The stamp changes once a second: format it once a second (per thread: shards log notices).

@@ -1,21 +1,25 @@
 // The delivery log: one line per recipient in Postfix's format, so pflogsumm and log exporters read
 // it unchanged ("QUEUEID: to=<...>, relay=..., delay=..., delays=a/b/c/d, dsn=..., status=..."), or
 // one JSON object per line. As Postfix 3.4+: to maillog_file, to syslog (mail facility) when it is
-// empty, to standard output or error with "/dev/stdout" or "/dev/stderr".
+// empty, to standard output or error with "/dev/stdout" or "/dev/stderr". Syslog lines are batched
+// by a writer thread (runtime/syslog_writer), not one syslog(3) call per recipient on shard 0.
 #pragma once
 
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "engine/delivery/scheduler.hh"
+#include "engine/runtime/syslog_writer.hh"
 
 namespace ringrelay::engine {
 
 class DeliveryLog {
  public:
-  // `facility`: syslog's, used when `path` is empty (syslog_facility).
+  // `facility`: syslog's, used when `path` is empty (syslog_facility); `syslog_socket` the
+  // daemon's socket then.
   DeliveryLog(const std::string& path, bool json, std::string syslog_name, std::string hostname,
-              int facility = 2 << 3 /* LOG_MAIL */);
+              int facility = 2 << 3 /* LOG_MAIL */, std::string syslog_socket = "/dev/log");
   ~DeliveryLog();
 
   void result(const ResultRecord& record);
@@ -35,7 +39,7 @@ class DeliveryLog {
   void emit(const std::string& line);  // one JSON line
   std::FILE* file_ = nullptr;
   bool own_file_ = false;
-  bool syslog_ = false;
+  std::unique_ptr<SyslogWriter> syslog_;  // when logging to syslog
   bool json_;
   std::string syslog_name_, hostname_;
 };
