@@ -60,10 +60,7 @@ std::size_t BodyEncoder::produce(OutputBatch& out, std::size_t max_bytes) {
       run = upto;
     };
     auto insert = [&](std::string_view piece) {
-      if (out.copy_open())
-        out.add_copy(piece, copy_hint(run));
-      else
-        out.add_view(piece);
+      out.add_piece(piece, copy_hint(run));
       produced += piece.size();
       changed_ = true;
     };
@@ -122,18 +119,12 @@ void BodyEncoder::finish(OutputBatch& out, std::size_t& produced) {
   if (any_input_ && !at_line_start_) {
     // The message did not end with a newline. A lone trailing CR becomes CRLF.
     std::string_view ending = previous_was_cr_ ? kLf : kCrLf;
-    if (out.copy_open())
-      out.add_copy(ending, ending.size() + kEndOfData.size());
-    else
-      out.add_view(ending);
+    out.add_piece(ending, ending.size() + kEndOfData.size());
     produced += ending.size();
     changed_ = true;
   }
   if (mode_ == Mode::data && !hold_terminator_) {
-    if (out.copy_open())
-      out.add_copy(kEndOfData, kEndOfData.size());
-    else
-      out.add_view(kEndOfData);
+    out.add_piece(kEndOfData, kEndOfData.size());
     produced += kEndOfData.size();
   }
   done_ = true;

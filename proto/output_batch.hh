@@ -73,6 +73,14 @@ class OutputBatch {
   }
   // Whether add_copy() would extend the last segment (the encoder then copies what it inserts).
   bool copy_open() const { return copy_open_; }
+  // Bytes that outlive the write (inserted static text): into the open copy buffer, so that it
+  // stays one segment, else a view.
+  void add_piece(std::string_view bytes, std::size_t capacity_hint) {
+    if (copy_open_)
+      add_copy(bytes, capacity_hint);
+    else
+      add_view(bytes);
+  }
   void append(OutputBatch&& other) {
     for (auto segment : other.segments_) segments_.push_back(segment);
     owned_.splice(owned_.end(), other.owned_);

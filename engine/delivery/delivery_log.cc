@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <ctime>
 #include <nlohmann/json.hpp>
 
 namespace ringrelay::engine {
@@ -119,19 +118,10 @@ void DeliveryLog::write(const std::string& program, const std::string& text) {
     syslog_->add(text);  // the writer stamps it as syslog(3) would; the daemon adds the host
     return;
   }
-  // The stamp changes once a second: format it once a second (per thread: shards log notices).
-  thread_local std::time_t stamped = 0;
-  thread_local char stamp[32] = "";
-  std::time_t now = std::time(nullptr);
-  if (now != stamped) {
-    std::tm tm{};
-    localtime_r(&now, &tm);
-    std::strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
-    stamped = now;
-  }
   static const int pid = static_cast<int>(::getpid());
-  std::fprintf(file_, "%s %s %s/%s[%d]: %s\n", stamp, hostname_.c_str(), syslog_name_.c_str(),
-               program.c_str(), pid, text.c_str());
+  std::string_view stamp = syslog_time_stamp();
+  std::fprintf(file_, "%.*s %s %s/%s[%d]: %s\n", static_cast<int>(stamp.size()), stamp.data(),
+               hostname_.c_str(), syslog_name_.c_str(), program.c_str(), pid, text.c_str());
 }
 
 }  // namespace ringrelay::engine

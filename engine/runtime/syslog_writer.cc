@@ -20,9 +20,9 @@ namespace {
 
 constexpr std::size_t kLinesPerSend = 256;
 
-// "Dec  4 14:55:34 ", as glibc's syslog(3) stamps a line (local time, no year, no host: the
-// daemon adds what it adds). Formatted once a second per thread.
-std::string_view stamp_now() {
+}  // namespace
+
+std::string_view syslog_time_stamp() {
   thread_local std::time_t stamped = 0;
   thread_local char stamp[32] = "";
   thread_local std::size_t length = 0;
@@ -30,13 +30,11 @@ std::string_view stamp_now() {
   if (now != stamped) {
     std::tm tm{};
     localtime_r(&now, &tm);
-    length = std::strftime(stamp, sizeof stamp, "%b %e %H:%M:%S ", &tm);
+    length = std::strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
     stamped = now;
   }
   return {stamp, length};
 }
-
-}  // namespace
 
 SyslogWriter::SyslogWriter(std::string tag, int facility, std::string socket_path)
     : tag_(std::move(tag)),
@@ -63,7 +61,8 @@ std::string SyslogWriter::format(std::string_view text) const {
   line += '<';
   line += std::to_string(priority_);
   line += '>';
-  line += stamp_now();
+  line += syslog_time_stamp();
+  line += ' ';
   line += tag_;
   line += '[';
   line += std::to_string(pid_);

@@ -16,6 +16,10 @@
 
 namespace ringrelay::engine {
 
+// "Dec  4 14:55:34": local time as syslog(3) stamps a line (no year, no host), formatted once a
+// second per thread. The writer's lines and maillog_file's lines both carry it.
+std::string_view syslog_time_stamp();
+
 class SyslogWriter {
  public:
   static constexpr std::size_t kMaxQueuedLines = 65536;
