@@ -24,6 +24,7 @@
 #include "engine/delivery/shard_resolver.hh"
 #include "engine/delivery/smtp_connection.hh"
 #include "engine/feed/feed_access.hh"
+#include "engine/feed/feed_protocol.hh"
 #include "engine/feed/feed_server.hh"
 #include "engine/runtime/ring.hh"
 #include "engine/runtime/shards.hh"
@@ -123,7 +124,15 @@ int run_serve_command(std::span<const std::string_view> args) {
         settings.shards > 0 ? settings.shards : std::max(1u, std::thread::hardware_concurrency());
     Scheduler scheduler(network, timers, settings, resolver, feed, ShardPlace{0, shard_count});
     scheduler.log_notice = [&log](const std::string& text) { log.notice(text); };
-    ShardSet shards(shard_count, settings, ring, log);
+    // The other shards write each result's log line and format its feed record themselves.
+    auto prepare_result = [&log](ResultRecord& record) {
+      log.result(record);
+      record.logged = true;
+      auto formatted = format_unnumbered_result(record);
+      record.unnumbered_record = std::move(formatted.text);
+      record.seq_offset = formatted.seq_offset;
+    };
+    ShardSet shards(shard_count, settings, ring, log, prepare_result);
     bool stopping = false;
     // Work for a shard: by the site a shard learnt for the next hop, else by the hop's hash. The
     // owning shard's lookup may hand it on once (`owned` then), to the shard owning its site.

@@ -24,6 +24,12 @@ struct ResultRecord {
   std::size_t connection_use = 0;    // Postfix's conn_use: 1 for a new connection
   TlsOutcome tls;                    // protocol, cipher, verification (empty: plaintext)
   const char* stage_text = nullptr;  // instead of result.stage's name ("restart": see feed_server)
+  // Done by the shard that delivered, so the feed's shard does not format per recipient: the log
+  // line is written (`logged`) and the feed record formatted without its sequence number, which
+  // the feed inserts at `seq_offset` (format_unnumbered_result, number_record in feed_protocol).
+  bool logged = false;
+  std::string unnumbered_record;  // empty: not formatted yet
+  std::size_t seq_offset = 0;
 };
 
 // Where final results go. It runs on the shard that owns the request (the feed's shard): the

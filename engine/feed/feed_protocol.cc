@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/delivery/delivery_log.hh"
+#include "engine/runtime/invariant.hh"
 
 namespace ringrelay::engine {
 namespace {
@@ -363,6 +364,7 @@ class RecordWriter {
     out_ += value;
     return *this;
   }
+  std::size_t size() const { return out_.size(); }
   std::string line() {
     out_ += "}\n";
     return std::move(out_);
@@ -373,9 +375,8 @@ class RecordWriter {
   bool first_ = true;
 };
 
-}  // namespace
-
-std::string format_result(const ResultRecord& r, std::uint64_t seq) {
+// `seq_offset`: where the "seq" key is (or would be, with seq 0).
+std::string write_result(const ResultRecord& r, std::uint64_t seq, std::size_t& seq_offset) {
   const auto& recipient = r.request->message.recipients[r.recipient];
   std::string delays =
       DeliveryLog::format_delay(r.delays[0]) + "/" + DeliveryLog::format_delay(r.delays[1]) + "/" +
@@ -399,6 +400,7 @@ std::string format_result(const ResultRecord& r, std::uint64_t seq) {
   w.key("reply").text(r.result.reply);
   if (r.result.reply_code != 0)
     w.key("reply_code").number(static_cast<std::uint64_t>(r.result.reply_code));
+  seq_offset = w.size();
   if (seq != 0) w.key("seq").number(seq);
   if (!r.site.empty()) w.key("site").text(r.site);
   w.key("stage").text(r.stage_text ? std::string_view(r.stage_text)
@@ -427,6 +429,28 @@ std::string format_result(const ResultRecord& r, std::uint64_t seq) {
   }
   w.key("type").text("result");
   return w.line();
+}
+
+}  // namespace
+
+std::string format_result(const ResultRecord& r, std::uint64_t seq) {
+  std::size_t seq_offset = 0;
+  return write_result(r, seq, seq_offset);
+}
+
+UnnumberedRecord format_unnumbered_result(const ResultRecord& r) {
+  UnnumberedRecord record;
+  record.text = write_result(r, 0, record.seq_offset);
+  return record;
+}
+
+std::string number_record(UnnumberedRecord record, std::uint64_t seq) {
+  RINGRELAY_CHECK(record.seq_offset > 0 && record.seq_offset < record.text.size(),
+                  "a sequence number goes inside the record");
+  if (seq == 0) return std::move(record.text);
+  std::string key = ",\"seq\":" + std::to_string(seq);
+  record.text.insert(record.seq_offset, key);
+  return std::move(record.text);
 }
 
 std::string format_done(const DeliveryRequest& r, std::uint64_t seq) {

@@ -44,6 +44,15 @@ std::string format_welcome(const std::string& client, std::size_t unacknowledged
                            std::size_t in_flight);
 // A result or done record; `seq` is its sequence number (0: none, protocol 1 without one).
 std::string format_result(const ResultRecord& record, std::uint64_t seq);
+// The same record without "seq", and where number_record puts it: the delivering shard formats,
+// the feed's shard only numbers. number_record(format_unnumbered_result(r), n) is
+// format_result(r, n).
+struct UnnumberedRecord {
+  std::string text;
+  std::size_t seq_offset = 0;
+};
+UnnumberedRecord format_unnumbered_result(const ResultRecord& record);
+std::string number_record(UnnumberedRecord record, std::uint64_t seq);
 std::string format_done(const DeliveryRequest& request, std::uint64_t seq);
 // The end of what a collect (or a protocol-2 hello) handed over: results and done records apart.
 std::string format_collected(std::size_t results, std::size_t done);

@@ -477,7 +477,7 @@ void FeedServer::report(ResultRecord record) {
     }
     request.reported[record.recipient] = true;
   }
-  log_.result(record);
+  if (!record.logged) log_.result(record);
   switch (record.result.status) {
     case proto::DeliveryStatus::sent:
       ++request.sent;
@@ -490,7 +490,11 @@ void FeedServer::report(ResultRecord record) {
       break;
   }
   std::uint64_t seq = next_seq_++;
-  add_record(request, format_result(record, seq), seq, record.recipient);
+  std::string line =
+      record.unnumbered_record.empty()
+          ? format_result(record, seq)
+          : number_record({std::move(record.unnumbered_record), record.seq_offset}, seq);
+  add_record(request, std::move(line), seq, record.recipient);
   if (request.unfinished > 0 && --request.unfinished == 0) {
     std::uint64_t done_seq = next_seq_++;
     add_record(request, format_done(request, done_seq), done_seq, std::nullopt);

@@ -15,12 +15,24 @@ namespace ringrelay::engine {
 // Hand-overs wait there too, in order with the results.
 class WorkerShard::ForwardingSink : public ResultSink {
  public:
-  void report(ResultRecord record) override { pending.emplace_back(std::move(record)); }
+  explicit ForwardingSink(const ResultPreparer& prepare) : prepare_(prepare) {}
+  void report(ResultRecord record) override {
+    if (prepare_) {
+      prepare_(record);
+      prepared_since_flush = true;
+    }
+    pending.emplace_back(std::move(record));
+  }
   std::deque<Outgoing> pending;
+  bool prepared_since_flush = false;  // log lines written that must be flushed before sending
+
+ private:
+  const ResultPreparer& prepare_;
 };
 
-WorkerShard::WorkerShard(ShardPlace place, EngineSettings settings, DeliveryLog& log)
-    : place_(place), settings_(std::move(settings)), log_(log) {
+WorkerShard::WorkerShard(ShardPlace place, EngineSettings settings, DeliveryLog& log,
+                         ResultPreparer prepare)
+    : place_(place), settings_(std::move(settings)), log_(log), prepare_(std::move(prepare)) {
   inbox_bell_.handler = [](Completion&, int, std::uint32_t) {};
   outbox_bell_.handler = [](Completion&, int, std::uint32_t) {};
 }
@@ -73,7 +85,7 @@ void WorkerShard::run() {
   Timers timers;
   auto settings = std::make_shared<EngineSettings>(settings_);
   ShardResolver resolver(ring, timers, *settings);
-  ForwardingSink sink;
+  ForwardingSink sink(prepare_);
   RingNetwork network(ring, timers);
   Scheduler scheduler(network, timers, *settings, resolver, sink, place_);
   scheduler.log_notice = [this](const std::string& text) { log_.notice(text); };
@@ -113,6 +125,10 @@ void WorkerShard::run() {
       }
     }
     scheduler.collect_garbage();
+    if (sink.prepared_since_flush) {  // a result is in the log before its record reaches shard 0
+      log_.flush();
+      sink.prepared_since_flush = false;
+    }
     bool sent_any = false;
     while (!sink.pending.empty()) {
       if (!outbox_.try_push(std::move(sink.pending.front()))) break;  // shard 0 is behind: later
@@ -129,10 +145,10 @@ void WorkerShard::run() {
 }
 
 ShardSet::ShardSet(std::size_t count, const EngineSettings& settings, Ring& home_ring,
-                   DeliveryLog& log)
+                   DeliveryLog& log, ResultPreparer prepare)
     : home_ring_(home_ring) {
   for (std::size_t i = 1; i < count; ++i) {
-    auto worker = std::make_unique<WorkerShard>(ShardPlace{i, count}, settings, log);
+    auto worker = std::make_unique<WorkerShard>(ShardPlace{i, count}, settings, log, prepare);
     worker->home_doorbell().ring_fd = home_ring.fd();
     worker->start();
     workers_.push_back(std::move(worker));

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,10 +50,15 @@ struct WorkItem {
   }
 };
 
+// Work done on the delivering shard for each result before it goes to shard 0 (the log line, the
+// feed record's text), so that shard 0's work per recipient does not grow with the shards.
+using ResultPreparer = std::function<void(ResultRecord&)>;
+
 class WorkerShard {
  public:
   // `log` is shared by every shard: each line is one locked stdio write.
-  WorkerShard(ShardPlace place, EngineSettings settings, DeliveryLog& log);
+  WorkerShard(ShardPlace place, EngineSettings settings, DeliveryLog& log,
+              ResultPreparer prepare = nullptr);
   ~WorkerShard();
 
   void start();  // returns once the shard's ring exists
@@ -75,6 +81,7 @@ class WorkerShard {
   ShardPlace place_;
   EngineSettings settings_;
   DeliveryLog& log_;
+  ResultPreparer prepare_;
   SpscQueue<WorkItem> inbox_{4096};
   using Outgoing = std::variant<ResultRecord, WorkItem>;  // a result, or a hand-over
   // Results and hand-overs waiting for room in the outbox before the shard takes new work.
@@ -92,7 +99,8 @@ class WorkerShard {
 // Shard 0's view: which shard owns a destination, and the handing over of work.
 class ShardSet {
  public:
-  ShardSet(std::size_t count, const EngineSettings& settings, Ring& home_ring, DeliveryLog& log);
+  ShardSet(std::size_t count, const EngineSettings& settings, Ring& home_ring, DeliveryLog& log,
+           ResultPreparer prepare = nullptr);
   ~ShardSet();
 
   std::size_t count() const { return workers_.size() + 1; }

@@ -225,6 +225,30 @@ TEST(FeedProtocol, RecordsAreOneLineOfJson) {
             "\"error\"}\n");
 }
 
+// A delivering shard formats the record without its number; the feed's shard numbers it. The
+// result must be byte for byte what formatting on the feed's shard gives, with and without a site
+// and TLS (keys after "seq") and a reply code (the key before it).
+TEST(FeedProtocol, RecordsFormattedElsewhereAreNumberedIdentically) {
+  auto request = std::make_shared<DeliveryRequest>();
+  request->id = "Q10";
+  request->message.recipients.push_back({"a@example.com", "", ""});
+  ResultRecord r;
+  r.request = request;
+  r.result.status = proto::DeliveryStatus::sent;
+  r.result.dsn = "2.0.0";
+  r.relay = "mx[192.0.2.1]:25";
+  for (int variant = 0; variant < 4; ++variant) {
+    r.result.reply_code = variant & 1 ? 250 : 0;
+    r.site = variant & 2 ? "mx.example.com" : "";
+    r.tls.protocol = variant & 2 ? "TLSv1.3" : "";
+    for (std::uint64_t seq :
+         {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{1733300000123456}}) {
+      EXPECT_EQ(number_record(format_unnumbered_result(r), seq), format_result(r, seq))
+          << "variant " << variant << ", seq " << seq;
+    }
+  }
+}
+
 TEST(DeliveryLog, PostfixDelayNotationAndLine) {
   EXPECT_EQ(DeliveryLog::format_delay(0), "0");
   EXPECT_EQ(DeliveryLog::format_delay(0.004), "0");
