@@ -12,7 +12,7 @@ packages=(
   clang libclang-rt-14-dev llvm clang-format
   # libraries (see shared notes/dependencies.md for the versions and traps)
   liburing-dev libwolfssl-dev libc-ares-dev libsasl2-dev libsasl2-modules sasl2-bin
-  libmimalloc-dev libbenchmark-dev libgtest-dev libgmock-dev nlohmann-json3-dev zlib1g-dev
+  libmimalloc-dev libbenchmark-dev libgtest-dev libgmock-dev nlohmann-json3-dev libsimdjson-dev zlib1g-dev
   libpcre2-dev liblmdb-dev libcdb-dev
   # building Debian's wolfSSL source with assembly (deploy/build-wolfssl.sh)
   autoconf automake libtool dpkg-dev

@@ -2,7 +2,8 @@
 // destination and settling it (here against a lookup that fails at once, so no connection is
 // opened), the connection cache's take and return, and a cross-shard mailbox round trip between
 // two threads. Each reports operations per second. Also the content rules' cost on a message no
-// rule matches (smtp_header_checks, smtp_body_checks).
+// rule matches (smtp_header_checks, smtp_body_checks), and the feed's parse of a request line and
+// its numbering of a result record.
 #include <benchmark/benchmark.h>
 
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "engine/config/lookup_table.hh"
 #include "engine/delivery/scheduler.hh"
 #include "engine/delivery/smtp_connection.hh"
+#include "engine/feed/feed_protocol.hh"
 #include "engine/runtime/mailbox.hh"
 #include "proto/content_checks.hh"
 
@@ -180,3 +182,66 @@ void BM_BodyRulesPcre(benchmark::State& state) {
 BENCHMARK(BM_BodyRulesPcre);
 
 }  // namespace content_rules_bench
+
+// The feed's per-message work on shard 0 without sockets: parsing a `deliver` line as a queue
+// manager sends it (one recipient, a spool reference, client attributes), and numbering a result
+// record that the delivering shard formatted.
+namespace feed_bench {
+
+using namespace ringrelay;
+using namespace ringrelay::engine;
+
+const std::string kDeliverLine =
+    R"({"type":"deliver","id":"4Xq9Lz1mKbz7Tf","sender":"bounces+1234@news.example.com",)"
+    R"("recipients":[{"address":"someone.else@example.net","notify":"FAILURE"}],)"
+    R"("envid":"c1234-5678","ret":"hdrs","queued_seconds":0.25,)"
+    R"("client":{"client_name":"app1.example.com","client_address":"192.0.2.10","helo":"app1"},)"
+    R"("body":{"path":"/var/spool/mail-queue/4X/4Xq9Lz1mKbz7Tf","offset":0,"size":10240}})";
+
+void BM_FeedParseDeliverLine(benchmark::State& state) {
+  FeedError error;
+  for (auto _ : state) {
+    auto command = parse_feed_line(kDeliverLine, error);
+    if (!command) state.SkipWithError(error.message.c_str());
+    benchmark::DoNotOptimize(command);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kDeliverLine.size()));
+}
+BENCHMARK(BM_FeedParseDeliverLine);
+
+ResultRecord sample_result() {
+  auto request = std::make_shared<DeliveryRequest>();
+  request->id = "4Xq9Lz1mKbz7Tf";
+  request->message.recipients.push_back({"someone.else@example.net", "", "FAILURE"});
+  ResultRecord r;
+  r.request = request;
+  r.result.status = proto::DeliveryStatus::sent;
+  r.result.dsn = "2.0.0";
+  r.result.reply = "250 2.0.0 Ok: queued as 4Xq9M01";
+  r.result.reply_code = 250;
+  r.result.text = "250 2.0.0 Ok: queued as 4Xq9M01";
+  r.relay = "mx1.example.net[192.0.2.25]:25";
+  r.delay = 0.42;
+  r.delays[1] = 0.2;
+  r.delays[3] = 0.22;
+  return r;
+}
+
+// What shard 0 did per recipient before: the whole record.
+void BM_FeedFormatResultRecord(benchmark::State& state) {
+  ResultRecord r = sample_result();
+  std::uint64_t seq = 1733300000000000;
+  for (auto _ : state) benchmark::DoNotOptimize(format_result(r, ++seq));
+}
+BENCHMARK(BM_FeedFormatResultRecord);
+
+// What it does now: the number, inserted into the text the delivering shard formatted (the copy
+// of that text stands in for the one the shard moves across).
+void BM_FeedNumberPreformattedRecord(benchmark::State& state) {
+  UnnumberedRecord formatted = format_unnumbered_result(sample_result());
+  std::uint64_t seq = 1733300000000000;
+  for (auto _ : state) benchmark::DoNotOptimize(number_record(formatted, ++seq));
+}
+BENCHMARK(BM_FeedNumberPreformattedRecord);
+
+}  // namespace feed_bench

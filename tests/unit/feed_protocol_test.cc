@@ -155,6 +155,40 @@ TEST(FeedProtocol, EveryFieldIsCheckedAndNamed) {
           R"({"type":"deliver","id":"Q","sender":"s","recipients":["a@x"],"body":{"path":"/x"}})")
           .field,
       "body.size");
+  // A field given twice is refused, not read as the first or the last: a proxy in front of the
+  // feed could check one and ringrelay use the other.
+  auto twice = error_of(
+      R"({"type":"deliver","id":"Q","sender":"s","sender":"t","recipients":["a@x"],"body_inline":"x"})");
+  EXPECT_EQ(twice.field, "sender");
+  EXPECT_EQ(twice.message, "given twice");
+  EXPECT_EQ(error_of(R"({"type":"deliver","id":"Q","sender":"s","recipients":["a@x"],)"
+                     R"("body":{"path":"/x","size":1,"size":2}})")
+                .field,
+            "body.size");
+  EXPECT_EQ(error_of(with(R"("client":{"helo":"a","helo":"b"})")).field, "client.helo");
+  EXPECT_EQ(error_of(R"({"type":"deliver","id":"Q","sender":"s","recipients":)"
+                     R"([{"address":"a@x","address":"b@x"}],"body_inline":"x"})")
+                .field,
+            "recipients[0].address");
+  // Numbers: a size must be a non-negative integer that fits; a fraction or a sign is named.
+  EXPECT_EQ(error_of(R"({"type":"deliver","id":"Q","sender":"s","recipients":["a@x"],)"
+                     R"("body":{"path":"/x","size":1.5}})")
+                .field,
+            "body.size");
+  EXPECT_EQ(error_of(R"({"type":"deliver","id":"Q","sender":"s","recipients":["a@x"],)"
+                     R"("body":{"path":"/x","size":-1}})")
+                .field,
+            "body.size");
+  EXPECT_EQ(error_of(R"({"type":"ack","upto":-3})").field, "upto");
+  EXPECT_EQ(error_of(R"({"type":"hello","protocol":2.0})").field, "protocol");
+  EXPECT_EQ(error_of(R"({"type":"hello","protocol":99999999999999999999})").message,
+            "not a JSON object");  // beyond 64 bits: simdjson refuses the number, so the line
+  // Invalid UTF-8 and truncated lines are not JSON.
+  EXPECT_EQ(error_of("{\"type\":\"hello\",\"client\":\"\xff\"}").message, "not a JSON object");
+  EXPECT_EQ(error_of(R"({"type":"hello")").message, "not a JSON object");
+  // Deeply nested input is refused, not followed.
+  EXPECT_EQ(error_of(std::string(100000, '[') + std::string(100000, ']')).message,
+            "not a JSON object");
 }
 
 TEST(FeedProtocol, SuccessRecordsCarryPostfixsDsnAction) {
