@@ -1,5 +1,6 @@
 // Delivery log lines in Postfix's format (or JSON), with a syslog-style prefix.
 #include "engine/delivery/delivery_log.hh"
+#include "engine/delivery/result_category.hh"
 
 #include <unistd.h>
 
@@ -82,7 +83,7 @@ void DeliveryLog::result(const ResultRecord& r) {
       {"relay", r.relay},          {"conn_use", r.connection_use},
       {"delay", r.delay},          {"delays", {r.delays[0], r.delays[1], r.delays[2], r.delays[3]}},
       {"dsn", r.result.dsn},       {"status", std::string(proto::status_name(r.result.status))},
-      {"text", r.result.text}};
+      {"text", r.result.text},     {"category", std::string(category_name(categorize(r.result)))}};
   if (r.result.ambiguous) j["ambiguous"] = true;  // the server may have taken it
   if (!r.site.empty()) j["site"] = r.site;        // the MX site, when not the next hop itself
   emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

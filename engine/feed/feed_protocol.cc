@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/delivery/delivery_log.hh"
+#include "engine/delivery/result_category.hh"
 #include "engine/runtime/invariant.hh"
 
 namespace ringrelay::engine {
@@ -477,6 +478,7 @@ std::string write_result(const ResultRecord& r, std::uint64_t seq, std::size_t& 
                                                                                  : "relayed");
   }
   if (r.result.ambiguous) w.key("ambiguous").boolean(true);
+  w.key("category").text(category_name(categorize(r.result)));
   w.key("conn_use").number(static_cast<std::uint64_t>(r.connection_use));
   w.key("delay").number(r.delay);
   w.key("delays").text(delays);

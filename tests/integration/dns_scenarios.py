@@ -104,6 +104,8 @@ def scenario_dns_failures_each_get_their_status(ringrelay):
         for domain, (status, dsn, text) in expected.items():
             result = deliver(w, f"user@{domain}")
             assert (result["status"], result["dsn"], result["text"]) == (status, dsn, text), result
+            category = {"null.test": "invalid_recipient", "self.test": "routing"}.get(domain, "dns_failure")
+            assert result["category"] == category, result
             lines = [l for l in w.log_lines() if f"to=<user@{domain}>" in l]
             assert len(lines) == 1 and f"dsn={dsn}, status={status} ({text})" in lines[0], lines
         w.stop_serve()

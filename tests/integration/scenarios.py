@@ -181,6 +181,7 @@ def scenario_connection_refused(ringrelay):
         code, results, err = w.submit("-f", "s@example.org", "-r", "a@example.com", w.message())
         assert code == 75, (code, err)
         assert results[0]["status"] == "deferred" and results[0]["dsn"] == "4.4.1", results
+        assert results[0]["category"] == "connection", results
         assert results[0]["relay"] == "none"
         assert f"connect to 127.0.0.1[127.0.0.1]:{port}: Connection refused" in results[0]["text"]
 
@@ -338,6 +339,9 @@ def scenario_partial_rejection_real_smtpd(ringrelay):
         later = by["later@example.com"]
         assert later["status"] == "deferred" and later["dsn"] == "4.7.1", later
         assert "Recipient address rejected: try again later" in later["text"], later
+        # An access-map rejection is a policy decision, whatever words it gives.
+        assert (nobody["category"], later["category"]) == ("policy", "policy"), by
+        assert by["a@example.com"]["category"] == "delivered", by
         assert code == 69, (code, err)  # a bounce among the results
         wait_for(lambda: smtpd.log_text().count("status=sent") >= 2, 20, "Postfix to accept the message")
 
