@@ -13,4 +13,5 @@ set(RINGRELAY_FUZZ_TARGETS
   lookup_table
   content_checks
   dane_match
+  result_category
 )
