@@ -3,6 +3,7 @@
 // feedback, retries and reuse. Connection callbacks never free a connection in place: closed ones
 // wait in the graveyard until collect_garbage().
 #include "engine/delivery/scheduler.hh"
+#include "engine/delivery/site_queue.hh"
 
 #include <algorithm>
 #include <cstdio>
@@ -71,12 +72,12 @@ struct Scheduler::Site {
   std::string name;
   dns::Nexthop hop;  // the next hop that made it: its protocol's settings apply
   SiteWindow window;
-  std::deque<std::unique_ptr<Job>> pending;
-  std::size_t active = 0;             // connections connecting or carrying a job
-  std::size_t connections = 0;        // all of its connections: busy, idle, closing
-  std::size_t destinations = 0;       // destinations whose jobs come here
-  std::size_t message_limit = 0;      // learnt per-connection message limit; 0: none seen
-  Clock::time_point last_delivery{};  // a transaction delivered something
+  SiteQueue<std::unique_ptr<Job>> pending;  // by the requests' priority
+  std::size_t active = 0;                   // connections connecting or carrying a job
+  std::size_t connections = 0;              // all of its connections: busy, idle, closing
+  std::size_t destinations = 0;             // destinations whose jobs come here
+  std::size_t message_limit = 0;            // learnt per-connection message limit; 0: none seen
+  Clock::time_point last_delivery{};        // a transaction delivered something
   // A new connection was turned away while `ceiling` others were open: no more until then.
   std::size_t ceiling = 0;
   Clock::time_point ceiling_until{};
@@ -245,38 +246,39 @@ void Scheduler::dispatch(Destination& d) {
   }
   while (!d.waiting.empty()) {
     d.waiting.front()->plan = d.answer;
-    s.pending.push_back(std::move(d.waiting.front()));
+    int priority = d.waiting.front()->request->priority;
+    s.pending.push_back(std::move(d.waiting.front()), priority);
     d.waiting.pop_front();
   }
   dispatch(s);
 }
 
 Scheduler::Job* Scheduler::next_job(Site& s) {
-  // Without per-destination limits inside sites (the usual case), simply the first.
-  for (std::size_t i = 0; i < s.pending.size(); ++i) {
-    Job& job = *s.pending[i];
-    std::size_t limit = destination_limit(*job.destination);
-    if (limit == 0 || job.destination->active < limit) {
-      if (i > 0) std::swap(s.pending[0], s.pending[i]);
-      return s.pending.front().get();
-    }
-    if (settings_.concurrency_overrides.empty()) break;
-  }
-  return nullptr;
+  // The job whose turn it is (SiteQueue), unless its destination is at a limit of its own inside
+  // the site (concurrency overrides): then the next one in turn order that is not.
+  auto* job = s.pending.select(
+      [&](const std::unique_ptr<Job>& candidate) {
+        std::size_t limit = destination_limit(*candidate->destination);
+        return limit == 0 || candidate->destination->active < limit;
+      },
+      !settings_.concurrency_overrides.empty());
+  return job != nullptr ? job->get() : nullptr;
 }
 
 void Scheduler::dispatch(Site& s) {
   Clock::time_point now = timers_.now();
   s.last_used = now;
   if (shutting_down_) {
-    fail_all(s.pending, "4.3.2", kShutdownText, false);
+    auto all = s.pending.take_all();
+    fail_all(all, "4.3.2", kShutdownText, false);
     return;
   }
   WindowSettings ws = window_settings(s);
   if (s.window.dead(now)) {
     // A throttled site: defer at once, with the reason, as Postfix's qmgr does.
-    fail_all(s.pending, s.last_failure_dsn,
-             "delivery temporarily suspended: " + s.last_failure_text, false);
+    auto all = s.pending.take_all();
+    fail_all(all, s.last_failure_dsn, "delivery temporarily suspended: " + s.last_failure_text,
+             false);
     return;
   }
   if (s.window.revive_if_due(ws, now, s.active) && log_notice) {
@@ -350,17 +352,14 @@ bool Scheduler::read_body(Site& s, Job& job) {
   }
   // The queue manager's file changed after the feed checked it: deferred, never half sent.
   RINGRELAY_CHECK(s.pending.front().get() == &job, "the job to read is first in its queue");
-  std::unique_ptr<Job> failed = std::move(s.pending.front());
-  s.pending.pop_front();
+  std::unique_ptr<Job> failed = s.pending.pop_front();
   fail_job(*failed, "4.3.0", "cannot read the message body: " + problem, false);
   return false;
 }
 
 bool Scheduler::start_next(Site& s, Slot* reuse) {
   if (!s.pending.front()->has_body && !read_body(s, *s.pending.front())) return false;
-  std::unique_ptr<Job> job = std::move(s.pending.front());
-  s.pending.pop_front();
-  start_job(s, std::move(job), reuse);
+  start_job(s, s.pending.pop_front(), reuse);
   return true;
 }
 
@@ -565,7 +564,8 @@ void Scheduler::on_transaction_done(Connection& c, const proto::TransactionDone&
     next->sessions = same_group ? job->sessions : 0;
   }
   next->started_at = job->started_at;
-  s.pending.push_front(std::move(next));
+  int priority = next->request->priority;
+  s.pending.push_front(std::move(next), priority);
 }
 
 void Scheduler::feedback(Site& s, const proto::TransactionDone& done) {

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/delivery/site_queue.hh"
 #include "engine/feed/spool_reader.hh"
 #include "engine/runtime/timers.hh"
 #include "proto/message.hh"
@@ -36,8 +37,9 @@ struct DeliveryRequest {
   bool body_waiting = false;
   std::string feed_client_name;  // the client identity its results belong to (feed protocol v2)
   Clock::time_point received = Clock::now();
-  double queued_seconds = 0;   // time spent with the queue manager before it reached us
-  std::size_t unfinished = 0;  // recipients without a final result
+  double queued_seconds = 0;        // time spent with the queue manager before it reached us
+  int priority = kDefaultPriority;  // 0 (lowest) to 9 (highest): its turn in its site's queue
+  std::size_t unfinished = 0;       // recipients without a final result
   std::vector<bool> reported;  // per recipient: its final result was reported (feed's shard only)
   std::size_t sent = 0, deferred = 0, bounced = 0;
 

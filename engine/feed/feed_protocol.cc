@@ -11,6 +11,7 @@
 
 #include "engine/delivery/delivery_log.hh"
 #include "engine/delivery/result_category.hh"
+#include "engine/delivery/site_queue.hh"
 #include "engine/runtime/invariant.hh"
 
 namespace ringrelay::engine {
@@ -273,6 +274,14 @@ bool parse_deliver(const object& j, DeliveryRequest& r, FeedError& e) {
       return fail(e, "queued_seconds", "must be a non-negative number");
     }
     r.queued_seconds = seconds;
+  }
+  if (auto priority = field(j, "priority")) {
+    std::int64_t level = 0;
+    if (priority->get_int64().get(level) != simdjson::SUCCESS || level < kLowestPriority ||
+        level > kHighestPriority) {
+      return fail(e, "priority", "must be an integer from 0 (lowest) to 9 (highest)");
+    }
+    r.priority = static_cast<int>(level);
   }
   auto body = field(j, "body"), body_inline = field(j, "body_inline");
   if (body.has_value() == body_inline.has_value()) {

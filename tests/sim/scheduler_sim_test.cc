@@ -4,6 +4,7 @@
 // sites and faults asserting one result per recipient, bounded tables, and the same run per seed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +30,7 @@ class Sink : public engine::ResultSink {
   void report(ResultRecord record) override {
     auto& list = results[{record.request->id, record.recipient}];
     list.push_back(record);
+    order.push_back(record.request->priority);
     if (list.size() == 1) ++finished;
     ++reported;
     std::size_t status = static_cast<std::size_t>(record.result.status);
@@ -57,6 +59,7 @@ class Sink : public engine::ResultSink {
 
   std::map<std::pair<std::string, std::size_t>, std::vector<ResultRecord>> results;
   std::map<std::size_t, std::size_t> by_status;
+  std::vector<int> order;  // the priority of each result, in the order they came
   std::size_t finished = 0, reported = 0;
   std::uint64_t digest = 0;
 };
@@ -75,9 +78,11 @@ struct Harness {
 
   // One message with `recipients` recipients at `domain`, submitted now.
   void submit(const std::string& domain, std::size_t recipients = 1,
-              const std::string& sender = "sender@sim.example") {
+              const std::string& sender = "sender@sim.example",
+              int priority = engine::kDefaultPriority) {
     auto request = std::make_shared<engine::DeliveryRequest>();
     request->id = "Q" + std::to_string(++requests);
+    request->priority = priority;
     request->received = world.now;
     request->inline_body = "Subject: simulated\r\n\r\nhello\r\n";
     request->message.sender = sender;
@@ -173,6 +178,51 @@ TEST(SchedulerSim, SessionLimitedServerKeepsGettingMail) {
   EXPECT_GT(h.logged("(positive feedback"), 0u);
   EXPECT_GT(h.logged("(negative feedback"), 0u);
   EXPECT_GT(h.logged("a new connection was turned away with"), 0u);
+}
+
+// Priorities at one site that takes one message at a time: a campaign of 300 at priority 2 is
+// queued, then 10 password resets at 9 arrive. The resets go next (each level's turn comes 2^p
+// times per turn of level 0; level 9 against 2: 128 to 1), and the campaign is not starved: while
+// both levels wait, it still gets its turns.
+TEST(SchedulerSim, HigherPriorityGoesFirstWithoutStarvingLowerOnes) {
+  Harness h(1, [](engine::EngineSettings& s) {
+    s.smtp.concurrency_limit = 1;
+    s.smtp.initial_concurrency = 1;
+  });
+  h.network.add_server("192.0.2.60", {.data_delay = 50ms});
+  h.resolver.add_mx("busy.example", {{"mx.busy.example", "192.0.2.60"}});
+  for (int i = 0; i < 300; ++i) h.submit("busy.example", 1, "news@sim.example", 2);
+  h.idle(1s);  // some of the campaign has gone
+  std::size_t campaign_before = h.sink.order.size();
+  ASSERT_GT(campaign_before, 5u);
+  ASSERT_LT(campaign_before, 100u);
+  for (int i = 0; i < 10; ++i) h.submit("busy.example", 1, "reset@sim.example", 9);
+  ASSERT_TRUE(h.settle());
+  EXPECT_TRUE(h.sink.exactly_once());
+  // Once queued, every reset is delivered within the next 12 results (the one or two in flight,
+  // and at most one campaign turn).
+  std::size_t last_reset = 0;
+  for (std::size_t i = 0; i < h.sink.order.size(); ++i) {
+    if (h.sink.order[i] == 9) last_reset = i;
+  }
+  EXPECT_LT(last_reset, campaign_before + 12) << "resets waited behind the campaign";
+  EXPECT_EQ(std::count(h.sink.order.begin(), h.sink.order.end(), 9), 10);
+
+  // Both levels backlogged from the start: level 5 gets one turn per 16 of level 9, never none.
+  Harness both(2, [](engine::EngineSettings& s) {
+    s.smtp.concurrency_limit = 1;
+    s.smtp.initial_concurrency = 1;
+  });
+  both.network.add_server("192.0.2.61", {.data_delay = 10ms});
+  both.resolver.add_mx("both.example", {{"mx.both.example", "192.0.2.61"}});
+  for (int i = 0; i < 400; ++i) both.submit("both.example", 1, "a@sim.example", 9);
+  for (int i = 0; i < 40; ++i) both.submit("both.example", 1, "b@sim.example", 5);
+  ASSERT_TRUE(both.settle());
+  EXPECT_TRUE(both.sink.exactly_once());
+  auto first = both.sink.order.begin();
+  auto fives_in_first_340 = std::count(first, first + 340, 5);
+  EXPECT_GE(fives_in_first_340, 18);  // 340 / 17 = 20, give or take the job in flight
+  EXPECT_LE(fives_in_first_340, 22);
 }
 
 // Connections refused: failed cohorts make the site dead; queued and new work is deferred at once

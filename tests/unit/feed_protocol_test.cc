@@ -28,7 +28,7 @@ std::string with(const std::string& field_json) {
 TEST(FeedProtocol, ParsesAFullRequest) {
   FeedError e;
   auto c = parse_feed_line(
-      R"({"type":"deliver","id":"Q1","sender":"","recipients":[{"address":"a@example.com","orcpt":"rfc822;A@example.com","notify":"success,failure"},"b@example.net"],"nexthop":"[127.0.0.1]:2525","envid":"E1","ret":"hdrs","encoding":"8bit","smtputf8":true,"queued_seconds":2.5,"body_inline":"Subject: x\n\nbody\n"})",
+      R"({"type":"deliver","id":"Q1","sender":"","recipients":[{"address":"a@example.com","orcpt":"rfc822;A@example.com","notify":"success,failure"},"b@example.net"],"nexthop":"[127.0.0.1]:2525","envid":"E1","ret":"hdrs","encoding":"8bit","smtputf8":true,"queued_seconds":2.5,"priority":9,"body_inline":"Subject: x\n\nbody\n"})",
       e);
   ASSERT_TRUE(c.has_value()) << e.field << ": " << e.message;
   const DeliveryRequest& r = *c->request;
@@ -43,6 +43,7 @@ TEST(FeedProtocol, ParsesAFullRequest) {
   EXPECT_EQ(r.message.encoding, proto::BodyEncoding::eight_bit);
   EXPECT_TRUE(r.message.smtputf8);
   EXPECT_EQ(r.queued_seconds, 2.5);
+  EXPECT_EQ(r.priority, 9);
   EXPECT_EQ(r.unfinished, 2u);
   ASSERT_EQ(r.message.body.size(), 1u);
   EXPECT_EQ(r.message.body[0], "Subject: x\n\nbody\n");
@@ -180,6 +181,10 @@ TEST(FeedProtocol, EveryFieldIsCheckedAndNamed) {
                 .field,
             "body.size");
   EXPECT_EQ(error_of(R"({"type":"ack","upto":-3})").field, "upto");
+  EXPECT_EQ(error_of(with(R"("priority":10)")).message,
+            "must be an integer from 0 (lowest) to 9 (highest)");
+  EXPECT_EQ(error_of(with(R"("priority":"high")")).field, "priority");
+  EXPECT_EQ(error_of(with(R"("priority":2.5)")).field, "priority");
   EXPECT_EQ(error_of(R"({"type":"hello","protocol":2.0})").field, "protocol");
   EXPECT_EQ(error_of(R"({"type":"hello","protocol":99999999999999999999})").message,
             "not a JSON object");  // beyond 64 bits: simdjson refuses the number, so the line
