@@ -29,7 +29,7 @@ using nlohmann::json;
 constexpr std::string_view kUsage =
     "usage: ringrelay submit [-c PATH] [--socket PATH] -f SENDER -r RCPT [-r RCPT ...]\n"
     "         [--nexthop DEST] [--notify LIST] [--orcpt ADDR] [--envid ID] [--ret full|hdrs]\n"
-    "         [--8bit|--7bit|--binary] [--smtputf8] FILE...\n"
+    "         [--8bit|--7bit|--binary] [--smtputf8] [--priority 0-9] FILE...\n"
     "       ringrelay submit [-c PATH] [--socket PATH] --batch FILE.jsonl\n";
 
 int usage(const std::string& why) {
@@ -42,7 +42,7 @@ int usage(const std::string& why) {
 int run_submit_command(std::span<const std::string_view> args) {
   std::string config_path(kDefaultConfigPath), socket_path, batch;
   bool explicit_config = false;
-  std::string sender, nexthop, notify, envid, ret, encoding;
+  std::string sender, nexthop, notify, envid, ret, encoding, priority;
   bool sender_given = false, smtputf8 = false;
   json recipients = json::array();
   std::vector<std::string> files;
@@ -80,6 +80,9 @@ int run_submit_command(std::span<const std::string_view> args) {
       encoding = std::string(a.substr(2));
     } else if (a == "--smtputf8") {
       smtputf8 = true;
+    } else if (a == "--priority") {
+      if (!value(priority) || priority.size() != 1 || priority[0] < '0' || priority[0] > '9')
+        return usage("--priority is 0 (lowest) to 9 (highest)");
     } else if (a == "--batch") {
       if (!value(batch)) return usage("--batch needs a file");
     } else if (a.starts_with("-") && a != "-") {
@@ -154,6 +157,7 @@ int run_submit_command(std::span<const std::string_view> args) {
       if (!ret.empty()) r["ret"] = ret;
       if (!encoding.empty()) r["encoding"] = encoding;
       if (smtputf8) r["smtputf8"] = true;
+      if (!priority.empty()) r["priority"] = priority[0] - '0';
       waiting.insert(r["id"].get<std::string>());
       requests.push_back(r.dump() + "\n");
     }

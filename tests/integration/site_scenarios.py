@@ -10,7 +10,7 @@ import threading
 import time
 
 from dns_scenarios import needs_root
-from harness import DnsServer, Sink, World, free_port, wait_for
+from harness import DnsServer, Sink, World, free_port, one_result_per_recipient, wait_for
 
 
 def established_to(address, port):
@@ -161,3 +161,25 @@ def scenario_per_connection_message_limit_is_learnt(ringrelay):
         log = "\n".join(w.log_lines())
         assert re.search(r"refused another message after 10 on one connection; connections to the "
                          r"site now carry at most 10 messages", log), log[-2000:]
+
+
+def scenario_priority_overtakes_a_queued_campaign(ringrelay):
+    """A site that takes one message at a time (a sink answering DATA after a second, concurrency
+    1): five campaign requests at priority 0 are queued, then two at priority 9; once the first
+    campaign message is on its way, the two urgent ones go next. Every recipient has one result."""
+    with World(ringrelay) as w:
+        sink = Sink(w, ["-w", "1"])
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", initial_destination_concurrency="1",
+                default_destination_concurrency_limit="1")
+        requests = [{"id": f"campaign{i}", "recipients": [f"c{i}@example.com"], "priority": 0}
+                    for i in range(5)]
+        requests += [{"id": f"reset{i}", "recipients": [f"r{i}@example.com"], "priority": 9}
+                     for i in range(2)]
+        code, results, err = w.submit("--batch", w.batch(requests, w.message()), timeout=60)
+        expected = [(r["id"], r["recipients"][0]) for r in requests]
+        seen = one_result_per_recipient(results, expected)
+        assert all(r["status"] == "sent" for r in seen.values()), results
+        order = [r["id"] for r in results]
+        # The first campaign message may already be on the connection when the resets arrive.
+        assert {order[0], order[1], order[2]} >= {"reset0", "reset1"}, order
+        assert code == 0, (code, err)
