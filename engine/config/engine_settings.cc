@@ -159,6 +159,8 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
       lmtp ? "lmtp_destination_concurrency_limit" : "smtp_destination_concurrency_limit"));
   p.initial_concurrency = static_cast<std::size_t>(c.integer(
       mirror("smtp_initial_destination_concurrency", "lmtp_initial_destination_concurrency")));
+  p.rate_delay = std::chrono::seconds(
+      c.seconds(lmtp ? "lmtp_destination_rate_delay" : "smtp_destination_rate_delay"));
   p.recipient_limit = static_cast<std::size_t>(
       c.integer(lmtp ? "lmtp_destination_recipient_limit" : "smtp_destination_recipient_limit"));
   if (p.recipient_limit == 0) p.recipient_limit = static_cast<std::size_t>(-1);

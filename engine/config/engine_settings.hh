@@ -28,6 +28,9 @@ struct ProtocolSettings {  // smtp_* or lmtp_*
   ConnectOptions connect;
   std::size_t concurrency_limit = 20;
   std::size_t initial_concurrency = 5;
+  // smtp_destination_rate_delay: the pause between the end of one delivery to a site and the
+  // start of the next (Postfix's qmgr: deliveries one at a time, no concurrency); 0: none.
+  Clock::duration rate_delay{};
   std::size_t recipient_limit = 50;
   SaslSettings sasl;  // smtp_sasl_* or lmtp_sasl_*
   // smtp_discard_ehlo_keyword_address_maps: a server's address → the EHLO keywords to discard

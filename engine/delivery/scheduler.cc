@@ -83,6 +83,9 @@ struct Scheduler::Site {
   Clock::time_point ceiling_until{};
   std::string last_failure_dsn = "4.4.1", last_failure_text;
   Clock::time_point last_used{};
+  // With a rate delay: the next delivery starts no earlier (set when one ends), woken by the timer.
+  Clock::time_point next_start{};
+  Timer rate_timer;
 
   Site(std::string n, const dns::Nexthop& h, std::size_t initial)
       : name(std::move(n)), hop(h), window(initial) {}
@@ -286,6 +289,7 @@ void Scheduler::dispatch(Site& s) {
                std::to_string(s.window.allowed(ws.limit)));
   }
   while (!s.pending.empty()) {
+    if (!rate_delay_passed(s, now)) break;
     Job* next = next_job(s);
     if (next == nullptr) break;
     const dns::Nexthop& hop = next->destination->hop;
@@ -520,6 +524,22 @@ std::size_t Scheduler::allowed_connections(const Site& s, const WindowSettings& 
   return allowed;
 }
 
+bool Scheduler::rate_delay_passed(Site& s, Clock::time_point now) {
+  if (connector_.protocol(s.hop).rate_delay <= Clock::duration::zero()) return true;
+  if (s.active > 0) return false;  // one delivery at a time
+  if (now >= s.next_start) return true;
+  if (!s.rate_timer.armed() || s.rate_timer.deadline() != s.next_start) {
+    Site* site = &s;
+    s.rate_timer.arm(timers_, s.next_start - now, [this, site] { dispatch(*site); });
+  }
+  return false;
+}
+
+void Scheduler::delivery_ended(Site& s, Clock::time_point now) {
+  Clock::duration delay = connector_.protocol(s.hop).rate_delay;
+  if (delay > Clock::duration::zero()) s.next_start = now + delay;
+}
+
 void Scheduler::on_transaction_done(Connection& c, const proto::TransactionDone& done) {
   Slot& slot = *slots_.at(&c);
   Site& s = *slot.site;
@@ -618,18 +638,19 @@ void Scheduler::on_idle(Connection& c) {
   Slot& slot = *slots_.at(&c);
   Site& s = *slot.site;
   Destination* d = slot.destination;
+  Clock::time_point now = timers_.now();
   if (slot.active) {
     RINGRELAY_CHECK(s.active > 0 && (d == nullptr || d->active > 0), "active counts");
     slot.active = false;
     --s.active;
     if (d != nullptr) --d->active;
+    delivery_ended(s, now);
   }
   slot.destination = nullptr;
   if (shutting_down_) {
     c.quit();
     return;
   }
-  Clock::time_point now = timers_.now();
   bool cacheable = d == nullptr || cacheable_destination(settings_, d->key);
   if (const char* refusal = reuse_refusal(settings_, cacheable, c, now, s.message_limit)) {
     if (debugging()) debug(c.server(), std::string("closing: ") + refusal);
@@ -637,7 +658,7 @@ void Scheduler::on_idle(Connection& c) {
     dispatch(s);
     return;
   }
-  if (!s.window.dead(now)) {
+  if (!s.window.dead(now) && rate_delay_passed(s, now)) {
     Job* next = next_job(s);
     if (next != nullptr && !next->fresh_connection) {
       const dns::Nexthop& hop = next->destination->hop;
@@ -683,6 +704,7 @@ void Scheduler::on_closed(Connection& c) {
     slot.active = false;
     --s.active;
     if (slot.destination != nullptr) --slot.destination->active;
+    delivery_ended(s, timers_.now());
   }
   slot.destination = nullptr;
   if (slot.job) {

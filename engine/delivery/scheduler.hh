@@ -122,6 +122,10 @@ class Scheduler : public ConnectionListener {
   bool requeue_allowed(const Slot& slot, const proto::RecipientResult& result) const;
   void cap_at_the_server_limit(Site& s);
   std::size_t allowed_connections(const Site& s, const WindowSettings& ws) const;
+  // smtp_destination_rate_delay: whether a delivery may start now (none is running and the pause
+  // since the last one is over); if not, the site's timer dispatches it when it may.
+  bool rate_delay_passed(Site& s, Clock::time_point now);
+  void delivery_ended(Site& s, Clock::time_point now);  // a connection stopped carrying a job
   void learn_message_limit(Site& s, const Connection& c);
   void park(Slot& slot);
   WindowSettings window_settings(const Site& s) const;

@@ -183,3 +183,21 @@ def scenario_priority_overtakes_a_queued_campaign(ringrelay):
         # The first campaign message may already be on the connection when the resets arrive.
         assert {order[0], order[1], order[2]} >= {"reset0", "reset1"}, order
         assert code == 0, (code, err)
+
+
+def scenario_rate_delay_paces_a_site(ringrelay):
+    """smtp_destination_rate_delay = 1s against smtp-sink: three messages to one site go one at a
+    time, a second apart (at least two seconds in all), on one reused connection (conn_use 1, 2,
+    3); without the delay the same three take well under a second."""
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", smtp_destination_rate_delay="1s")
+        requests = [{"id": f"paced{i}", "recipients": [f"p{i}@example.com"]} for i in range(3)]
+        started = time.time()
+        code, results, err = w.submit("--batch", w.batch(requests, w.message()), timeout=60)
+        elapsed = time.time() - started
+        seen = one_result_per_recipient(results, [(r["id"], r["recipients"][0]) for r in requests])
+        assert all(r["status"] == "sent" for r in seen.values()), results
+        assert elapsed >= 2.0, elapsed
+        assert sorted(r["conn_use"] for r in results) == [1, 2, 3], results
+        assert code == 0, (code, err)

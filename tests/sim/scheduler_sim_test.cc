@@ -225,6 +225,35 @@ TEST(SchedulerSim, HigherPriorityGoesFirstWithoutStarvingLowerOnes) {
   EXPECT_LE(fives_in_first_340, 22);
 }
 
+// smtp_destination_rate_delay = 1s, Postfix's semantics: deliveries to the site one at a time,
+// each starting a second after the previous one ended, whatever the window; the connection waits
+// in the cache meanwhile (cache time limit 2s) and is reused. Another site is not held up.
+TEST(SchedulerSim, RateDelaySpacesDeliveriesToASite) {
+  Harness h(1, [](engine::EngineSettings& s) { s.smtp.rate_delay = 1s; });
+  SimServer& paced = h.network.add_server("192.0.2.62", {.data_delay = 100ms});
+  h.resolver.add_mx("paced.example", {{"mx.paced.example", "192.0.2.62"}});
+  Clock::time_point start = h.world.now;
+  for (int i = 0; i < 10; ++i) h.submit("paced.example");
+  ASSERT_TRUE(h.settle());
+  EXPECT_TRUE(h.sink.exactly_once());
+  EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 10u);
+  EXPECT_EQ(paced.stats.sessions_max, 1u);
+  EXPECT_EQ(paced.stats.connections, 1u);  // reused across the pauses
+  // Nine pauses of a second between ten deliveries, each a little over 0.1 s.
+  EXPECT_GE(h.world.now - start, 9s + 10 * 100ms);
+  EXPECT_LT(h.world.now - start, 13s);
+
+  // Without the delay the same ten go in parallel, in well under a second.
+  Harness fast;
+  SimServer& unpaced = fast.network.add_server("192.0.2.63", {.data_delay = 100ms});
+  fast.resolver.add_mx("fast.example", {{"mx.fast.example", "192.0.2.63"}});
+  Clock::time_point fast_start = fast.world.now;
+  for (int i = 0; i < 10; ++i) fast.submit("fast.example");
+  ASSERT_TRUE(fast.settle());
+  EXPECT_LT(fast.world.now - fast_start, 1s);
+  EXPECT_GT(unpaced.stats.sessions_max, 1u);
+}
+
 // Connections refused: failed cohorts make the site dead; queued and new work is deferred at once
 // with the reason, logged once; after minimal_backoff_time the site takes mail again.
 TEST(SchedulerSim, DeadSiteDefersAtOnceAndRecovers) {
