@@ -127,7 +127,6 @@ int run_serve_command(std::span<const std::string_view> args) {
     // The other shards write each result's log line and format its feed record themselves.
     auto prepare_result = [&log](ResultRecord& record) {
       log.result(record);
-      record.logged = true;
       auto formatted = format_unnumbered_result(record);
       record.unnumbered_record = std::move(formatted.text);
       record.seq_offset = formatted.seq_offset;

@@ -25,10 +25,9 @@ struct ResultRecord {
   TlsOutcome tls;                    // protocol, cipher, verification (empty: plaintext)
   const char* stage_text = nullptr;  // instead of result.stage's name ("restart": see feed_server)
   // Done by the shard that delivered, so the feed's shard does not format per recipient: the log
-  // line is written (`logged`) and the feed record formatted without its sequence number, which
-  // the feed inserts at `seq_offset` (format_unnumbered_result, number_record in feed_protocol).
-  bool logged = false;
-  std::string unnumbered_record;  // empty: not formatted yet
+  // line written and the feed record formatted without its sequence number, which the feed inserts
+  // at `seq_offset` (format_unnumbered_result, number_record in feed_protocol).
+  std::string unnumbered_record;  // empty: neither done yet (the feed's shard does both)
   std::size_t seq_offset = 0;
 };
 

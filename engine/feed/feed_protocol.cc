@@ -46,6 +46,13 @@ std::optional<element> field(const object& o, std::string_view key) {
   return e;
 }
 
+// A field that is a string, or nothing when it is absent or not a string.
+std::optional<std::string_view> string_field(const object& o, std::string_view key) {
+  std::string_view text;
+  if (o[key].get_string().get(text) != simdjson::SUCCESS) return std::nullopt;
+  return text;
+}
+
 std::string text_of(const element& e) {
   return std::string(std::string_view(e.get_string().value_unsafe()));
 }
@@ -148,12 +155,13 @@ bool parse_recipient(const element& rj, std::size_t index, proto::Recipient& rec
     return name;
   };
   object ro;
+  std::optional<std::string_view> address;
   if (rj.is_string()) {
     recipient.address = text_of(rj);
-  } else if (rj.get_object().get(ro) == simdjson::SUCCESS && field(ro, "address") &&
-             field(ro, "address")->is_string()) {
+  } else if (rj.get_object().get(ro) == simdjson::SUCCESS &&
+             (address = string_field(ro, "address"))) {
     if (!unique_keys(ro, field_name() + ".", e)) return false;
-    recipient.address = text_of(*field(ro, "address"));
+    recipient.address = std::string(*address);
     if (!optional_string(ro, "orcpt", recipient.orcpt, e))
       return fail(e, field_name() + ".orcpt", e.message);
     if (!optional_string(ro, "notify", recipient.notify, e))
@@ -180,23 +188,25 @@ bool parse_recipient(const element& rj, std::size_t index, proto::Recipient& rec
 
 bool parse_body_reference(const element& value, DeliveryRequest& r, FeedError& e) {
   object b;
-  if (value.get_object().get(b) != simdjson::SUCCESS || !field(b, "path") ||
-      !field(b, "path")->is_string()) {
+  std::optional<std::string_view> given_path;
+  if (value.get_object().get(b) != simdjson::SUCCESS || !(given_path = string_field(b, "path"))) {
     return fail(e, "body.path", "required: the spool file's absolute path");
   }
   if (!unique_keys(b, "body.", e)) return false;
-  std::string path = text_of(*field(b, "path"));
+  std::string path(*given_path);
   if (path.empty() || path[0] != '/') return fail(e, "body.path", "must be an absolute path");
-  auto number = [&](const char* key, std::uint64_t& out) {
-    auto given = field(b, key);
-    if (!given) return true;
-    if (given->get_uint64().get(out) != simdjson::SUCCESS)
+  // Whether `key` was given; false with `e` filled when it is not a non-negative integer.
+  auto number = [&](const char* key, std::uint64_t& out, bool& given) {
+    auto number_field = field(b, key);
+    given = number_field.has_value();
+    if (given && number_field->get_uint64().get(out) != simdjson::SUCCESS)
       return fail(e, std::string("body.") + key, "must be a non-negative integer");
     return true;
   };
   std::uint64_t offset = 0, size = 0;
-  if (!number("offset", offset) || !number("size", size)) return false;
-  if (!field(b, "size")) return fail(e, "body.size", "required: the message's size in bytes");
+  bool has_offset = false, has_size = false;
+  if (!number("offset", offset, has_offset) || !number("size", size, has_size)) return false;
+  if (!has_size) return fail(e, "body.size", "required: the message's size in bytes");
   r.spool_reference = DeliveryRequest::SpoolReference{std::move(path), offset, size};
   return true;
 }

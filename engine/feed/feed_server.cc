@@ -477,7 +477,8 @@ void FeedServer::report(ResultRecord record) {
     }
     request.reported[record.recipient] = true;
   }
-  if (!record.logged) log_.result(record);
+  bool prepared = !record.unnumbered_record.empty();  // by the delivering shard: logged there
+  if (!prepared) log_.result(record);
   switch (record.result.status) {
     case proto::DeliveryStatus::sent:
       ++request.sent;
@@ -491,9 +492,8 @@ void FeedServer::report(ResultRecord record) {
   }
   std::uint64_t seq = next_seq_++;
   std::string line =
-      record.unnumbered_record.empty()
-          ? format_result(record, seq)
-          : number_record({std::move(record.unnumbered_record), record.seq_offset}, seq);
+      prepared ? number_record({std::move(record.unnumbered_record), record.seq_offset}, seq)
+               : format_result(record, seq);
   add_record(request, std::move(line), seq, record.recipient);
   if (request.unfinished > 0 && --request.unfinished == 0) {
     std::uint64_t done_seq = next_seq_++;

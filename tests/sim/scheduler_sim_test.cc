@@ -185,10 +185,11 @@ TEST(SchedulerSim, SessionLimitedServerKeepsGettingMail) {
 // times per turn of level 0; level 9 against 2: 128 to 1), and the campaign is not starved: while
 // both levels wait, it still gets its turns.
 TEST(SchedulerSim, HigherPriorityGoesFirstWithoutStarvingLowerOnes) {
-  Harness h(1, [](engine::EngineSettings& s) {
+  auto one_at_a_time = [](engine::EngineSettings& s) {
     s.smtp.concurrency_limit = 1;
     s.smtp.initial_concurrency = 1;
-  });
+  };
+  Harness h(1, one_at_a_time);
   h.network.add_server("192.0.2.60", {.data_delay = 50ms});
   h.resolver.add_mx("busy.example", {{"mx.busy.example", "192.0.2.60"}});
   for (int i = 0; i < 300; ++i) h.submit("busy.example", 1, "news@sim.example", 2);
@@ -209,10 +210,7 @@ TEST(SchedulerSim, HigherPriorityGoesFirstWithoutStarvingLowerOnes) {
   EXPECT_EQ(std::count(h.sink.order.begin(), h.sink.order.end(), 9), 10);
 
   // Both levels backlogged from the start: level 5 gets one turn per 16 of level 9, never none.
-  Harness both(2, [](engine::EngineSettings& s) {
-    s.smtp.concurrency_limit = 1;
-    s.smtp.initial_concurrency = 1;
-  });
+  Harness both(2, one_at_a_time);
   both.network.add_server("192.0.2.61", {.data_delay = 10ms});
   both.resolver.add_mx("both.example", {{"mx.both.example", "192.0.2.61"}});
   for (int i = 0; i < 400; ++i) both.submit("both.example", 1, "a@sim.example", 9);
