@@ -104,6 +104,10 @@ std::string describe_expected(const ParameterSpec& spec) {
              std::to_string(spec.minimum);
     case ParameterType::feedback:
       return std::string(kExpectFeedback);
+    case ParameterType::rate:
+      return std::string(kExpectRate);
+    case ParameterType::fraction:
+      return std::string(kExpectFraction);
     case ParameterType::choice: {
       std::string words(spec.allowed);
       std::replace(words.begin(), words.end(), ' ', ',');
@@ -150,6 +154,10 @@ bool is_valid(const ParameterSpec& spec, std::string_view value) {
     }
     case ParameterType::feedback:
       return parse_feedback(value).has_value();
+    case ParameterType::rate:
+      return parse_rate(value).has_value();
+    case ParameterType::fraction:
+      return parse_fraction(value).has_value();
     case ParameterType::choice: {
       auto words = split_list(value);
       if (words.empty()) return spec.default_value.empty() || is_allowed_word(spec, "(empty)");
@@ -444,6 +452,16 @@ std::vector<std::string> Config::list(std::string_view name) const {
 Feedback Config::feedback(std::string_view name) const {
   spec_of(name, ParameterType::feedback);
   return checked(parse_feedback(value(name)), name);
+}
+
+double Config::rate(std::string_view name) const {
+  spec_of(name, ParameterType::rate);
+  return checked(parse_rate(value(name)), name);
+}
+
+double Config::fraction(std::string_view name) const {
+  spec_of(name, ParameterType::fraction);
+  return checked(parse_fraction(value(name)), name);
 }
 
 std::int64_t Config::count_or_auto(std::string_view name) const {

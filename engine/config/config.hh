@@ -64,6 +64,8 @@ class Config {
   bool boolean(std::string_view name) const;
   std::vector<std::string> list(std::string_view name) const;
   Feedback feedback(std::string_view name) const;
+  double rate(std::string_view name) const;      // events per second; 0: none
+  double fraction(std::string_view name) const;  // in (0, 1)
   // count_or_auto parameters: 0 means "auto".
   std::int64_t count_or_auto(std::string_view name) const;
 

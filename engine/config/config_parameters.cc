@@ -22,6 +22,10 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"default_destination_concurrency_limit", T::integer, "20", 0},
   {"default_destination_concurrency_negative_feedback", T::feedback, "1"},
   {"default_destination_concurrency_positive_feedback", T::feedback, "1"},
+  // ringrelay: new connections to one site at most this often (N/s, N/min, N/h, N/d; 0: none).
+  {"default_destination_connection_rate", T::rate, "0"},
+  // ringrelay: deliveries (messages) to one site at most this often, held as a token bucket.
+  {"default_destination_message_rate", T::rate, "0"},
   {"default_destination_rate_delay", T::time, "0s", 0},
   {"default_destination_recipient_limit", T::integer, "50", 0},
   {"delay_logging_resolution_limit", T::integer, "2", 0},
@@ -91,6 +95,8 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"lmtp_destination_concurrency_limit", T::integer, "$default_destination_concurrency_limit", 0},
   {"lmtp_destination_concurrency_negative_feedback", T::feedback, "$default_destination_concurrency_negative_feedback"},
   {"lmtp_destination_concurrency_positive_feedback", T::feedback, "$default_destination_concurrency_positive_feedback"},
+  {"lmtp_destination_connection_rate", T::rate, "$default_destination_connection_rate"},
+  {"lmtp_destination_message_rate", T::rate, "$default_destination_message_rate"},
   {"lmtp_destination_rate_delay", T::time, "$default_destination_rate_delay", 0},
   {"lmtp_destination_recipient_limit", T::integer, "$default_destination_recipient_limit", 0},
   {"lmtp_discard_lhlo_keyword_address_maps", T::list, ""},
@@ -194,6 +200,15 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"recipient_delimiter", T::text, ""},
   {"relayhost", T::text, ""},
   // ringrelay: the durable results journal's directory (docs/feed-protocol.md); empty: none.
+  // ringrelay: how far each backoff step of reply_rules cuts a site's connections and rate.
+  {"reply_backoff_factor", T::fraction, "0.5"},
+  // ringrelay: a site in backoff climbs one step back after this long without a throttling reply.
+  {"reply_backoff_recovery_time", T::time, "300s", 1},
+  // ringrelay: the deepest backoff step (the factor applied this many times at most).
+  {"reply_backoff_steps", T::integer, "5", 1},
+  // ringrelay: regexp: or pcre: tables matched against the server's replies; their results are
+  // actions (backoff, suspend=TIME, noreuse=TIME, close, defer): docs/shaping.md.
+  {"reply_rules", T::list, ""},
   {"results_journal", T::text, "/var/lib/ringrelay/results"},
   // ringrelay: journal commits start at most this often (ms): fewer synced writes, later results.
   {"results_journal_commit_delay_ms", T::integer, "5", 0},
@@ -232,7 +247,11 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"smtp_destination_concurrency_maps", T::list, ""},
   {"smtp_destination_concurrency_negative_feedback", T::feedback, "$default_destination_concurrency_negative_feedback"},
   {"smtp_destination_concurrency_positive_feedback", T::feedback, "$default_destination_concurrency_positive_feedback"},
+  {"smtp_destination_connection_rate", T::rate, "$default_destination_connection_rate"},
+  {"smtp_destination_message_rate", T::rate, "$default_destination_message_rate"},
   {"smtp_destination_rate_delay", T::time, "$default_destination_rate_delay", 0},
+  // ringrelay: per-site rates, "site messages=N/unit connections=N/unit" lines (texthash files).
+  {"smtp_destination_rate_maps", T::list, ""},
   {"smtp_destination_recipient_limit", T::integer, "$default_destination_recipient_limit", 0},
   {"smtp_discard_ehlo_keyword_address_maps", T::list, ""},
   {"smtp_discard_ehlo_keywords", T::list, ""},

@@ -20,6 +20,8 @@ enum class ParameterType {
   choices,        // a list whose every word is one of `choices`
   feedback,       // Postfix's concurrency feedback: 1/N, 1/concurrency, or a number between 0 and 1
   count_or_auto,  // "auto" or a whole number >= minimum
+  rate,           // 0, or a count per unit: N/s, N/min, N/h, N/d
+  fraction,       // a number between 0 and 1, both excluded
 };
 
 struct ParameterSpec {

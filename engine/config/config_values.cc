@@ -1,7 +1,8 @@
-// Parsing one configuration value: times, booleans, integers, feedback fractions and lists.
+// Parsing one configuration value: times, booleans, integers, feedback fractions, rates and lists.
 #include "engine/config/config_values.hh"
 
 #include <charconv>
+#include <cmath>
 #include <limits>
 
 namespace ringrelay::engine {
@@ -90,6 +91,48 @@ std::optional<Feedback> parse_feedback(std::string_view text) {
     return std::nullopt;
   }
   return Feedback{.amount = value};
+}
+
+namespace {
+
+// A finite decimal number that is the whole of `text`.
+std::optional<double> parse_decimal(std::string_view text) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+      !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+}  // namespace
+
+std::optional<double> parse_rate(std::string_view text) {
+  text = trim(text);
+  if (text == "0") return 0.0;
+  std::size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  auto count = parse_decimal(text.substr(0, slash));
+  std::string_view unit = text.substr(slash + 1);
+  double seconds = 0;
+  if (unit == "s" || unit == "sec" || unit == "second") {
+    seconds = 1;
+  } else if (unit == "m" || unit == "min" || unit == "minute") {
+    seconds = 60;
+  } else if (unit == "h" || unit == "hour") {
+    seconds = 3600;
+  } else if (unit == "d" || unit == "day") {
+    seconds = 86400;
+  }
+  if (!count || *count <= 0 || seconds == 0) return std::nullopt;
+  return *count / seconds;
+}
+
+std::optional<double> parse_fraction(std::string_view text) {
+  auto value = parse_decimal(trim(text));
+  if (!value || *value <= 0 || *value >= 1) return std::nullopt;
+  return value;
 }
 
 std::vector<std::string> split_list(std::string_view text) {

@@ -27,6 +27,13 @@ struct Feedback {
 };
 std::optional<Feedback> parse_feedback(std::string_view text);
 
+// A rate: "100/min", "5/s", "3600/h", "20000/d" (a positive decimal count per second, minute,
+// hour or day), or "0" for none. Returned in events per second (0: none).
+std::optional<double> parse_rate(std::string_view text);
+
+// A factor strictly between 0 and 1, as a decimal number ("0.5").
+std::optional<double> parse_fraction(std::string_view text);
+
 // Words separated by whitespace and/or commas, as Postfix lists are written.
 std::vector<std::string> split_list(std::string_view text);
 
@@ -36,5 +43,8 @@ inline constexpr std::string_view kExpectTime =
 inline constexpr std::string_view kExpectBoolean = "yes or no";
 inline constexpr std::string_view kExpectInteger = "a whole number";
 inline constexpr std::string_view kExpectFeedback = "1/concurrency, 1/N, or a number from 0 to 1";
+inline constexpr std::string_view kExpectRate =
+    "0 (none), or a count per unit: N/s, N/min, N/h or N/d";
+inline constexpr std::string_view kExpectFraction = "a number between 0 and 1 (exclusive)";
 
 }  // namespace ringrelay::engine

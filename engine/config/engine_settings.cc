@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "engine/config/address_map.hh"
@@ -159,8 +160,15 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
       lmtp ? "lmtp_destination_concurrency_limit" : "smtp_destination_concurrency_limit"));
   p.initial_concurrency = static_cast<std::size_t>(c.integer(
       mirror("smtp_initial_destination_concurrency", "lmtp_initial_destination_concurrency")));
-  p.rate_delay = std::chrono::seconds(
+  p.pace.rate_delay = std::chrono::seconds(
       c.seconds(lmtp ? "lmtp_destination_rate_delay" : "smtp_destination_rate_delay"));
+  p.pace.message_rate =
+      c.rate(lmtp ? "lmtp_destination_message_rate" : "smtp_destination_message_rate");
+  p.pace.connection_rate =
+      c.rate(lmtp ? "lmtp_destination_connection_rate" : "smtp_destination_connection_rate");
+  p.pace.backoff_factor = c.fraction("reply_backoff_factor");
+  p.pace.backoff_steps = static_cast<std::size_t>(c.integer("reply_backoff_steps"));
+  p.pace.recovery_time = std::chrono::seconds(c.seconds("reply_backoff_recovery_time"));
   p.recipient_limit = static_cast<std::size_t>(
       c.integer(lmtp ? "lmtp_destination_recipient_limit" : "smtp_destination_recipient_limit"));
   if (p.recipient_limit == 0) p.recipient_limit = static_cast<std::size_t>(-1);
@@ -304,6 +312,29 @@ dns::ResolverOptions resolver_options(const Config& c, bool ipv4, bool ipv6) {
   return r;
 }
 
+using Words = std::vector<std::string>;
+
+// Each line of the texthash files a map parameter names, as words: "destination value...";
+// `take` returns an error (empty: taken), thrown as ConfigError with the file and line.
+void for_each_destination_line(const Config& c, std::string_view parameter,
+                               const std::function<std::string(const Words&)>& take) {
+  for (std::string map : c.list(parameter)) {
+    if (map.starts_with("texthash:")) map = map.substr(9);
+    std::ifstream file(map);
+    if (!file) throw ConfigError(std::string(parameter) + " = " + map + ": cannot open the file");
+    std::string line;
+    for (int number = 1; std::getline(file, line); ++number) {
+      std::istringstream stream(line);
+      Words words;
+      for (std::string word; stream >> word;) words.push_back(word);
+      if (words.empty() || words[0].starts_with("#")) continue;
+      if (std::string error = take(words); !error.empty()) {
+        throw ConfigError(map + ", line " + std::to_string(number) + ": " + error);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 EngineSettings engine_settings(const Config& c) {
@@ -327,23 +358,36 @@ EngineSettings engine_settings(const Config& c) {
       static_cast<std::size_t>(c.integer("smtp_destination_concurrency_failed_cohort_limit"));
   e.feedback_debug = c.boolean("destination_concurrency_feedback_debug");
   e.dead_destination_time = std::chrono::seconds(c.seconds("minimal_backoff_time"));
-  for (std::string map : c.list("smtp_destination_concurrency_maps")) {
-    if (map.starts_with("texthash:")) map = map.substr(9);
-    std::ifstream file(map);
-    if (!file) throw ConfigError(map + ": cannot open concurrency map");
-    std::string line;
-    for (int number = 1; std::getline(file, line); ++number) {
-      std::istringstream words(line);
-      std::string destination, limit, extra;
-      if (!(words >> destination) || destination.starts_with("#")) continue;
-      auto value = parse_integer(words >> limit ? limit : "");
-      if (!value || *value < 1 || (words >> extra)) {
-        throw ConfigError(map + ", line " + std::to_string(number) +
-                          ": expected \"destination limit\" with a limit of at least 1");
+  for_each_destination_line(c, "smtp_destination_concurrency_maps", [&](const Words& words) {
+    auto value = parse_integer(words.size() == 2 ? words[1] : "");
+    if (!value || *value < 1)
+      return std::string("expected \"destination limit\" with a limit of at least 1");
+    e.concurrency_overrides[words[0]] = static_cast<std::size_t>(*value);
+    return std::string();
+  });
+  for_each_destination_line(c, "smtp_destination_rate_maps", [&](const Words& words) {
+    EngineSettings::Rates rates;
+    for (std::size_t i = 1; i < words.size(); ++i) {
+      std::size_t equals = words[i].find('=');
+      std::string name = words[i].substr(0, equals);
+      auto rate =
+          equals == std::string::npos ? std::nullopt : parse_rate(words[i].substr(equals + 1));
+      std::optional<double>* field = name == "messages"      ? &rates.messages
+                                     : name == "connections" ? &rates.connections
+                                                             : nullptr;
+      if (field == nullptr || !rate || field->has_value()) {
+        return "\"" + words[i] +
+               "\": expected messages=RATE and/or connections=RATE, each once, a RATE being " +
+               std::string(kExpectRate);
       }
-      e.concurrency_overrides[destination] = static_cast<std::size_t>(*value);
+      *field = *rate;
     }
-  }
+    if (words.size() < 2)
+      return std::string("expected \"destination messages=RATE connections=RATE\"");
+    e.rate_overrides[words[0]] = rates;
+    return std::string();
+  });
+  e.reply_rules = ReplyRules(c.list("reply_rules"));
   e.debug_peers = c.list("debug_peer_list");
   e.debug_peer_level = static_cast<int>(c.integer("debug_peer_level"));
   e.mx_session_limit = static_cast<std::size_t>(c.integer("smtp_mx_session_limit"));

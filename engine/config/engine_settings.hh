@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,9 +17,11 @@
 #include "engine/config/config.hh"
 #include "engine/config/config_values.hh"
 #include "engine/config/lookup_table.hh"
+#include "engine/config/reply_rules.hh"
 #include "engine/config/sasl_settings.hh"
 #include "engine/config/tls_settings.hh"
 #include "engine/delivery/connection.hh"
+#include "engine/delivery/site_pace.hh"
 #include "proto/session_settings.hh"
 
 namespace ringrelay::engine {
@@ -28,9 +31,10 @@ struct ProtocolSettings {  // smtp_* or lmtp_*
   ConnectOptions connect;
   std::size_t concurrency_limit = 20;
   std::size_t initial_concurrency = 5;
-  // smtp_destination_rate_delay: the pause between the end of one delivery to a site and the
-  // start of the next (Postfix's qmgr: deliveries one at a time, no concurrency); 0: none.
-  Clock::duration rate_delay{};
+  // smtp_destination_rate_delay (the pause between the end of one delivery to a site and the
+  // start of the next, Postfix's qmgr: one at a time), smtp_destination_message_rate and
+  // _connection_rate, and the reply_backoff_* settings of reply_rules.
+  PaceSettings pace;
   std::size_t recipient_limit = 50;
   SaslSettings sasl;  // smtp_sasl_* or lmtp_sasl_*
   // smtp_discard_ehlo_keyword_address_maps: a server's address → the EHLO keywords to discard
@@ -49,6 +53,13 @@ struct EngineSettings {
   std::chrono::seconds dead_destination_time{300};  // minimal_backoff_time
   // smtp_destination_concurrency_maps: destination key → concurrency limit.
   std::map<std::string, std::size_t, std::less<>> concurrency_overrides;
+  // smtp_destination_rate_maps: destination key → its own rates (per second; unset: the
+  // protocol's).
+  struct Rates {
+    std::optional<double> messages, connections;
+  };
+  std::map<std::string, Rates, std::less<>> rate_overrides;
+  ReplyRules reply_rules;                // reply_rules
   std::vector<std::string> debug_peers;  // debug_peer_list
   // debug_peer_level: 1 logs connection and cache events for those peers, 2 (Postfix's default)
   // and more also the SMTP conversation ("> host: MAIL FROM:<...>", "< host: 250 2.1.0 Ok").

@@ -50,6 +50,10 @@ class LookupTable {
   // False for regexp:, pcre: and cidr:, which Postfix queries with whole keys only (no parent
   // domains, no "@domain" forms).
   bool has_fixed_keys() const { return fixed_keys_; }
+  // For regexp:, pcre: and cidr: tables, every result a rule may give with where it was written.
+  std::vector<std::pair<std::string, std::string>> rule_results() const {
+    return backend_->results();
+  }
 
  private:
   std::string name_, path_;

@@ -305,6 +305,7 @@ struct Rule {
   bool negated = false;
   std::unique_ptr<Matcher> unless;  // regexp's "/p1/!/p2/": p1 matches and p2 does not
   std::string result;
+  std::string where;            // "file, line N"
   std::size_t after_endif = 0;  // for open_if: where to go on when its pattern does not match
 };
 
@@ -396,6 +397,14 @@ class RuleTable final : public TableBackend {
       ++i;
     }
     return std::nullopt;
+  }
+
+  std::vector<std::pair<std::string, std::string>> results() const override {
+    std::vector<std::pair<std::string, std::string>> all;
+    for (const Rule& rule : rules_) {
+      if (rule.kind == Rule::Kind::result) all.emplace_back(rule.result, rule.where);
+    }
+    return all;
   }
 
  private:
@@ -508,6 +517,7 @@ std::unique_ptr<TableBackend> load_pattern_table(std::string_view type, const st
       if (rule.result.empty()) throw ConfigError(where + ": no result after the pattern");
       check_substitutions(rule, where);
     }
+    rule.where = where;
     rules.push_back(std::move(rule));
   }
   if (!open_ifs.empty()) {

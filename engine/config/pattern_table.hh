@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace ringrelay::engine {
 
@@ -17,6 +19,9 @@ class TableBackend {
   virtual ~TableBackend() = default;
   // The result for `key`, or nothing. Fixed-key tables fold `key` to lower case themselves.
   virtual std::optional<std::string> find(std::string_view key) const = 0;
+  // Every result a rule of a regexp:, pcre: or cidr: table may give, as written, with where it
+  // was written ("file, line N"), for parameters that check each one at start; empty for others.
+  virtual std::vector<std::pair<std::string, std::string>> results() const { return {}; }
 };
 
 // Loads "regexp", "pcre" or "cidr" rules from `path`. Throws ConfigError naming the file and line

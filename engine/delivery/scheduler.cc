@@ -83,9 +83,11 @@ struct Scheduler::Site {
   Clock::time_point ceiling_until{};
   std::string last_failure_dsn = "4.4.1", last_failure_text;
   Clock::time_point last_used{};
-  // With a rate delay: the next delivery starts no earlier (set when one ends), woken by the timer.
-  Clock::time_point next_start{};
-  Timer rate_timer;
+  // Rate delay, rates and the reply rules' backoff; the pace timer dispatches the site when the
+  // pace lets the next delivery or connection start, the recovery timer climbs the backoff back.
+  SitePace pace;
+  Timer pace_timer, recovery_timer;
+  std::string last_rule;  // the last reply rule that changed the site, for the log
 
   Site(std::string n, const dns::Nexthop& h, std::size_t initial)
       : name(std::move(n)), hop(h), window(initial) {}
@@ -105,6 +107,8 @@ struct Scheduler::Slot {
   // How a reused TLS connection fares under the current job's policy ("Verified", ...); empty
   // for a fresh connection, whose own handshake says it.
   std::optional<TlsOutcome> reused_tls;
+  bool rule_fired = false;   // a reply rule acted on the current job (at most one does)
+  bool close_after = false;  // a reply rule said "close": no further transaction
   Timer idle_timer;
 };
 
@@ -141,6 +145,26 @@ WindowSettings Scheduler::window_settings(const Site& s) const {
   w.failed_cohort_limit = settings_.failed_cohort_limit;
   w.dead_time = settings_.dead_destination_time;
   return w;
+}
+
+PaceSettings Scheduler::pace_settings(const Site& s) const {
+  PaceSettings p = connector_.protocol(s.hop).pace;
+  if (settings_.rate_overrides.empty()) return p;
+  // The site by its name, or by one of its MX hosts (what an operator knows of a provider).
+  auto it = settings_.rate_overrides.find(s.name);
+  std::size_t first = s.name.starts_with("lmtp:") ? 5 : 0;
+  for (std::size_t start = first; it == settings_.rate_overrides.end() && start < s.name.size();) {
+    std::size_t comma = std::min(s.name.find(',', start), s.name.size());
+    std::string_view host = std::string_view(s.name).substr(start, comma - start);
+    host = host.substr(0, host.find(':'));
+    if (host != s.name) it = settings_.rate_overrides.find(host);
+    start = comma + 1;
+  }
+  if (it != settings_.rate_overrides.end()) {
+    p.message_rate = it->second.messages.value_or(p.message_rate);
+    p.connection_rate = it->second.connections.value_or(p.connection_rate);
+  }
+  return p;
 }
 
 std::size_t Scheduler::destination_limit(const Destination& d) const {
@@ -284,16 +308,23 @@ void Scheduler::dispatch(Site& s) {
              false);
     return;
   }
+  if (s.pace.suspended(now)) {
+    // Suspended by a reply rule: deferred at once with the server's words, like a dead site.
+    auto all = s.pending.take_all();
+    fail_all(all, s.last_failure_dsn, "delivery temporarily suspended: " + s.pace.suspend_reason(),
+             false);
+    return;
+  }
   if (s.window.revive_if_due(ws, now, s.active) && log_notice) {
     log_notice("site " + s.name + ": delivery resumed after the throttle, window " +
                std::to_string(s.window.allowed(ws.limit)));
   }
   while (!s.pending.empty()) {
-    if (!rate_delay_passed(s, now)) break;
+    if (!may_start(s, now)) break;
     Job* next = next_job(s);
     if (next == nullptr) break;
     const dns::Nexthop& hop = next->destination->hop;
-    if (!next->fresh_connection) {
+    if (!next->fresh_connection && s.pace.reuse_allowed(now)) {
       // A cached connection of this site, or to this very server under another site. Either way,
       // only a connection whose TLS satisfies this next hop's policy, checked against the names
       // from this next hop's own lookup.
@@ -321,7 +352,7 @@ void Scheduler::dispatch(Site& s) {
     // A new connection: within the window, and never more connections to the site than its
     // limit (closing ones included), nor more sessions on this shard than shard_session_limit.
     if (s.active >= allowed_connections(s, ws) || s.connections >= ws.limit ||
-        slots_.size() >= settings_.shard_session_limit) {
+        slots_.size() >= settings_.shard_session_limit || !may_connect(s, now)) {
       break;
     }
     start_next(s, nullptr);
@@ -416,6 +447,10 @@ void Scheduler::start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse) {
                         std::to_string(slot->connection->reuse_count() + 1) + ")");
     }
   }
+  PaceSettings pace = pace_settings(s);
+  s.pace.message_started(pace, now);
+  if (fresh) s.pace.connection_opened(pace, now);
+  slot->rule_fired = false;
   slot->fresh = fresh;
   slot->active = true;
   slot->destination = &d;
@@ -463,9 +498,32 @@ void Scheduler::fail_job(Job& job, const std::string& dsn, const std::string& te
   }
 }
 
-void Scheduler::on_result(Connection& c, const proto::RecipientResult& result) {
+void Scheduler::on_result(Connection& c, const proto::RecipientResult& given) {
   Slot& slot = *slots_.at(&c);
   if (!slot.job) return;
+  const proto::RecipientResult* chosen = &given;
+  proto::RecipientResult deferred;
+  if (given.status != proto::DeliveryStatus::sent && !given.reply.empty() &&
+      !settings_.reply_rules.empty()) {
+    std::optional<ReplyAction> action = settings_.reply_rules.match(given.reply);
+    if (action && !slot.rule_fired) apply_rule(slot, *action, given);
+    if (action && action->defer && given.status == proto::DeliveryStatus::bounced) {
+      // The refusal is about the sender's address or reputation, not the recipient: deferred.
+      deferred = given;
+      deferred.status = proto::DeliveryStatus::deferred;
+      if (!deferred.dsn.empty()) deferred.dsn[0] = '4';
+      deferred.text += " (deferred by reply rule)";
+      chosen = &deferred;
+    } else if (action && c.refused_after() > 0 &&
+               given.status == proto::DeliveryStatus::try_next_server) {
+      // A 421 to MAIL FROM on a used connection that a rule calls throttling: the server limits
+      // the rate, the connection is not merely used up; deferred now rather than tried afresh.
+      deferred = given;
+      deferred.status = proto::DeliveryStatus::deferred;
+      chosen = &deferred;
+    }
+  }
+  const proto::RecipientResult& result = *chosen;
   if (result.status == proto::DeliveryStatus::try_next_server) {
     slot.job->retry.push_back(result.recipient);
     return;
@@ -521,32 +579,102 @@ void Scheduler::cap_at_the_server_limit(Site& s) {
 std::size_t Scheduler::allowed_connections(const Site& s, const WindowSettings& ws) const {
   std::size_t allowed = s.window.allowed(ws.limit);
   if (s.ceiling > 0 && timers_.now() < s.ceiling_until) allowed = std::min(allowed, s.ceiling);
-  return allowed;
+  return std::min(allowed, s.pace.connection_cap(pace_settings(s), ws.limit));
 }
 
-bool Scheduler::rate_delay_passed(Site& s, Clock::time_point now) {
-  if (connector_.protocol(s.hop).rate_delay <= Clock::duration::zero()) return true;
-  if (s.active > 0) return false;  // one delivery at a time
-  if (now >= s.next_start) return true;
-  if (!s.rate_timer.armed() || s.rate_timer.deadline() != s.next_start) {
-    Site* site = &s;
-    s.rate_timer.arm(timers_, s.next_start - now, [this, site] { dispatch(*site); });
-  }
+bool Scheduler::may_start(Site& s, Clock::time_point now) {
+  Clock::time_point at = s.pace.message_allowed_at(pace_settings(s), now, s.active);
+  if (at <= now) return true;
+  if (at != SitePace::kNever) wake_at(s, at);  // else the running delivery's end dispatches it
   return false;
 }
 
+bool Scheduler::may_connect(Site& s, Clock::time_point now) {
+  Clock::time_point at = s.pace.connection_allowed_at(pace_settings(s), now);
+  if (at <= now) return true;
+  wake_at(s, at);
+  return false;
+}
+
+void Scheduler::wake_at(Site& s, Clock::time_point at) {
+  if (s.pace_timer.armed() && s.pace_timer.deadline() <= at) return;
+  Site* site = &s;
+  s.pace_timer.arm(timers_, at - timers_.now(), [this, site] { dispatch(*site); });
+}
+
 void Scheduler::delivery_ended(Site& s, Clock::time_point now) {
-  Clock::duration delay = connector_.protocol(s.hop).rate_delay;
-  if (delay > Clock::duration::zero()) s.next_start = now + delay;
+  s.pace.delivery_ended(pace_settings(s), now);
+}
+
+std::string Scheduler::pace_summary(const Site& s) const {
+  PaceSettings pace = pace_settings(s);
+  std::string text = "backoff step " + std::to_string(s.pace.step()) + ", at most " +
+                     std::to_string(s.pace.connection_cap(pace, window_settings(s).limit)) +
+                     " connections";
+  if (double rate = s.pace.message_rate(pace); rate > 0) {
+    char per_minute[32];
+    std::snprintf(per_minute, sizeof per_minute, ", %.4g messages/min", rate * 60);
+    text += per_minute;
+  }
+  return text;
+}
+
+void Scheduler::apply_rule(Slot& slot, const ReplyAction& action,
+                           const proto::RecipientResult& result) {
+  Site& s = *slot.site;
+  Clock::time_point now = timers_.now();
+  PaceSettings pace = pace_settings(s);
+  slot.rule_fired = true;
+  std::string why = "reply rule \"" + action.text + "\" for \"" + result.reply + "\"";
+  std::vector<std::string> changes;
+  if (action.backoff_steps > 0 && s.pace.back_off(pace, action.backoff_steps, now)) {
+    changes.push_back(pace_summary(s));
+    arm_recovery(s);
+  }
+  if (action.suspend > Clock::duration::zero() && !s.pace.suspended(now + action.suspend)) {
+    s.pace.suspend(action.suspend, result.reply, now);
+    changes.push_back("suspended for " + std::to_string(action.suspend.count()) + "s");
+  }
+  if (action.no_reuse > Clock::duration::zero() && s.pace.reuse_allowed(now + action.no_reuse)) {
+    s.pace.stop_reuse(action.no_reuse, now);
+    changes.push_back("no connection reuse for " + std::to_string(action.no_reuse.count()) + "s");
+  }
+  if (action.close) slot.close_after = true;
+  if (changes.empty()) return;
+  s.last_rule = why;
+  if (!log_notice) return;
+  std::string line = "site " + s.name + ": " + why + ": ";
+  for (std::size_t i = 0; i < changes.size(); ++i) line += (i > 0 ? "; " : "") + changes[i];
+  log_notice(line);
+}
+
+void Scheduler::arm_recovery(Site& s) {
+  PaceSettings pace = pace_settings(s);
+  if (s.pace.step() == 0) return;
+  Site* site = &s;
+  Clock::duration wait = s.pace.next_recovery(pace) - timers_.now();
+  s.recovery_timer.arm(timers_, std::max(wait, Clock::duration::zero()), [this, site] {
+    PaceSettings p = pace_settings(*site);
+    if (site->pace.recover_if_due(p, timers_.now())) {
+      if (log_notice) {
+        auto quiet = std::chrono::duration_cast<std::chrono::seconds>(p.recovery_time);
+        log_notice("site " + site->name + ": " + std::to_string(quiet.count()) +
+                   "s without a throttling reply: " + pace_summary(*site));
+      }
+      dispatch(*site);
+    }
+    arm_recovery(*site);
+  });
 }
 
 void Scheduler::on_transaction_done(Connection& c, const proto::TransactionDone& done) {
   Slot& slot = *slots_.at(&c);
   Site& s = *slot.site;
   std::unique_ptr<Job> job = std::move(slot.job);
-  feedback(s, done);
+  // A refusal a reply rule acted on is the rule's to answer, not the window's again.
+  if (!(slot.rule_fired && !done.delivered_any)) feedback(s, done);
   bool refused = c.refused_after() > 0;
-  if (refused) learn_message_limit(s, c);
+  if (refused && !slot.rule_fired) learn_message_limit(s, c);
   if (!job) return;
   std::size_t sessions_before = job->sessions;
   if (c.connected_at() != Clock::time_point{}) ++job->sessions;
@@ -652,13 +780,18 @@ void Scheduler::on_idle(Connection& c) {
     return;
   }
   bool cacheable = d == nullptr || cacheable_destination(settings_, d->key);
-  if (const char* refusal = reuse_refusal(settings_, cacheable, c, now, s.message_limit)) {
+  const char* refusal = reuse_refusal(settings_, cacheable, c, now, s.message_limit);
+  if (refusal == nullptr && (slot.close_after || !s.pace.reuse_allowed(now))) {
+    refusal = "a reply rule stopped reuse";
+  }
+  if (refusal == nullptr && s.pace.suspended(now)) refusal = "the site is suspended";
+  if (refusal != nullptr) {
     if (debugging()) debug(c.server(), std::string("closing: ") + refusal);
     c.quit();
     dispatch(s);
     return;
   }
-  if (!s.window.dead(now) && rate_delay_passed(s, now)) {
+  if (!s.window.dead(now) && may_start(s, now)) {
     Job* next = next_job(s);
     if (next != nullptr && !next->fresh_connection) {
       const dns::Nexthop& hop = next->destination->hop;
@@ -744,7 +877,7 @@ void Scheduler::sweep() {
   std::erase_if(sites_, [&](const auto& entry) {
     const Site& s = *entry.second;
     return s.destinations == 0 && s.connections == 0 && s.pending.empty() && !s.window.dead(now) &&
-           now - s.last_used >= kIdleTableTime;
+           s.pace.at_rest(now) && now - s.last_used >= kIdleTableTime;
   });
 }
 
@@ -781,6 +914,30 @@ SchedulerTables Scheduler::tables() const {
   for (const auto& [key, d] : destinations_) t.queued_jobs += d->waiting.size();
   t.tls_broken_peers = tls_.broken_peers();
   return t;
+}
+
+}  // namespace ringrelay::engine
+
+namespace ringrelay::engine {
+
+std::vector<SiteState> Scheduler::site_states() const {
+  Clock::time_point now = timers_.now();
+  std::vector<SiteState> states;
+  for (const auto& [name, s] : sites_) {
+    SiteState state;
+    state.name = name;
+    state.window = allowed_connections(*s, window_settings(*s));
+    state.active = s->active;
+    state.connections = s->connections;
+    state.queued = s->pending.size();
+    state.backoff_step = s->pace.step();
+    state.message_rate = s->pace.message_rate(pace_settings(*s));
+    state.dead = s->window.dead(now);
+    state.suspended = s->pace.suspended(now);
+    state.last_rule = s->last_rule;
+    states.push_back(std::move(state));
+  }
+  return states;
 }
 
 }  // namespace ringrelay::engine

@@ -21,6 +21,7 @@
 #include "engine/delivery/delivery_results.hh"
 #include "engine/delivery/sasl_planner.hh"
 #include "engine/delivery/shard_resolver.hh"
+#include "engine/delivery/site_pace.hh"
 #include "engine/delivery/site_window.hh"
 #include "engine/delivery/tls_planner.hh"
 #include "engine/feed/delivery_request.hh"
@@ -35,6 +36,17 @@ struct SchedulerTables {
   std::size_t idle_connections = 0;
   std::size_t queued_jobs = 0;
   std::size_t tls_broken_peers = 0;
+};
+
+// One site as an operator inspects it.
+struct SiteState {
+  std::string name;
+  std::size_t window = 0;  // connections allowed now (window, ceiling and backoff cap)
+  std::size_t active = 0, connections = 0, queued = 0;
+  std::size_t backoff_step = 0;
+  double message_rate = 0;  // per second in force (configured or backoff); 0: none
+  bool dead = false, suspended = false;
+  std::string last_rule;  // the last reply rule that changed it
 };
 
 // Where this scheduler sits among the shards: it owns the sites that hash to `index`.
@@ -59,6 +71,7 @@ class Scheduler : public ConnectionListener {
   void shutdown(std::chrono::seconds grace);
   bool quiet() const;  // nothing pending, nothing in flight
   SchedulerTables tables() const;
+  std::vector<SiteState> site_states() const;
   // Frees connections that closed since the last call (never inside their own callbacks).
   void collect_garbage();
 
@@ -122,10 +135,17 @@ class Scheduler : public ConnectionListener {
   bool requeue_allowed(const Slot& slot, const proto::RecipientResult& result) const;
   void cap_at_the_server_limit(Site& s);
   std::size_t allowed_connections(const Site& s, const WindowSettings& ws) const;
-  // smtp_destination_rate_delay: whether a delivery may start now (none is running and the pause
-  // since the last one is over); if not, the site's timer dispatches it when it may.
-  bool rate_delay_passed(Site& s, Clock::time_point now);
+  // The site's pace (rate delay, rates, backoff step): whether a delivery may start now, and
+  // whether a new connection may open now; if not, the site's pace timer dispatches it when it may.
+  bool may_start(Site& s, Clock::time_point now);
+  bool may_connect(Site& s, Clock::time_point now);
+  void wake_at(Site& s, Clock::time_point at);
   void delivery_ended(Site& s, Clock::time_point now);  // a connection stopped carrying a job
+  PaceSettings pace_settings(const Site& s) const;      // the protocol's, with the site's rates
+  // reply_rules: a refusal on `slot` matched a rule; its actions on the site and the connection.
+  void apply_rule(Slot& slot, const ReplyAction& action, const proto::RecipientResult& result);
+  void arm_recovery(Site& s);  // the backoff climbs back a step when its quiet time has passed
+  std::string pace_summary(const Site& s) const;  // "at most 5 connections, 150/min", for the log
   void learn_message_limit(Site& s, const Connection& c);
   void park(Slot& slot);
   WindowSettings window_settings(const Site& s) const;

@@ -76,6 +76,7 @@ class ServerSession {
       }
       ++messages_;
       ++server_.stats.messages;
+      ++this_minute();
       ++server_.stats.messages_by_login[{login_, sender_}];
       server_.stats.recipients += rcpts_;
       server_.stats.max_messages_on_one_connection =
@@ -126,6 +127,14 @@ class ServerSession {
       } else if (s.messages_per_connection > 0 && messages_ >= s.messages_per_connection) {
         ++server_.stats.refused_messages;
         answer.replies += "452 4.5.3 Too many recipients: Too many messages sent\r\n";
+      } else if (!s.mail_refusal.empty()) {
+        answer.replies += s.mail_refusal + "\r\n";
+      } else if (s.messages_per_minute > 0 && this_minute() >= s.messages_per_minute) {
+        ++server_.stats.rate_limited;
+        answer.replies +=
+            "421 4.7.28 Our system has detected an unusual rate of mail from your IP address: "
+            "rate limited, try again later\r\n";
+        closed_ = true;
       } else if (world_.chance() < s.mail_defer) {
         answer.replies += "451 4.3.0 Temporary local problem\r\n";
       } else {
@@ -162,6 +171,18 @@ class ServerSession {
     } else {
       answer.replies += "502 5.5.2 Error: command not recognized\r\n";
     }
+  }
+
+  // Accepted messages in the current clock minute of virtual time.
+  std::size_t& this_minute() {
+    ServerStats& stats = server_.stats;
+    Clock::time_point minute = Clock::time_point{} + std::chrono::floor<std::chrono::minutes>(
+                                                         world_.now.time_since_epoch());
+    if (stats.minute != minute) {
+      stats.minute = minute;
+      stats.messages_in_minute = 0;
+    }
+    return stats.messages_in_minute;
   }
 
   SimServer& server_;

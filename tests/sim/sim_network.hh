@@ -54,6 +54,10 @@ struct ServerScript {
   double drop_in_data = 0;                  // connection lost before end-of-data is answered
   double stall = 0;                         // no reply at all to a command (a tar pit)
   double greeting_defer = 0;                // "421 4.3.2 Service not available" at once
+  // 0: none; beyond this many accepted messages in a clock minute, MAIL FROM gets Gmail's
+  // "421 4.7.28 ... rate limited" and the connection closes.
+  std::size_t messages_per_minute = 0;
+  std::string mail_refusal;  // not empty: every MAIL FROM gets this reply (a blocklist, say)
   // Not empty: the server offers AUTH PLAIN, checks logins against these (user → password) and
   // refuses MAIL FROM without one ("530 5.7.0 Authentication required").
   std::map<std::string, std::string> logins;
@@ -68,6 +72,9 @@ struct ServerStats {
   std::size_t recipients = 0;        // recipients of accepted transactions
   std::size_t refused_messages = 0;  // MAIL FROM refused for the per-connection limit
   std::size_t max_messages_on_one_connection = 0;
+  std::size_t rate_limited = 0;  // MAIL FROM refused for messages_per_minute
+  Clock::time_point minute{};    // the clock minute messages_in_minute counts
+  std::size_t messages_in_minute = 0;
   std::size_t logins_accepted = 0;  // 235 to AUTH
   std::size_t logins_refused = 0;   // 535 to AUTH
   // Accepted messages by (login, envelope sender): which login carried whose mail.

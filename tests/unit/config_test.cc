@@ -2,12 +2,18 @@
 // message an operator can get, asserted word for word.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "engine/config/config.hh"
 #include "engine/config/config_parameters.hh"
+#include "engine/config/config_values.hh"
+#include "engine/config/engine_settings.hh"
 
 namespace ringrelay::engine {
 namespace {
@@ -252,6 +258,80 @@ TEST(ConfigValues, WrongTypedAccessIsAProgrammingError) {
   Config c = parse("");
   EXPECT_THROW(c.seconds("smtp_destination_recipient_limit"), std::logic_error);
   EXPECT_THROW(c.integer("no_such_parameter"), std::logic_error);
+}
+
+// Rates as the shaping parameters take them: a count per second, minute, hour or day, or 0.
+TEST(ConfigValues, Rates) {
+  EXPECT_DOUBLE_EQ(*parse_rate("100/min"), 100.0 / 60);
+  EXPECT_DOUBLE_EQ(*parse_rate("5/s"), 5);
+  EXPECT_DOUBLE_EQ(*parse_rate(" 3600/h "), 1);
+  EXPECT_DOUBLE_EQ(*parse_rate("0.5/m"), 0.5 / 60);
+  EXPECT_DOUBLE_EQ(*parse_rate("86400/day"), 1);
+  EXPECT_DOUBLE_EQ(*parse_rate("0"), 0);
+  for (const char* bad : {"", "100", "0/s", "-1/s", "10/week", "1e999/s", "nan/s", "10 /s", "/s"}) {
+    EXPECT_FALSE(parse_rate(bad)) << bad;
+  }
+  EXPECT_DOUBLE_EQ(*parse_fraction("0.5"), 0.5);
+  EXPECT_FALSE(parse_fraction("1"));
+  EXPECT_FALSE(parse_fraction("0"));
+  Config c =
+      parse("default_destination_message_rate = 600/h\nlmtp_destination_connection_rate = 2/s\n");
+  EXPECT_DOUBLE_EQ(c.rate("smtp_destination_message_rate"), 600.0 / 3600);  // follows the default
+  EXPECT_DOUBLE_EQ(c.rate("smtp_destination_connection_rate"), 0);
+  EXPECT_DOUBLE_EQ(c.rate("lmtp_destination_connection_rate"), 2);
+  EXPECT_DOUBLE_EQ(c.fraction("reply_backoff_factor"), 0.5);
+  EXPECT_EQ(error_of("smtp_destination_message_rate = 100\n"),
+            "main.cf, line 1: bad value: smtp_destination_message_rate = 100: expected 0 (none), "
+            "or a count per unit: N/s, N/min, N/h or N/d");
+  EXPECT_EQ(error_of("reply_backoff_factor = 1.5\n"),
+            "main.cf, line 1: bad value: reply_backoff_factor = 1.5: expected a number between 0 "
+            "and 1 (exclusive)");
+}
+
+// smtp_destination_rate_maps: "site messages=RATE connections=RATE" lines; a mistake stops the
+// start with the file and line.
+TEST(ConfigValues, RateMapsAndReplyRulesAreCheckedAtStart) {
+  char pattern[] = "/tmp/ringrelay-rates-XXXXXX";
+  std::string dir = ::mkdtemp(pattern);
+  auto file = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name) << text;
+    return dir + "/" + name;
+  };
+  auto settings_error = [&](const std::string& text) -> std::string {
+    try {
+      engine_settings(parse(text));
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  std::string good = file("rates",
+                          "# per site\ngmail-smtp-in.l.google.com messages=600/min\n"
+                          "[mx.small.example]  connections=1/s  messages=1/s\n");
+  EngineSettings e = engine_settings(parse("smtp_destination_rate_maps = texthash:" + good + "\n"));
+  EXPECT_DOUBLE_EQ(*e.rate_overrides.at("gmail-smtp-in.l.google.com").messages, 10);
+  EXPECT_FALSE(e.rate_overrides.at("gmail-smtp-in.l.google.com").connections);
+  EXPECT_DOUBLE_EQ(*e.rate_overrides.at("[mx.small.example]").connections, 1);
+  EXPECT_TRUE(e.reply_rules.empty());
+
+  std::string bad = file("bad", "a.example messages=1/s\nb.example messages=fast\n");
+  EXPECT_EQ(settings_error("smtp_destination_rate_maps = " + bad + "\n"),
+            bad +
+                ", line 2: \"messages=fast\": expected messages=RATE and/or connections=RATE, "
+                "each once, a RATE being 0 (none), or a count per unit: N/s, N/min, N/h or N/d");
+  std::string bare = file("bare", "a.example\n");
+  EXPECT_EQ(settings_error("smtp_destination_rate_maps = " + bare + "\n"),
+            bare + ", line 1: expected \"destination messages=RATE connections=RATE\"");
+  EXPECT_EQ(settings_error("smtp_destination_rate_maps = " + dir + "/missing\n"),
+            "smtp_destination_rate_maps = " + dir + "/missing: cannot open the file");
+  std::string rules = file("rules", "/^421 / backof\n");
+  EXPECT_EQ(
+      settings_error("reply_rules = pcre:" + rules + "\n").rfind("pcre:" + rules + ", line 1: ", 0),
+      0u);
+  e = engine_settings(
+      parse("reply_rules = pcre:" RINGRELAY_SOURCE_DIR "/deploy/reply-rules.pcre\n"));
+  EXPECT_FALSE(e.reply_rules.empty());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
