@@ -169,6 +169,10 @@ ProtocolSettings protocol_settings(const Config& c, bool lmtp, std::vector<std::
   p.pace.backoff_factor = c.fraction("reply_backoff_factor");
   p.pace.backoff_steps = static_cast<std::size_t>(c.integer("reply_backoff_steps"));
   p.pace.recovery_time = std::chrono::seconds(c.seconds("reply_backoff_recovery_time"));
+  if (p.pace.recovery_time > std::chrono::days(30)) {
+    throw ConfigError("reply_backoff_recovery_time = " + c.value("reply_backoff_recovery_time") +
+                      ": at most 30d");
+  }
   p.recipient_limit = static_cast<std::size_t>(
       c.integer(lmtp ? "lmtp_destination_recipient_limit" : "smtp_destination_recipient_limit"));
   if (p.recipient_limit == 0) p.recipient_limit = static_cast<std::size_t>(-1);

@@ -9,10 +9,12 @@ namespace {
 
 // The largest backoff=N a rule may ask for; reply_backoff_steps bounds the site's step anyway.
 constexpr std::int64_t kMostStepsAtOnce = 10;
+// The longest suspend= or noreuse= spell (a restart forgets it anyway).
+constexpr std::chrono::seconds kLongestSpell = std::chrono::days(30);
 
 std::optional<std::chrono::seconds> positive_time(std::string_view text) {
   auto seconds = parse_time_seconds(text, 's');
-  if (!seconds || *seconds < 1) return std::nullopt;
+  if (!seconds || *seconds < 1 || *seconds > kLongestSpell.count()) return std::nullopt;
   return std::chrono::seconds(*seconds);
 }
 
@@ -51,7 +53,7 @@ std::optional<ReplyAction> parse_reply_action(std::string_view text, std::string
       auto time = has_value ? positive_time(value) : std::nullopt;
       if (!time) {
         error = "\"" + word + "\": expected " + name + "=TIME (" + std::string(kExpectTime) +
-                ", at least 1s)";
+                ", from 1s to 30d)";
         return std::nullopt;
       }
       (name == "suspend" ? action.suspend : action.no_reuse) = *time;

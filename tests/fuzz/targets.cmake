@@ -14,4 +14,5 @@ set(RINGRELAY_FUZZ_TARGETS
   content_checks
   dane_match
   result_category
+  shaping_values
 )

@@ -45,6 +45,10 @@ TEST(ReplyAction, RefusesWhatItDoesNotKnow) {
   EXPECT_EQ(action_error("backoff=11").substr(0, 12), "\"backoff=11\"");
   EXPECT_EQ(action_error("suspend").substr(0, 29), "\"suspend\": expected suspend=T");
   EXPECT_EQ(action_error("suspend=0s").substr(0, 14), "\"suspend=0s\": ");
+  EXPECT_EQ(action_error("suspend=31d"),
+            "\"suspend=31d\": expected suspend=TIME (a whole number with an optional unit s "
+            "(seconds), m, h, d or w, from 1s to 30d)");
+  EXPECT_EQ(action_error("noreuse=99999999999w").substr(0, 24), "\"noreuse=99999999999w\": ");
   EXPECT_EQ(action_error("noreuse=soon").substr(0, 16), "\"noreuse=soon\": ");
   EXPECT_EQ(action_error("close=yes").substr(0, 27), "unknown action \"close=yes\" ");
   EXPECT_EQ(action_error("bounce").substr(0, 24), "unknown action \"bounce\" ");
