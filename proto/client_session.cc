@@ -242,6 +242,7 @@ void ClientSession::start_transaction(const Message& message, bool final_server)
   transaction_->message = &message;
   transaction_->final_server = final_server;
   transaction_->has_result.assign(message.recipients.size(), false);
+  recipients_refused_after_ = 0;
   if (phase_ == Phase::ready) begin_transaction();
 }
 
@@ -761,8 +762,15 @@ void ClientSession::handle_transaction_reply(const Reply& reply) {
         t.accepted.push_back(command.recipient);
       } else {
         Verdict v = reply_verdict(reply, Stage::rcpt, peer_, false, false);
-        result(command.recipient, status_for(v, t.final_server), v.dsn, v.text, Stage::rcpt,
-               reply.code, v.reply);
+        DeliveryStatus status = status_for(v, t.final_server);
+        if (recipients_refused_after_ == 0 && refuses_more_recipients(reply, t.accepted.size())) {
+          recipients_refused_after_ = t.accepted.size();
+        }
+        // Beyond the server's recipient limit: another transaction takes them, whatever server.
+        if (recipients_refused_after_ > 0 && reply.code / 100 == 4) {
+          status = DeliveryStatus::try_next_server;
+        }
+        result(command.recipient, status, v.dsn, v.text, Stage::rcpt, reply.code, v.reply);
       }
       break;
     case CommandKind::data:

@@ -121,6 +121,10 @@ class ClientSession {
   // The server refused MAIL FROM after this many transactions on this connection, worded as a
   // per-connection message limit (refuses_more_messages); 0 when it did not.
   std::size_t refused_after() const { return refused_after_; }
+  // The server refused a recipient of the current (or last) transaction after accepting this many
+  // in it, worded as a per-transaction recipient limit (RFC 5321's 452, X.5.3 or "too many
+  // recipients"); 0 when it did not. Those recipients are try_next_server even at the last server.
+  std::size_t recipients_refused_after() const { return recipients_refused_after_; }
 
   // The actions produced since the last call.
   std::vector<Action> take_actions();
@@ -189,6 +193,7 @@ class ClientSession {
   std::unique_ptr<Transaction> transaction_;
   std::size_t transactions_done_ = 0;
   std::size_t refused_after_ = 0;
+  std::size_t recipients_refused_after_ = 0;
   std::vector<Action> actions_;
   std::optional<TimerName> armed_;  // the timer last armed and not cancelled
   std::uint64_t arms_ = 0;          // timers armed so far

@@ -151,6 +151,12 @@ bool refuses_more_messages(const Reply& reply, std::size_t transactions_done) {
   return ascii_lower(reply.text()).find("too many") != std::string::npos;
 }
 
+bool refuses_more_recipients(const Reply& reply, std::size_t accepted) {
+  if (accepted == 0 || reply.code / 100 != 4) return false;
+  if (reply.enhanced == "4.5.3") return true;
+  return ascii_lower(reply.text()).find("too many recipients") != std::string::npos;
+}
+
 DeliveryStatus status_for(const Verdict& verdict, bool final_server) {
   if (verdict.try_next_server && !final_server) return DeliveryStatus::try_next_server;
   return verdict.soft ? DeliveryStatus::deferred : DeliveryStatus::bounced;

@@ -69,6 +69,11 @@ Verdict reply_verdict(const Reply& reply, Stage stage, std::string_view peer,
 // many messages sent", Exim's "421 ... too many messages in one connection". The message is not at
 // fault: it goes to a fresh connection, and the connection count is the server's limit.
 bool refuses_more_messages(const Reply& reply, std::size_t transactions_done);
+// A temporary refusal of RCPT TO after `accepted` recipients of the same transaction were taken,
+// worded as a per-transaction recipient limit (RFC 5321 4.5.3.1.10: 452 with X.5.3 "Too many
+// recipients"). The recipient is not at fault: it goes in another transaction, and `accepted` is
+// the server's limit. A 452 4.2.2 "mailbox full" is not one.
+bool refuses_more_recipients(const Reply& reply, std::size_t accepted);
 
 // cut_off_locally: ringrelay ended the conversation itself (shutdown); `detail` says why. It is not
 // the peer's fault, so it is not negative feedback for the destination.

@@ -97,6 +97,9 @@ class Connection {
   // per-connection message limit (OpenSMTPD's "452 4.5.3 ... Too many messages sent"); 0: it did
   // not. Such a connection is closing; its recipients are retried on a fresh one.
   virtual std::size_t refused_after() const = 0;
+  // The server refused recipients of the current transaction after accepting this many in it (a
+  // per-transaction recipient limit); 0: it did not.
+  virtual std::size_t recipients_refused_after() const = 0;
 };
 
 // Opens connections: the shard's ring in production, a fake network in the simulator.

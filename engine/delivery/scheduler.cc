@@ -77,6 +77,7 @@ struct Scheduler::Site {
   std::size_t connections = 0;              // all of its connections: busy, idle, closing
   std::size_t destinations = 0;             // destinations whose jobs come here
   std::size_t message_limit = 0;            // learnt per-connection message limit; 0: none seen
+  std::size_t recipient_limit = 0;          // learnt per-transaction recipient limit; 0: none
   Clock::time_point last_delivery{};        // a transaction delivered something
   // A new connection was turned away while `ceiling` others were open: no more until then.
   std::size_t ceiling = 0;
@@ -393,9 +394,32 @@ bool Scheduler::read_body(Site& s, Job& job) {
 }
 
 bool Scheduler::start_next(Site& s, Slot* reuse) {
-  if (!s.pending.front()->has_body && !read_body(s, *s.pending.front())) return false;
-  start_job(s, s.pending.pop_front(), reuse);
-  return true;
+  Job& first = *s.pending.front();
+  // Beyond the site's learnt recipient limit: the rest waits just behind it, as a job of its own.
+  std::unique_ptr<Job> rest;
+  if (s.recipient_limit > 0 && first.recipients.size() > s.recipient_limit) {
+    std::size_t keep = s.recipient_limit;
+    rest = std::make_unique<Job>(
+        first.request, *first.destination,
+        std::vector<std::size_t>(first.recipients.begin() + static_cast<long>(keep),
+                                 first.recipients.end()));
+    rest->plan = first.plan;
+    rest->address_index = first.address_index;
+    rest->sessions = first.sessions;
+    rest->fresh_connection = first.fresh_connection;
+    rest->plaintext = first.plaintext;
+    rest->owned = first.owned;
+    rest->requeues = first.requeues;
+    rest->started_at = first.started_at;
+    first.recipients.resize(keep);
+    first.reported.resize(keep);
+    first.message.recipients.resize(keep);
+  }
+  int priority = first.request->priority;
+  bool started = first.has_body || read_body(s, first);
+  if (started) start_job(s, s.pending.pop_front(), reuse);
+  if (rest) s.pending.push_front(std::move(rest), priority);
+  return started;
 }
 
 void Scheduler::start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse) {
@@ -675,6 +699,8 @@ void Scheduler::on_transaction_done(Connection& c, const proto::TransactionDone&
   if (!(slot.rule_fired && !done.delivered_any)) feedback(s, done);
   bool refused = c.refused_after() > 0;
   if (refused && !slot.rule_fired) learn_message_limit(s, c);
+  bool over_recipient_limit = c.recipients_refused_after() > 0;
+  if (over_recipient_limit) learn_recipient_limit(s, c);
   if (!job) return;
   std::size_t sessions_before = job->sessions;
   if (c.connected_at() != Clock::time_point{}) ++job->sessions;
@@ -692,6 +718,11 @@ void Scheduler::on_transaction_done(Connection& c, const proto::TransactionDone&
     // The connection was used up, not the server troubled: the same server, afresh.
     next->address_index = here;
     next->sessions = sessions_before;
+  } else if (over_recipient_limit) {
+    // The transaction was full, not the server troubled: the same server, this connection first.
+    next->address_index = here;
+    next->sessions = sessions_before;
+    next->fresh_connection = false;
   } else if (job->requeue) {
     // Back to the queue: a working connection of the site may take it.
     next->address_index = here;
@@ -747,6 +778,20 @@ void Scheduler::learn_message_limit(Site& s, const Connection& c) {
                " refused another message after " + std::to_string(c.refused_after()) +
                " on one connection; connections to the site now carry at most " +
                std::to_string(limit) + " messages");
+  }
+}
+
+void Scheduler::learn_recipient_limit(Site& s, const Connection& c) {
+  std::size_t refused_after = c.recipients_refused_after();
+  std::size_t limit =
+      s.recipient_limit == 0 ? refused_after : std::min(s.recipient_limit, refused_after);
+  if (limit == s.recipient_limit) return;
+  s.recipient_limit = limit;
+  if (log_notice) {
+    log_notice("site " + s.name + ": " + c.server().name_address_port() +
+               " refused further recipients after " + std::to_string(refused_after) +
+               " in one transaction; transactions to the site now carry at most " +
+               std::to_string(limit) + " recipients");
   }
 }
 

@@ -147,6 +147,7 @@ class Scheduler : public ConnectionListener {
   void arm_recovery(Site& s);  // the backoff climbs back a step when its quiet time has passed
   std::string pace_summary(const Site& s) const;  // "at most 5 connections, 150/min", for the log
   void learn_message_limit(Site& s, const Connection& c);
+  void learn_recipient_limit(Site& s, const Connection& c);
   void park(Slot& slot);
   WindowSettings window_settings(const Site& s) const;
   std::size_t destination_limit(const Destination& d) const;  // 0: none of its own

@@ -60,6 +60,9 @@ class SmtpConnection final : public Connection {
   // The TLS handshake failed at a level that allows plaintext ("may"): retry without STARTTLS.
   bool tls_failed_opportunistically() const override { return tls_failed_opportunistically_; }
   std::size_t refused_after() const override { return session_.refused_after(); }
+  std::size_t recipients_refused_after() const override {
+    return session_.recipients_refused_after();
+  }
 
  private:
   enum class State { created, connecting, open, closing, closed };

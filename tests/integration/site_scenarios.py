@@ -1,16 +1,16 @@
 """Site scenarios: domains that share an MX host set are one site (one window, one connection
 cache, one owner shard), checked with a real dnsmasq and smtp-sink, connections counted at the sink
 and sampled with ss; and a server that limits messages per connection the way OpenSMTPD does
-(a scripted peer: OpenSMTPD and Postfix cannot be installed side by side)."""
+(a scripted peer: OpenSMTPD and Postfix cannot be installed side by side) or per transaction."""
 import re
 import socket
-import socketserver
 import subprocess
 import threading
 import time
 
 from dns_scenarios import needs_root
 from harness import DnsServer, Sink, World, free_port, one_result_per_recipient, wait_for
+from throttling_sink import ThrottlingSink
 
 
 def established_to(address, port):
@@ -78,74 +78,14 @@ def scenario_domains_sharing_mx_hosts_are_one_site(ringrelay):
         print(f"2000 domains, one site: {sessions} connections, at most {sampler.most} at once")
 
 
-class LimitedSmtpHandler(socketserver.StreamRequestHandler):
-    """SMTP that refuses MAIL FROM after `limit` messages on one connection with OpenSMTPD's words
-    ("452 4.5.3 Too many recipients: Too many messages sent"), answering pipelined commands."""
-    limit = 10
-    stats = None
-
-    def reply(self, text):
-        self.wfile.write((text + "\r\n").encode())
-
-    def handle(self):
-        messages, in_data = 0, False
-        self.reply("220 limited.test ESMTP")
-        while True:
-            line = self.rfile.readline()
-            if not line:
-                return
-            line = line.decode(errors="replace").rstrip("\r\n")
-            if in_data:
-                if line == ".":
-                    in_data = False
-                    messages += 1
-                    with self.stats["lock"]:
-                        self.stats["messages"] += 1
-                        self.stats["most"] = max(self.stats["most"], messages)
-                    self.reply("250 2.0.0 Ok: queued")
-                continue
-            verb = line[:4].upper()
-            if verb in ("EHLO", "HELO"):
-                self.wfile.write(b"250-limited.test\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n")
-            elif verb == "MAIL":
-                if messages >= self.limit:
-                    with self.stats["lock"]:
-                        self.stats["refused"] += 1
-                    self.reply("452 4.5.3 Too many recipients: Too many messages sent")
-                    mail = False
-                else:
-                    mail = True
-                    self.reply("250 2.1.0 Ok")
-            elif verb == "RCPT":
-                self.reply("250 2.1.5 Ok" if mail else "503 5.5.1 Error: need MAIL command")
-            elif verb == "DATA":
-                if mail:
-                    in_data = True
-                    self.reply("354 End data with <CR><LF>.<CR><LF>")
-                else:
-                    self.reply("503 5.5.1 Error: need RCPT command")
-            elif verb == "RSET":
-                self.reply("250 2.0.0 Ok")
-            elif verb == "QUIT":
-                self.reply("221 2.0.0 Bye")
-                return
-            else:
-                self.reply("502 5.5.2 Error: command not recognized")
-
-
 def scenario_per_connection_message_limit_is_learnt(ringrelay):
     """A server that takes 10 messages per connection and refuses the 11th MAIL FROM the way
     OpenSMTPD does: every message is delivered (none deferred), the refused connection is closed,
     and the limit is learnt and logged, so later connections stop at 10 by themselves."""
     with World(ringrelay) as w:
-        stats = {"lock": threading.Lock(), "messages": 0, "most": 0, "refused": 0}
-        handler = type("Handler", (LimitedSmtpHandler,), {"stats": stats, "limit": 10})
-        port = free_port()
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        server = socketserver.ThreadingTCPServer(("127.0.0.1", port), handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        w.cleanups.append(server.shutdown)
+        sink = ThrottlingSink(free_port(), per_connection=10)
+        w.cleanups.append(sink.close)
+        port = sink.port
         w.serve(smtp_destination_concurrency_limit="2", initial_destination_concurrency="2")
         requests = [{"id": f"m{i}", "recipients": [f"r{i}@example.com"],
                      "nexthop": f"[127.0.0.1]:{port}"} for i in range(200)]
@@ -154,9 +94,9 @@ def scenario_per_connection_message_limit_is_learnt(ringrelay):
         assert len(results) == 200 and len({r["id"] for r in results}) == 200, len(results)
         bad = [r for r in results if r["status"] != "sent"]
         assert not bad, bad[:3]
-        assert stats["messages"] == 200 and stats["most"] <= 10, stats
+        assert sink.accepted() == 200 and sink.most_on_a_connection <= 10, sink.most_on_a_connection
         # Learnt on the first refusals (one per connection open then); later connections stop at 10.
-        assert 1 <= stats["refused"] <= 2, stats
+        assert 1 <= sink.refused_messages <= 2, sink.refused_messages
         w.stop_serve()
         log = "\n".join(w.log_lines())
         assert re.search(r"refused another message after 10 on one connection; connections to the "
@@ -201,3 +141,32 @@ def scenario_rate_delay_paces_a_site(ringrelay):
         assert elapsed >= 2.0, elapsed
         assert sorted(r["conn_use"] for r in results) == [1, 2, 3], results
         assert code == 0, (code, err)
+
+
+def scenario_per_transaction_recipient_limit_is_learnt(ringrelay):
+    """A server that takes 7 recipients per transaction and answers RCPT beyond with RFC 5321's
+    "452 4.5.3 Too many recipients": a message to 30 recipients is delivered whole (the refused
+    ones go in further transactions, none deferred though it is the only server), the limit is
+    learnt and logged, and the next messages are split at 7 before they are sent."""
+    with World(ringrelay) as w:
+        sink = ThrottlingSink(free_port(), per_transaction=7)
+        w.cleanups.append(sink.close)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}")
+        for round in range(2):
+            requests = [{"id": f"m{round}-{i}", "recipients": [f"r{j}@example.com" for j in range(30)]}
+                        for i in range(3)]
+            code, results, err = w.submit("--batch", w.batch(requests, w.message()), timeout=60)
+            seen = one_result_per_recipient(
+                results, [(r["id"], rcpt) for r in requests for rcpt in r["recipients"]])
+            assert all(r["status"] == "sent" for r in seen.values()), [
+                r for r in results if r["status"] != "sent"][:3]
+            assert code == 0, (code, err)
+            if round == 0:
+                refused_first_round = sink.refused_recipients
+        assert refused_first_round > 0, "the sink never refused a recipient"
+        assert sink.refused_recipients == refused_first_round, "the limit was not learnt"
+        assert sink.most_in_a_transaction == 7, sink.most_in_a_transaction
+        w.stop_serve()
+        log = "\n".join(w.log_lines())
+        assert re.search(r"refused further recipients after 7 in one transaction; transactions to "
+                         r"the site now carry at most 7 recipients", log), log[-2000:]

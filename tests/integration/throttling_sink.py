@@ -1,8 +1,12 @@
-"""A small SMTP sink that throttles by source address the way the big mailbox providers do: each
-peer address may deliver `limit` messages per `window` seconds; beyond that MAIL FROM gets
-`refusal` (by default Gmail's multi-line 421 4.7.28) and the connection is closed. It records,
-per peer address, the messages taken, the refusals and when each message was taken, so scenarios
-can check what ringrelay did from the receiver's side. Pipelined commands are answered in order."""
+"""A small SMTP sink with the limits receivers set: by source address the way the big mailbox
+providers throttle (each peer address may deliver `limit` messages per `window` seconds; beyond
+that MAIL FROM gets `refusal`, by default Gmail's multi-line 421 4.7.28, and a 421 closes the
+connection), per connection the way OpenSMTPD does (`per_connection` messages, then "452 4.5.3 Too
+many recipients: Too many messages sent" to MAIL FROM) and per transaction as RFC 5321 says
+(`per_transaction` recipients, then "452 4.5.3 Too many recipients" to RCPT TO). It records, per
+peer address, the messages taken and when, the refusals, and the most messages on one connection
+and recipients in one transaction, so scenarios check what ringrelay did from the receiver's side.
+Pipelined commands are answered in order."""
 import socketserver
 import threading
 import time
@@ -14,8 +18,12 @@ GMAIL_RATE_LIMITED = (
 
 
 class ThrottlingSink:
-    def __init__(self, port, limit, window, refusal=GMAIL_RATE_LIMITED, address="127.0.0.1"):
+    def __init__(self, port, limit=None, window=60, refusal=GMAIL_RATE_LIMITED,
+                 per_connection=None, per_transaction=None, address="127.0.0.1"):
         self.limit, self.window, self.refusal = limit, window, refusal
+        self.per_connection, self.per_transaction = per_connection, per_transaction
+        self.most_on_a_connection = self.most_in_a_transaction = 0
+        self.refused_messages = self.refused_recipients = 0
         self.lock = threading.Lock()
         self.taken = {}     # peer address -> [monotonic times of accepted messages]
         self.refused = {}   # peer address -> refusals
@@ -60,7 +68,7 @@ class ThrottlingSink:
             handler.wfile.write((text + "\r\n").encode())
 
         reply("220 throttling.test ESMTP")
-        mail, in_data = False, False
+        mail, in_data, messages, recipients = False, False, 0, 0
         while True:
             line = handler.rfile.readline()
             if not line:
@@ -69,8 +77,11 @@ class ThrottlingSink:
             if in_data:
                 if line == ".":
                     in_data, mail = False, False
+                    messages += 1
                     with self.lock:
                         self.taken.setdefault(peer, []).append(time.monotonic())
+                        self.most_on_a_connection = max(self.most_on_a_connection, messages)
+                        self.most_in_a_transaction = max(self.most_in_a_transaction, recipients)
                     reply("250 2.0.0 Ok: queued")
                 continue
             verb = line[:4].upper()
@@ -78,7 +89,13 @@ class ThrottlingSink:
                 handler.wfile.write(b"250-throttling.test\r\n250-PIPELINING\r\n"
                                     b"250 ENHANCEDSTATUSCODES\r\n")
             elif verb == "MAIL":
-                if self.over_limit(peer):
+                recipients = 0
+                if self.per_connection is not None and messages >= self.per_connection:
+                    with self.lock:
+                        self.refused_messages += 1
+                    reply("452 4.5.3 Too many recipients: Too many messages sent")
+                    mail = False
+                elif self.over_limit(peer):
                     with self.lock:
                         self.refused[peer] = self.refused.get(peer, 0) + 1
                     reply(self.refusal.format(peer=peer))
@@ -89,9 +106,17 @@ class ThrottlingSink:
                     mail = True
                     reply("250 2.1.0 Ok")
             elif verb == "RCPT":
-                reply("250 2.1.5 Ok" if mail else "503 5.5.1 Error: need MAIL command")
+                if not mail:
+                    reply("503 5.5.1 Error: need MAIL command")
+                elif self.per_transaction is not None and recipients >= self.per_transaction:
+                    with self.lock:
+                        self.refused_recipients += 1
+                    reply("452 4.5.3 Too many recipients")
+                else:
+                    recipients += 1
+                    reply("250 2.1.5 Ok")
             elif verb == "DATA":
-                if mail:
+                if mail and recipients > 0:
                     in_data = True
                     reply("354 End data with <CR><LF>.<CR><LF>")
                 else:

@@ -179,6 +179,30 @@ TEST(SchedulerSim, LearntPerConnectionMessageLimit) {
   EXPECT_LE(server.stats.refused_messages, 20u);
 }
 
+// A server that takes 10 recipients per transaction ("452 4.5.3 Too many recipients" beyond, as
+// RFC 5321 says): the refused recipients go in the next transaction on the same connection (none
+// deferred, even with one server, no new connection needed), and from then on the site's
+// transactions carry at most 10, so later messages are split before they are sent instead of
+// refused.
+TEST(SchedulerSim, LearntPerTransactionRecipientLimit) {
+  Harness h(1, [](engine::EngineSettings& s) { s.smtp.concurrency_limit = 2; });
+  SimServer& server = h.network.add_server("192.0.2.14", {.recipients_per_transaction = 10});
+  h.resolver.add_mx("few.example", {{"mx.few.example", "192.0.2.14"}});
+  h.submit("few.example", 45);
+  ASSERT_TRUE(h.settle());
+  EXPECT_EQ(server.stats.refused_recipients, 35u);  // the first transaction's 35: then learnt
+  EXPECT_LE(server.stats.connections, 2u);  // the retry reuses it; the backlog opens the window
+  EXPECT_EQ(h.logged("transactions to the site now carry at most 10 recipients"), 1u);
+  for (int i = 0; i < 20; ++i) h.submit("few.example", 50);
+  ASSERT_TRUE(h.settle());
+  EXPECT_TRUE(h.sink.exactly_once());
+  EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 45u + 20 * 50);
+  EXPECT_EQ(h.sink.count(DeliveryStatus::deferred), 0u);
+  EXPECT_EQ(server.stats.refused_recipients, 35u);  // no more refusals once learnt
+  EXPECT_EQ(server.stats.max_recipients_in_one_transaction, 10u);
+  EXPECT_EQ(server.stats.messages, 5u + 20 * 5);
+}
+
 // 2,000 domains whose MX records name one host are one site: one window (the server never sees
 // more than 20 sessions) and shared connections; a domain with another MX set is its own site.
 TEST(SchedulerSim, DomainsWithOneMxSetShareOneSite) {

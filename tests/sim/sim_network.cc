@@ -79,6 +79,8 @@ class ServerSession {
       ++this_minute();
       ++server_.stats.messages_by_login[{login_, sender_}];
       server_.stats.recipients += rcpts_;
+      server_.stats.max_recipients_in_one_transaction =
+          std::max(server_.stats.max_recipients_in_one_transaction, rcpts_);
       server_.stats.max_messages_on_one_connection =
           std::max(server_.stats.max_messages_on_one_connection, messages_);
       mail_ = false;
@@ -144,6 +146,9 @@ class ServerSession {
     } else if (starts_with_word(line, "RCPT")) {
       if (!mail_) {
         answer.replies += "503 5.5.1 Error: need MAIL command\r\n";
+      } else if (s.recipients_per_transaction > 0 && rcpts_ >= s.recipients_per_transaction) {
+        ++server_.stats.refused_recipients;
+        answer.replies += "452 4.5.3 Too many recipients\r\n";
       } else if (world_.chance() < s.rcpt_defer) {
         answer.replies += "450 4.2.0 Mailbox busy\r\n";
       } else if (world_.chance() < s.rcpt_reject) {
@@ -248,6 +253,9 @@ class SimConnection final : public engine::Connection {
   const engine::TlsOutcome& tls_outcome() const override { return tls_outcome_; }
   bool tls_failed_opportunistically() const override { return false; }
   std::size_t refused_after() const override { return session_.refused_after(); }
+  std::size_t recipients_refused_after() const override {
+    return session_.recipients_refused_after();
+  }
 
  private:
   enum class State { created, connecting, open, closing, closed };

@@ -58,6 +58,9 @@ struct ServerScript {
   // "421 4.7.28 ... rate limited" and the connection closes.
   std::size_t messages_per_minute = 0;
   std::string mail_refusal;  // not empty: every MAIL FROM gets this reply (a blocklist, say)
+  // 0: none; beyond this many recipients in a transaction, RCPT gets "452 4.5.3 Too many
+  // recipients".
+  std::size_t recipients_per_transaction = 0;
   // Not empty: the server offers AUTH PLAIN, checks logins against these (user → password) and
   // refuses MAIL FROM without one ("530 5.7.0 Authentication required").
   std::map<std::string, std::string> logins;
@@ -72,8 +75,10 @@ struct ServerStats {
   std::size_t recipients = 0;        // recipients of accepted transactions
   std::size_t refused_messages = 0;  // MAIL FROM refused for the per-connection limit
   std::size_t max_messages_on_one_connection = 0;
-  std::size_t rate_limited = 0;  // MAIL FROM refused for messages_per_minute
-  Clock::time_point minute{};    // the clock minute messages_in_minute counts
+  std::size_t rate_limited = 0;        // MAIL FROM refused for messages_per_minute
+  std::size_t refused_recipients = 0;  // RCPT refused for recipients_per_transaction
+  std::size_t max_recipients_in_one_transaction = 0;
+  Clock::time_point minute{};  // the clock minute messages_in_minute counts
   std::size_t messages_in_minute = 0;
   std::size_t logins_accepted = 0;  // 235 to AUTH
   std::size_t logins_refused = 0;   // 535 to AUTH
