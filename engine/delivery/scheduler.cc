@@ -1,9 +1,11 @@
 // The scheduler: destinations resolve into sites; sites queue jobs and start them within their
 // window, on cached connections first; connection events come back here and become results,
 // feedback, retries and reuse. Connection callbacks never free a connection in place: closed ones
-// wait in the graveyard until collect_garbage().
+// wait in the graveyard until collect_garbage(). When a site may start something (rates, reply
+// rules, backoff) is decided in scheduler_pace.cc.
 #include "engine/delivery/scheduler.hh"
-#include "engine/delivery/site_queue.hh"
+
+#include "engine/delivery/scheduler_state.hh"
 
 #include <algorithm>
 #include <cstdio>
@@ -13,105 +15,6 @@
 #include "engine/runtime/invariant.hh"
 
 namespace ringrelay::engine {
-
-struct Scheduler::Destination {
-  std::string key;
-  dns::Nexthop hop;
-  std::shared_ptr<const ResolveAnswer> answer;  // the latest lookup; null before the first
-  bool resolving = false;
-  bool answer_fresh = false;                 // not yet used by a dispatch
-  std::deque<std::unique_ptr<Job>> waiting;  // until its lookup says which site takes them
-  Site* site = nullptr;                      // the site its jobs went to last
-  std::size_t jobs = 0;                      // Job objects alive for it, anywhere
-  std::size_t active = 0;                    // its jobs on connections now
-  Clock::time_point last_used{};
-};
-
-struct Scheduler::Job {
-  RequestPointer request;
-  Destination* destination;
-  std::vector<std::size_t> recipients;        // indices into request->message.recipients
-  std::vector<bool> reported;                 // per job recipient: final result given
-  proto::Message message;                     // just those recipients; the body spans are shared
-  std::shared_ptr<const ResolveAnswer> plan;  // the addresses it started with (kept for retries)
-  std::size_t address_index = 0;
-  std::size_t sessions = 0;        // connections that reached a server of the current MX group
-  bool fresh_connection = false;   // a retry: no cached connection
-  bool plaintext = false;          // a retry after a failed "may" handshake: no STARTTLS
-  bool owned = false;              // handed over by another shard: never handed on
-  bool has_body = false;           // message.body is set (a waiting spool body is read at start)
-  bool requeue = false;            // its retry goes back to the site's queue (requeue_allowed)
-  std::size_t requeues = 0;        // times it went back to the queue that way
-  std::vector<std::size_t> retry;  // job recipients to try again on another connection
-  Clock::time_point started_at{};
-
-  Job(RequestPointer r, Destination& d, std::vector<std::size_t> indices)
-      : request(std::move(r)), destination(&d), recipients(std::move(indices)) {
-    ++destination->jobs;
-    const proto::Message& m = request->message;
-    message.sender = m.sender;
-    message.encoding = m.encoding;
-    message.smtputf8 = m.smtputf8;
-    message.envid = m.envid;
-    message.ret = m.ret;
-    message.client = m.client;
-    message.queued_seconds = request->queued_seconds;
-    if (!request->body_waiting) {
-      message.body = m.body;
-      has_body = true;
-    }
-    for (std::size_t i : recipients) message.recipients.push_back(m.recipients[i]);
-    reported.assign(recipients.size(), false);
-  }
-  ~Job() { --destination->jobs; }
-  Job(const Job&) = delete;
-  Job& operator=(const Job&) = delete;
-};
-
-struct Scheduler::Site {
-  std::string name;
-  dns::Nexthop hop;  // the next hop that made it: its protocol's settings apply
-  SiteWindow window;
-  SiteQueue<std::unique_ptr<Job>> pending;  // by the requests' priority
-  std::size_t active = 0;                   // connections connecting or carrying a job
-  std::size_t connections = 0;              // all of its connections: busy, idle, closing
-  std::size_t destinations = 0;             // destinations whose jobs come here
-  std::size_t message_limit = 0;            // learnt per-connection message limit; 0: none seen
-  std::size_t recipient_limit = 0;          // learnt per-transaction recipient limit; 0: none
-  Clock::time_point last_delivery{};        // a transaction delivered something
-  // A new connection was turned away while `ceiling` others were open: no more until then.
-  std::size_t ceiling = 0;
-  Clock::time_point ceiling_until{};
-  std::string last_failure_dsn = "4.4.1", last_failure_text;
-  Clock::time_point last_used{};
-  // Rate delay, rates and the reply rules' backoff; the pace timer dispatches the site when the
-  // pace lets the next delivery or connection start, the recovery timer climbs the backoff back.
-  SitePace pace;
-  Timer pace_timer, recovery_timer;
-  std::string last_rule;  // the last reply rule that changed the site, for the log
-
-  Site(std::string n, const dns::Nexthop& h, std::size_t initial)
-      : name(std::move(n)), hop(h), window(initial) {}
-};
-
-struct Scheduler::Slot {
-  std::unique_ptr<Connection> connection;
-  Site* site = nullptr;
-  Destination* destination = nullptr;  // of the job it carries; null when idle
-  std::unique_ptr<Job> job;
-  std::size_t address_index = 0;  // the server's place in the job's plan (size: not in it)
-  bool active = false;            // counted in site->active and destination->active
-  bool idle = false;              // in the cache
-  bool fresh = true;              // the current job opened this connection
-  cache::EndpointKey endpoint;
-  tls::PeerNames names;  // what the current job checks the server's certificate against
-  // How a reused TLS connection fares under the current job's policy ("Verified", ...); empty
-  // for a fresh connection, whose own handshake says it.
-  std::optional<TlsOutcome> reused_tls;
-  bool rule_fired = false;   // a reply rule acted on the current job (at most one does)
-  bool close_after = false;  // a reply rule said "close": no further transaction
-  Timer idle_timer;
-};
 
 Scheduler::Scheduler(Network& network, Timers& timers, const EngineSettings& settings,
                      Resolver& resolver, ResultSink& sink, ShardPlace place)
@@ -146,26 +49,6 @@ WindowSettings Scheduler::window_settings(const Site& s) const {
   w.failed_cohort_limit = settings_.failed_cohort_limit;
   w.dead_time = settings_.dead_destination_time;
   return w;
-}
-
-PaceSettings Scheduler::pace_settings(const Site& s) const {
-  PaceSettings p = connector_.protocol(s.hop).pace;
-  if (settings_.rate_overrides.empty()) return p;
-  // The site by its name, or by one of its MX hosts (what an operator knows of a provider).
-  auto it = settings_.rate_overrides.find(s.name);
-  std::size_t first = s.name.starts_with("lmtp:") ? 5 : 0;
-  for (std::size_t start = first; it == settings_.rate_overrides.end() && start < s.name.size();) {
-    std::size_t comma = std::min(s.name.find(',', start), s.name.size());
-    std::string_view host = std::string_view(s.name).substr(start, comma - start);
-    host = host.substr(0, host.find(':'));
-    if (host != s.name) it = settings_.rate_overrides.find(host);
-    start = comma + 1;
-  }
-  if (it != settings_.rate_overrides.end()) {
-    p.message_rate = it->second.messages.value_or(p.message_rate);
-    p.connection_rate = it->second.connections.value_or(p.connection_rate);
-  }
-  return p;
 }
 
 std::size_t Scheduler::destination_limit(const Destination& d) const {
@@ -606,91 +489,6 @@ std::size_t Scheduler::allowed_connections(const Site& s, const WindowSettings& 
   return std::min(allowed, s.pace.connection_cap(pace_settings(s), ws.limit));
 }
 
-bool Scheduler::may_start(Site& s, Clock::time_point now) {
-  Clock::time_point at = s.pace.message_allowed_at(pace_settings(s), now, s.active);
-  if (at <= now) return true;
-  if (at != SitePace::kNever) wake_at(s, at);  // else the running delivery's end dispatches it
-  return false;
-}
-
-bool Scheduler::may_connect(Site& s, Clock::time_point now) {
-  Clock::time_point at = s.pace.connection_allowed_at(pace_settings(s), now);
-  if (at <= now) return true;
-  wake_at(s, at);
-  return false;
-}
-
-void Scheduler::wake_at(Site& s, Clock::time_point at) {
-  if (s.pace_timer.armed() && s.pace_timer.deadline() <= at) return;
-  Site* site = &s;
-  s.pace_timer.arm(timers_, at - timers_.now(), [this, site] { dispatch(*site); });
-}
-
-void Scheduler::delivery_ended(Site& s, Clock::time_point now) {
-  s.pace.delivery_ended(pace_settings(s), now);
-}
-
-std::string Scheduler::pace_summary(const Site& s) const {
-  PaceSettings pace = pace_settings(s);
-  std::string text = "backoff step " + std::to_string(s.pace.step()) + ", at most " +
-                     std::to_string(s.pace.connection_cap(pace, window_settings(s).limit)) +
-                     " connections";
-  if (double rate = s.pace.message_rate(pace); rate > 0) {
-    char per_minute[32];
-    std::snprintf(per_minute, sizeof per_minute, ", %.4g messages/min", rate * 60);
-    text += per_minute;
-  }
-  return text;
-}
-
-void Scheduler::apply_rule(Slot& slot, const ReplyAction& action,
-                           const proto::RecipientResult& result) {
-  Site& s = *slot.site;
-  Clock::time_point now = timers_.now();
-  PaceSettings pace = pace_settings(s);
-  slot.rule_fired = true;
-  std::string why = "reply rule \"" + action.text + "\" for \"" + result.reply + "\"";
-  std::vector<std::string> changes;
-  if (action.backoff_steps > 0 && s.pace.back_off(pace, action.backoff_steps, now)) {
-    changes.push_back(pace_summary(s));
-    arm_recovery(s);
-  }
-  if (action.suspend > Clock::duration::zero() && !s.pace.suspended(now + action.suspend)) {
-    s.pace.suspend(action.suspend, result.reply, now);
-    changes.push_back("suspended for " + std::to_string(action.suspend.count()) + "s");
-  }
-  if (action.no_reuse > Clock::duration::zero() && s.pace.reuse_allowed(now + action.no_reuse)) {
-    s.pace.stop_reuse(action.no_reuse, now);
-    changes.push_back("no connection reuse for " + std::to_string(action.no_reuse.count()) + "s");
-  }
-  if (action.close) slot.close_after = true;
-  if (changes.empty()) return;
-  s.last_rule = why;
-  if (!log_notice) return;
-  std::string line = "site " + s.name + ": " + why + ": ";
-  for (std::size_t i = 0; i < changes.size(); ++i) line += (i > 0 ? "; " : "") + changes[i];
-  log_notice(line);
-}
-
-void Scheduler::arm_recovery(Site& s) {
-  PaceSettings pace = pace_settings(s);
-  if (s.pace.step() == 0) return;
-  Site* site = &s;
-  Clock::duration wait = s.pace.next_recovery(pace) - timers_.now();
-  s.recovery_timer.arm(timers_, std::max(wait, Clock::duration::zero()), [this, site] {
-    PaceSettings p = pace_settings(*site);
-    if (site->pace.recover_if_due(p, timers_.now())) {
-      if (log_notice) {
-        auto quiet = std::chrono::duration_cast<std::chrono::seconds>(p.recovery_time);
-        log_notice("site " + site->name + ": " + std::to_string(quiet.count()) +
-                   "s without a throttling reply: " + pace_summary(*site));
-      }
-      dispatch(*site);
-    }
-    arm_recovery(*site);
-  });
-}
-
 void Scheduler::on_transaction_done(Connection& c, const proto::TransactionDone& done) {
   Slot& slot = *slots_.at(&c);
   Site& s = *slot.site;
@@ -959,30 +757,6 @@ SchedulerTables Scheduler::tables() const {
   for (const auto& [key, d] : destinations_) t.queued_jobs += d->waiting.size();
   t.tls_broken_peers = tls_.broken_peers();
   return t;
-}
-
-}  // namespace ringrelay::engine
-
-namespace ringrelay::engine {
-
-std::vector<SiteState> Scheduler::site_states() const {
-  Clock::time_point now = timers_.now();
-  std::vector<SiteState> states;
-  for (const auto& [name, s] : sites_) {
-    SiteState state;
-    state.name = name;
-    state.window = allowed_connections(*s, window_settings(*s));
-    state.active = s->active;
-    state.connections = s->connections;
-    state.queued = s->pending.size();
-    state.backoff_step = s->pace.step();
-    state.message_rate = s->pace.message_rate(pace_settings(*s));
-    state.dead = s->window.dead(now);
-    state.suspended = s->pace.suspended(now);
-    state.last_rule = s->last_rule;
-    states.push_back(std::move(state));
-  }
-  return states;
 }
 
 }  // namespace ringrelay::engine
