@@ -28,6 +28,8 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"default_destination_message_rate", T::rate, "0"},
   {"default_destination_rate_delay", T::time, "0s", 0},
   {"default_destination_recipient_limit", T::integer, "50", 0},
+  // ringrelay: the egress pool (or source) of requests that name none; empty: smtp_bind_address.
+  {"default_egress_pool", T::text, ""},
   {"delay_logging_resolution_limit", T::integer, "2", 0},
   {"destination_concurrency_feedback_debug", T::boolean, "no"},
   {"disable_dns_lookups", T::boolean, "no"},
@@ -44,6 +46,12 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"dns_timeout", T::time, "5s", 1},
   // ringrelay: how many times each DNS server is asked before a lookup fails ("try again").
   {"dns_tries", T::integer, "2", 1},
+  // ringrelay: tables of egress pools, "POOL SOURCE[:WEIGHT] ..." (docs/shaping.md).
+  {"egress_pool_maps", T::list, ""},
+  // ringrelay: tables of egress sources, "NAME address=IPv4 address6=IPv6 helo=NAME".
+  {"egress_source_maps", T::list, ""},
+  // ringrelay: a source whose address could not be bound is not used again for this long.
+  {"egress_source_retry_time", T::time, "60s", 1},
   {"empty_address_relayhost_maps_lookup_key", T::text, "<>"},
   // ringrelay: groups (names) whose members may use the feed socket; empty: any that can open it.
   {"error_notice_recipient", T::text, "postmaster"},

@@ -392,6 +392,7 @@ EngineSettings engine_settings(const Config& c) {
     return std::string();
   });
   e.reply_rules = ReplyRules(c.list("reply_rules"));
+  e.egress = egress_settings(c);
   e.debug_peers = c.list("debug_peer_list");
   e.debug_peer_level = static_cast<int>(c.integer("debug_peer_level"));
   e.mx_session_limit = static_cast<std::size_t>(c.integer("smtp_mx_session_limit"));

@@ -16,6 +16,7 @@
 #include "dns/resolver.hh"
 #include "engine/config/config.hh"
 #include "engine/config/config_values.hh"
+#include "engine/config/egress.hh"
 #include "engine/config/lookup_table.hh"
 #include "engine/config/reply_rules.hh"
 #include "engine/config/sasl_settings.hh"
@@ -60,6 +61,7 @@ struct EngineSettings {
   };
   std::map<std::string, Rates, std::less<>> rate_overrides;
   ReplyRules reply_rules;                // reply_rules
+  EgressSettings egress;                 // egress_source_maps, egress_pool_maps, ...
   std::vector<std::string> debug_peers;  // debug_peer_list
   // debug_peer_level: 1 logs connection and cache events for those peers, 2 (Postfix's default)
   // and more also the SMTP conversation ("> host: MAIL FROM:<...>", "< host: 250 2.1.0 Ok").

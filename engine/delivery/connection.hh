@@ -100,6 +100,9 @@ class Connection {
   // The server refused recipients of the current transaction after accepting this many in it (a
   // per-transaction recipient limit); 0: it did not.
   virtual std::size_t recipients_refused_after() const = 0;
+  // The egress source's address could not be bound ("192.0.2.10: Cannot assign requested
+  // address"): the connection never left this host; empty otherwise.
+  virtual const std::string& bind_failure() const = 0;
 };
 
 // Opens connections: the shard's ring in production, a fake network in the simulator.

@@ -43,9 +43,16 @@ bool is_debug_peer(const std::vector<std::string>& patterns, const ServerAddress
 
 std::unique_ptr<Connection> Connector::open(ConnectionListener& listener, const dns::Nexthop& hop,
                                             const ServerAddress& server, bool plaintext,
-                                            AuthPlan auth) {
+                                            AuthPlan auth, const EgressSource* source) {
   const ProtocolSettings& p = protocol(hop);
   proto::SessionSettings session = p.session;
+  ConnectOptions options = p.connect;
+  if (source != nullptr) {
+    options.source = source->address;
+    options.source6 = source->address6;
+    options.bind_enforce = true;  // never from an address the pool did not name
+    if (!source->helo.empty()) session.helo_name = source->helo;
+  }
   // Postfix's per-server workarounds: a table's words for this address replace main.cf's list.
   if (auto words = words_for_server(p.discard_keyword_address_maps, server.address)) {
     session.discard_ehlo_keywords = std::move(*words);
@@ -55,13 +62,21 @@ std::unique_ptr<Connection> Connector::open(ConnectionListener& listener, const 
   }
   session.transcript =
       settings_.debug_peer_level >= 2 && is_debug_peer(settings_.debug_peers, server);
-  return network_.open(listener, server, std::move(session), p.connect,
+  return network_.open(listener, server, std::move(session), std::move(options),
                        tls_.plan(hop, server, plaintext), std::move(auth));
 }
 
 cache::EndpointKey Connector::endpoint(const dns::Nexthop& hop, const ServerAddress& server,
-                                       std::string sasl_identity) const {
+                                       std::string sasl_identity,
+                                       const EgressSource* source) const {
   const ProtocolSettings& p = protocol(hop);
+  if (source != nullptr) {
+    const std::optional<ServerAddress>& bound =
+        server.family() == AF_INET6 ? source->address6 : source->address;
+    return cache::EndpointKey{server.address, server.port, bound ? bound->address : std::string(),
+                              source->helo.empty() ? p.session.helo_name : source->helo,
+                              std::move(sasl_identity)};
+  }
   // TLS is checked when a connection is taken (TlsPlanner::serves); the SASL identity is part of
   // the key, and checked again when a connection is taken by next hop (Scheduler::serves).
   return cache::EndpointKey{server.address, server.port,

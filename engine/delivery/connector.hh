@@ -37,13 +37,15 @@ class Connector {
     return next_address(plan, index, group_sessions) >= plan.addresses.size();
   }
   // A new connection to `server` for `hop`; `plaintext`: retry after a failed "may" handshake.
-  // `auth`: its credentials (SaslPlanner::plan).
+  // `auth`: its credentials (SaslPlanner::plan). `source`: the egress source it leaves from (its
+  // address must be bound, and its EHLO name replaces smtp_helo_name); null: smtp_bind_address.
   std::unique_ptr<Connection> open(ConnectionListener& listener, const dns::Nexthop& hop,
-                                   const ServerAddress& server, bool plaintext, AuthPlan auth);
+                                   const ServerAddress& server, bool plaintext, AuthPlan auth,
+                                   const EgressSource* source);
   // What makes two connections interchangeable (cache/endpoint_key.hh); `sasl_identity` is what
   // the connection logs in as ("" for none).
   cache::EndpointKey endpoint(const dns::Nexthop& hop, const ServerAddress& server,
-                              std::string sasl_identity) const;
+                              std::string sasl_identity, const EgressSource* source) const;
 
  private:
   Network& network_;

@@ -64,6 +64,7 @@ std::string DeliveryLog::postfix_line(const ResultRecord& r) {
     line += ", orig_to=<" + recipient.orcpt.substr(7) + ">";
   }
   line += ", relay=" + r.relay;
+  if (!r.source.empty()) line += ", source=" + r.source;  // only with egress pools
   if (r.connection_use > 1) line += ", conn_use=" + std::to_string(r.connection_use);
   line += ", delay=" + format_delay(r.delay) + ", delays=" + format_delay(r.delays[0]) + "/" +
           format_delay(r.delays[1]) + "/" + format_delay(r.delays[2]) + "/" +
@@ -85,7 +86,8 @@ void DeliveryLog::result(const ResultRecord& r) {
       {"dsn", r.result.dsn},       {"status", std::string(proto::status_name(r.result.status))},
       {"text", r.result.text},     {"category", std::string(category_name(categorize(r.result)))}};
   if (r.result.ambiguous) j["ambiguous"] = true;  // the server may have taken it
-  if (!r.site.empty()) j["site"] = r.site;        // the MX site, when not the next hop itself
+  if (!r.source.empty()) j["source"] = r.source;
+  if (!r.site.empty()) j["site"] = r.site;  // the MX site, when not the next hop itself
   emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 

@@ -21,6 +21,7 @@ ResultRecord result_record(const RequestPointer& request, std::size_t recipient,
   record.recipient = recipient;
   record.result = result;
   record.site = carrier.site;
+  record.source = carrier.source;
   record.delays[0] = request->queued_seconds;
   record.delays[1] = seconds_between(request->received, carrier.started);
   if (carrier.connection != nullptr) {

@@ -19,6 +19,7 @@ struct ResultRecord {
   proto::RecipientResult result;
   std::string relay = "none";        // "host[address]:port"
   std::string site;                  // the MX site, when it is not the next hop itself
+  std::string source;                // the egress source it left from; empty: no pool
   double delay = 0;                  // seconds since the queue manager queued it
   double delays[4] = {0, 0, 0, 0};   // before us / in our queue / connection set-up / transmission
   std::size_t connection_use = 0;    // Postfix's conn_use: 1 for a new connection
@@ -46,6 +47,7 @@ struct Carrier {
   std::optional<TlsOutcome> reused_tls;  // a reused connection judged under this job's policy
   Clock::time_point started;             // when the job first left the queue
   std::string site;                      // the site name, "" when it is the next hop's own
+  std::string source;                    // the egress source, "" when the request had no pool
 };
 
 ResultRecord result_record(const RequestPointer& request, std::size_t recipient,

@@ -42,7 +42,7 @@ WindowSettings Scheduler::window_settings(const Site& s) const {
   const ProtocolSettings& p = connector_.protocol(s.hop);
   WindowSettings w;
   w.initial = p.initial_concurrency;
-  auto it = settings_.concurrency_overrides.find(s.name);
+  auto it = settings_.concurrency_overrides.find(s.base);
   w.limit = it != settings_.concurrency_overrides.end() ? it->second : p.concurrency_limit;
   w.positive = settings_.positive_feedback;
   w.negative = settings_.negative_feedback;
@@ -52,7 +52,7 @@ WindowSettings Scheduler::window_settings(const Site& s) const {
 }
 
 std::size_t Scheduler::destination_limit(const Destination& d) const {
-  if (d.site != nullptr && d.site->name == d.key) return 0;  // the site's own limit
+  if (d.site != nullptr && d.site->base == d.key) return 0;  // the site's own limit
   auto it = settings_.concurrency_overrides.find(d.key);
   return it != settings_.concurrency_overrides.end() ? it->second : 0;
 }
@@ -68,11 +68,12 @@ Scheduler::Destination& Scheduler::destination(const dns::Nexthop& hop) {
   return *slot;
 }
 
-Scheduler::Site& Scheduler::site(const std::string& name, const dns::Nexthop& hop) {
-  auto& slot = sites_[name];
+Scheduler::Site& Scheduler::site(const std::string& base, const std::string& source,
+                                 const dns::Nexthop& hop) {
+  auto& slot = sites_[source.empty() ? base : base + " via " + source];
   if (!slot) {
     const ProtocolSettings& p = connector_.protocol(hop);
-    slot = std::make_unique<Site>(name, hop, p.initial_concurrency);
+    slot = std::make_unique<Site>(base, source, hop, p.initial_concurrency);
   }
   return *slot;
 }
@@ -149,19 +150,24 @@ void Scheduler::dispatch(Destination& d) {
     d.waiting = std::move(kept);
     if (d.waiting.empty()) return;
   }
-  Site& s = site(name, d.hop);
-  if (d.site != &s) {
-    if (d.site != nullptr) --d.site->destinations;
-    d.site = &s;
-    ++s.destinations;
-  }
+  std::vector<Site*> queued;  // the sites (one per egress source used) that got jobs
   while (!d.waiting.empty()) {
-    d.waiting.front()->plan = d.answer;
-    int priority = d.waiting.front()->request->priority;
-    s.pending.push_back(std::move(d.waiting.front()), priority);
+    std::unique_ptr<Job> job = std::move(d.waiting.front());
     d.waiting.pop_front();
+    job->plan = d.answer;
+    Site* s = site_for_job(d, name, *job);
+    if (s == nullptr) continue;  // the job has its results
+    if (d.site != s) {
+      if (d.site != nullptr) --d.site->destinations;
+      d.site = s;
+      ++s->destinations;
+    }
+    int priority = job->request->priority;
+    job->site = s;
+    s->pending.push_back(std::move(job), priority);
+    if (std::find(queued.begin(), queued.end(), s) == queued.end()) queued.push_back(s);
   }
-  dispatch(s);
+  for (Site* s : queued) dispatch(*s);
 }
 
 Scheduler::Job* Scheduler::next_job(Site& s) {
@@ -184,6 +190,7 @@ void Scheduler::dispatch(Site& s) {
     fail_all(all, "4.3.2", kShutdownText, false);
     return;
   }
+  if (!s.source.empty() && return_to_destinations(s, now)) return;
   WindowSettings ws = window_settings(s);
   if (s.window.dead(now)) {
     // A throttled site: defer at once, with the reason, as Postfix's qmgr does.
@@ -219,7 +226,8 @@ void Scheduler::dispatch(Site& s) {
         const ServerAddress& first = next->plan->addresses.front();
         tls::PeerNames names = tls_.peer_names(hop, first);
         cached = cache_.take_by_endpoint(
-            connector_.endpoint(hop, first, sasl_.identity(hop, first, next->message.sender)),
+            connector_.endpoint(hop, first, sasl_.identity(hop, first, next->message.sender),
+                                settings_.egress.source(s.source)),
             [&](Slot* slot) { return serves(*slot, *next, names); });
       }
       if (cached) {
@@ -287,6 +295,7 @@ bool Scheduler::start_next(Site& s, Slot* reuse) {
         std::vector<std::size_t>(first.recipients.begin() + static_cast<long>(keep),
                                  first.recipients.end()));
     rest->plan = first.plan;
+    rest->site = first.site;
     rest->address_index = first.address_index;
     rest->sessions = first.sessions;
     rest->fresh_connection = first.fresh_connection;
@@ -322,8 +331,12 @@ void Scheduler::start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse) {
     const ServerAddress& server = plan.addresses[owned->address_index];
     AuthPlan auth = sasl_.plan(d.hop, server, job->message.sender);
     std::string identity = auth.identity();
-    owned->connection = connector_.open(*this, d.hop, server, job->plaintext, std::move(auth));
-    owned->endpoint = connector_.endpoint(d.hop, server, std::move(identity));
+    // Not null when the site has a source: return_to_destinations took its jobs otherwise.
+    const EgressSource* source = s.source.empty() ? nullptr : settings_.egress.source(s.source);
+    RINGRELAY_CHECK(s.source.empty() || source != nullptr, "a site's source is configured");
+    owned->connection =
+        connector_.open(*this, d.hop, server, job->plaintext, std::move(auth), source);
+    owned->endpoint = connector_.endpoint(d.hop, server, std::move(identity), source);
     owned->names = tls_.peer_names(d.hop, server);
     slot = owned.get();
     slots_[slot->connection.get()] = std::move(owned);
@@ -380,8 +393,9 @@ void Scheduler::report(Job& job, std::size_t job_recipient, const proto::Recipie
   job.reported[job_recipient] = true;
   Carrier carrier;
   carrier.started = job.started_at;
-  const Site* s = slot != nullptr ? slot->site : job.destination->site;
-  if (s != nullptr && s->name != job.destination->key) carrier.site = s->name;
+  const Site* s = slot != nullptr ? slot->site : job.site;
+  if (s != nullptr && s->base != job.destination->key) carrier.site = s->base;
+  if (s != nullptr) carrier.source = s->source;
   if (slot != nullptr) {
     carrier.connection = slot->connection.get();
     carrier.fresh = slot->fresh;
@@ -408,6 +422,12 @@ void Scheduler::fail_job(Job& job, const std::string& dsn, const std::string& te
 void Scheduler::on_result(Connection& c, const proto::RecipientResult& given) {
   Slot& slot = *slots_.at(&c);
   if (!slot.job) return;
+  if (!slot.site->source.empty() && !c.bind_failure().empty()) {
+    // The source's address is not on this host: nothing reached the server; another source of
+    // the pool takes these recipients (on_transaction_done).
+    slot.job->retry.push_back(given.recipient);
+    return;
+  }
   const proto::RecipientResult* chosen = &given;
   proto::RecipientResult deferred;
   if (given.status != proto::DeliveryStatus::sent && !given.reply.empty() &&
@@ -493,6 +513,11 @@ void Scheduler::on_transaction_done(Connection& c, const proto::TransactionDone&
   Slot& slot = *slots_.at(&c);
   Site& s = *slot.site;
   std::unique_ptr<Job> job = std::move(slot.job);
+  if (!s.source.empty() && !c.bind_failure().empty()) {
+    source_unbindable(s, c.bind_failure());
+    if (job && !job->retry.empty()) retry_elsewhere(*job);
+    return;
+  }
   // A refusal a reply rule acted on is the rule's to answer, not the window's again.
   if (!(slot.rule_fired && !done.delivered_any)) feedback(s, done);
   bool refused = c.refused_after() > 0;
@@ -541,6 +566,7 @@ void Scheduler::on_transaction_done(Connection& c, const proto::TransactionDone&
     next->sessions = same_group ? job->sessions : 0;
   }
   next->started_at = job->started_at;
+  next->site = &s;
   int priority = next->request->priority;
   s.pending.push_front(std::move(next), priority);
 }
@@ -710,6 +736,7 @@ void Scheduler::arm_sweep() {
 void Scheduler::sweep() {
   Clock::time_point now = timers_.now();
   tls_.prune();
+  std::erase_if(unbindable_sources_, [&](const auto& entry) { return now >= entry.second.until; });
   // Destinations first: a freed destination no longer holds its site.
   std::erase_if(destinations_, [&](const auto& entry) {
     const Destination& d = *entry.second;

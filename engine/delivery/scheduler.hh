@@ -41,6 +41,7 @@ struct SchedulerTables {
 // One site as an operator inspects it.
 struct SiteState {
   std::string name;
+  std::string source;      // the egress source of this (site, source) pair; empty: no pool
   std::size_t window = 0;  // connections allowed now (window, ceiling and backoff cap)
   std::size_t active = 0, connections = 0, queued = 0;
   std::size_t backoff_step = 0;
@@ -109,7 +110,23 @@ class Scheduler : public ConnectionListener {
   struct Slot;
 
   Destination& destination(const dns::Nexthop& hop);
-  Site& site(const std::string& name, const dns::Nexthop& hop);
+  // The site `base` (its MX hosts) as reached from `source` (an egress source; "" for none).
+  Site& site(const std::string& base, const std::string& source, const dns::Nexthop& hop);
+  // The (site, source) a job of `d` goes to: the site itself when the job's request has no pool,
+  // else a source of the pool by smooth weighted round robin among the sources that are not
+  // failing to bind, not dead or suspended at this site, and reach an address of its servers.
+  // Null when the pool has no source it can use: the job was given its result.
+  Site* site_for_job(Destination& d, const std::string& base, Job& job);
+  // A site whose source is unusable now (its address cannot be bound, or a reload removed it):
+  // its queued jobs go back to their destinations to choose again.
+  bool return_to_destinations(Site& s, Clock::time_point now);
+  // The job's plan as the source can use it: only the addresses of the families it binds.
+  std::shared_ptr<const ResolveAnswer> plan_for(Destination& d, const EgressSource& source);
+  // A connection of `s` could not bind its source's address: the source is not used again for
+  // egress_source_retry_time (on this shard), and the site's queue chooses again.
+  void source_unbindable(Site& s, const std::string& why);
+  // The recipients of `job` to retry, back to their destination to choose a source again.
+  void retry_elsewhere(Job& job);
   void dispatch(Destination& d);  // resolve, then move its jobs to its site (or another shard)
   void dispatch(Site& s);         // start jobs within the site's window
   Job* next_job(Site& s);         // the first queued job whose destination is under its own limit
@@ -171,6 +188,13 @@ class Scheduler : public ConnectionListener {
   std::unordered_map<Connection*, std::unique_ptr<Slot>> slots_;
   cache::IdleConnections<Slot*> cache_;  // this shard's idle connections, by site and endpoint
   std::vector<std::unique_ptr<Slot>> graveyard_;
+  // Egress sources whose address could not be bound, until they may be tried again (at most one
+  // entry per configured source); with why, for the results.
+  struct Unbindable {
+    Clock::time_point until;
+    std::string why;
+  };
+  std::unordered_map<std::string, Unbindable> unbindable_sources_;
   bool shutting_down_ = false;
   Timer shutdown_timer_;
   Timer sweep_timer_;

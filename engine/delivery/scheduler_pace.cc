@@ -14,13 +14,13 @@ PaceSettings Scheduler::pace_settings(const Site& s) const {
   PaceSettings p = connector_.protocol(s.hop).pace;
   if (settings_.rate_overrides.empty()) return p;
   // The site by its name, or by one of its MX hosts (what an operator knows of a provider).
-  auto it = settings_.rate_overrides.find(s.name);
-  std::size_t first = s.name.starts_with("lmtp:") ? 5 : 0;
-  for (std::size_t start = first; it == settings_.rate_overrides.end() && start < s.name.size();) {
-    std::size_t comma = std::min(s.name.find(',', start), s.name.size());
-    std::string_view host = std::string_view(s.name).substr(start, comma - start);
+  auto it = settings_.rate_overrides.find(s.base);
+  std::size_t first = s.base.starts_with("lmtp:") ? 5 : 0;
+  for (std::size_t start = first; it == settings_.rate_overrides.end() && start < s.base.size();) {
+    std::size_t comma = std::min(s.base.find(',', start), s.base.size());
+    std::string_view host = std::string_view(s.base).substr(start, comma - start);
     host = host.substr(0, host.find(':'));
-    if (host != s.name) it = settings_.rate_overrides.find(host);
+    if (host != s.base) it = settings_.rate_overrides.find(host);
     start = comma + 1;
   }
   if (it != settings_.rate_overrides.end()) {
@@ -120,7 +120,8 @@ std::vector<SiteState> Scheduler::site_states() const {
   std::vector<SiteState> states;
   for (const auto& [name, s] : sites_) {
     SiteState state;
-    state.name = name;
+    state.name = s->base;
+    state.source = s->source;
     state.window = allowed_connections(*s, window_settings(*s));
     state.active = s->active;
     state.connections = s->connections;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,14 +24,20 @@ struct Scheduler::Destination {
   bool answer_fresh = false;                 // not yet used by a dispatch
   std::deque<std::unique_ptr<Job>> waiting;  // until its lookup says which site takes them
   Site* site = nullptr;                      // the site its jobs went to last
-  std::size_t jobs = 0;                      // Job objects alive for it, anywhere
-  std::size_t active = 0;                    // its jobs on connections now
+  // Per egress pool, the smooth weighted round robin's current weights of its members.
+  std::map<std::string, std::vector<long>, std::less<>> pool_turns;
+  // `answer` cut to one address family, for sources that bind only that one (AF_INET, AF_INET6).
+  std::shared_ptr<const ResolveAnswer> family_plans[2];
+  std::shared_ptr<const ResolveAnswer> family_plans_of;  // the answer they were cut from
+  std::size_t jobs = 0;                                  // Job objects alive for it, anywhere
+  std::size_t active = 0;                                // its jobs on connections now
   Clock::time_point last_used{};
 };
 
 struct Scheduler::Job {
   RequestPointer request;
   Destination* destination;
+  Site* site = nullptr;  // the (site, source) whose queue or connection has it; null: none yet
   std::vector<std::size_t> recipients;        // indices into request->message.recipients
   std::vector<bool> reported;                 // per job recipient: final result given
   proto::Message message;                     // just those recipients; the body spans are shared
@@ -70,8 +77,10 @@ struct Scheduler::Job {
 };
 
 struct Scheduler::Site {
-  std::string name;
-  dns::Nexthop hop;  // the next hop that made it: its protocol's settings apply
+  std::string name;    // base, or "base via source": the key of sites_ and of the cache
+  std::string base;    // the MX site (site_key.hh): what rates and limits are configured for
+  std::string source;  // the egress source its connections leave from; empty: no pool
+  dns::Nexthop hop;    // the next hop that made it: its protocol's settings apply
   SiteWindow window;
   SiteQueue<std::unique_ptr<Job>> pending;  // by the requests' priority
   std::size_t active = 0;                   // connections connecting or carrying a job
@@ -91,8 +100,12 @@ struct Scheduler::Site {
   Timer pace_timer, recovery_timer;
   std::string last_rule;  // the last reply rule that changed the site, for the log
 
-  Site(std::string n, const dns::Nexthop& h, std::size_t initial)
-      : name(std::move(n)), hop(h), window(initial) {}
+  Site(std::string b, std::string src, const dns::Nexthop& h, std::size_t initial)
+      : name(src.empty() ? b : b + " via " + src),
+        base(std::move(b)),
+        source(std::move(src)),
+        hop(h),
+        window(initial) {}
 };
 
 struct Scheduler::Slot {

@@ -100,10 +100,17 @@ void SmtpConnection::start() {
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     const std::optional<ServerAddress>& source =
         server_.family() == AF_INET6 ? options_.source6 : options_.source;
+    if (source && source->family() == server_.family()) {
+      // The port is chosen at connect(), per destination: thousands of connections from one
+      // source address do not use up its ephemeral ports (IP_BIND_ADDRESS_NO_PORT, Linux 4.2).
+      ::setsockopt(fd_, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    }
     if (source && source->family() == server_.family() &&
         ::bind(fd_, reinterpret_cast<const sockaddr*>(&source->storage), source->length) != 0) {
       if (options_.bind_enforce) {
-        fail_connect(errno);
+        int error = errno;
+        bind_failure_ = source->address + ": " + std::strerror(error);
+        fail_connect(error);
         return;
       }
       // Postfix's smtp_bind_address_enforce = no: a warning, and the kernel picks the source.

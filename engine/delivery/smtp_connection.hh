@@ -60,6 +60,7 @@ class SmtpConnection final : public Connection {
   // The TLS handshake failed at a level that allows plaintext ("may"): retry without STARTTLS.
   bool tls_failed_opportunistically() const override { return tls_failed_opportunistically_; }
   std::size_t refused_after() const override { return session_.refused_after(); }
+  const std::string& bind_failure() const override { return bind_failure_; }
   std::size_t recipients_refused_after() const override {
     return session_.recipients_refused_after();
   }
@@ -128,6 +129,7 @@ class SmtpConnection final : public Connection {
   Clock::time_point connected_at_{};
   Clock::time_point handshake_done_at_{};
   std::string close_reason_;
+  std::string bind_failure_;  // the source address that could not be bound, and why
   // Passing errors (EINTR, EAGAIN, ENOBUFS) in a row are retried at most kPassingErrorLimit times.
   std::size_t passing_errors_ = 0;
   static constexpr std::size_t kPassingErrorLimit = 1000;

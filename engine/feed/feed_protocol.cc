@@ -9,10 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "engine/config/egress.hh"
 #include "engine/delivery/delivery_log.hh"
 #include "engine/delivery/result_category.hh"
 #include "engine/delivery/site_queue.hh"
 #include "engine/runtime/invariant.hh"
+#include "proto/ascii.hh"
 
 namespace ringrelay::engine {
 namespace {
@@ -293,6 +295,14 @@ bool parse_deliver(const object& j, DeliveryRequest& r, FeedError& e) {
     }
     r.priority = static_cast<int>(level);
   }
+  if (auto pool = field(j, "pool")) {
+    std::string_view name;
+    if (pool->get_string().get(name) != simdjson::SUCCESS || name.empty() ||
+        name.size() > kEgressNameLimit) {
+      return fail(e, "pool", "must be the name of an egress pool or source");
+    }
+    r.pool = proto::ascii_lower(name);
+  }
   auto body = field(j, "body"), body_inline = field(j, "body_inline");
   if (body.has_value() == body_inline.has_value()) {
     return fail(e, "body", "give exactly one of \"body\" {path, offset, size} and \"body_inline\"");
@@ -512,6 +522,7 @@ std::string write_result(const ResultRecord& r, std::uint64_t seq, std::size_t& 
   seq_offset = w.size();
   if (seq != 0) w.key("seq").number(seq);
   if (!r.site.empty()) w.key("site").text(r.site);
+  if (!r.source.empty()) w.key("source").text(r.source);
   w.key("stage").text(r.stage_text ? std::string_view(r.stage_text)
                                    : proto::stage_name(r.result.stage));
   w.key("status").text(proto::status_name(r.result.status));

@@ -387,6 +387,12 @@ void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
     queue(client, format_error({request->id, "id", "a request with this id is already in flight"}));
     return;
   }
+  if (!request->pool.empty() && settings_.egress.pool(request->pool) == nullptr) {
+    queue(client, format_error({request->id, "pool",
+                                "no egress pool or source named \"" + request->pool +
+                                    "\" (egress_pool_maps, egress_source_maps)"}));
+    return;
+  }
   if (request->spool_reference) {
     const auto& ref = *request->spool_reference;
     if (ref.size > settings_.feed_body_memory_limit) {

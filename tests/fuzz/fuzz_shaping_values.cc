@@ -1,6 +1,7 @@
-// Fuzzes what the shaping parameters and reply rules parse: rates, fractions and rule actions. No
-// crash; a rate is finite and not negative, a fraction lies strictly between 0 and 1, and a parsed
-// action asks for at least one thing, with a bounded backoff and positive spells.
+// Fuzzes what the shaping parameters and reply rules parse: rates, fractions, rule actions and
+// egress source definitions. No crash; a rate is finite and not negative, a fraction lies strictly
+// between 0 and 1, a parsed action asks for at least one thing, with a bounded backoff and positive
+// spells, and a parsed source has an address of the right family.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <string_view>
 
 #include "engine/config/config_values.hh"
+#include "engine/config/egress.hh"
 #include "engine/config/reply_rules.hh"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -27,6 +29,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   } else if (error.empty()) {
     std::abort();  // a refusal always says why
+  }
+  error.clear();
+  if (auto source = parse_egress_source("src", text, error)) {
+    if ((!source->address && !source->address6) ||
+        (source->address && source->address->family() != AF_INET) ||
+        (source->address6 && source->address6->family() != AF_INET6) ||
+        source->helo.find_first_of("\r\n ") != std::string::npos) {
+      std::abort();
+    }
+  } else if (error.empty()) {
+    std::abort();
   }
   return 0;
 }

@@ -89,3 +89,46 @@ def scenario_blocklist_refusal_suspends_the_site(ringrelay):
         log = "\n".join(w.log_lines())
         assert 'reply rule "defer suspend=1h"' in log and "suspended for 3600s" in log, log[-3000:]
         assert code == 75, (code, err)  # submit: deferred (EX_TEMPFAIL)
+
+
+def scenario_egress_pool_spreads_sources_and_sets_aside_a_missing_one(ringrelay):
+    """A pool of three sources: 127.0.0.2 (weight 2), 127.0.0.3, and 192.0.2.1, an address this
+    host does not have. The sink sees the mail from .2 and .3 only, two to one; the missing source
+    is set aside with one warning and its share goes to the others (nothing deferred); each result
+    names its source; a request naming one source leaves from it alone; a request naming a pool
+    that does not exist is refused with the field."""
+    with World(ringrelay) as w:
+        sink = throttling_sink(w)
+        sources = os.path.join(w.dir, "sources")
+        with open(sources, "w") as f:
+            f.write("a address=127.0.0.2 helo=a.relay.test\nb address=127.0.0.3\n"
+                    "missing address=192.0.2.1\n")
+        pools = os.path.join(w.dir, "pools")
+        with open(pools, "w") as f:
+            f.write("bulk a:2 b missing\n")
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", egress_source_maps=f"texthash:{sources}",
+                egress_pool_maps=f"texthash:{pools}", default_egress_pool="bulk")
+        requests = [{"id": f"p{i}", "recipients": [f"p{i}@example.com"]} for i in range(30)]
+        requests.append({"id": "only-b", "recipients": ["b@example.com"], "pool": "B"})
+        code, results, err = w.submit("--batch", w.batch(requests, w.message()), timeout=60)
+        seen = one_result_per_recipient(results, [(r["id"], r["recipients"][0]) for r in requests])
+        assert all(r["status"] == "sent" for r in seen.values()), results
+        assert code == 0, (code, err)
+        assert set(sink.sessions) <= {"127.0.0.2", "127.0.0.3"}, sink.sessions
+        by_source = {}
+        for (rid, _), r in seen.items():
+            by_source.setdefault(r.get("source"), []).append(rid)
+        assert by_source.get("b", []).count("only-b") == 1, by_source
+        assert set(by_source) == {"a", "b"}, by_source
+        assert sink.accepted("127.0.0.2") == len(by_source["a"]), (sink.taken.keys(), by_source)
+        assert sink.accepted("127.0.0.3") == len(by_source["b"]), by_source
+        # a has twice b's weight; missing's first pick went elsewhere once it failed to bind.
+        assert len(by_source["a"]) >= 18, by_source
+        code, results, err = w.submit("--batch", w.batch(
+            [{"id": "nopool", "recipients": ["n@example.com"], "pool": "nosuch"}], w.message()))
+        assert code != 0 and not any(r.get("status") == "sent" for r in results), (code, results)
+        assert "pool" in err + str(results), (err, results)
+        w.stop_serve()
+        log = "\n".join(w.log_lines())
+        assert log.count("warning: egress source missing: cannot bind 192.0.2.1") == 1, log
+        assert ", source=a," in log, log

@@ -82,6 +82,7 @@ struct Harness {
     auto request = std::make_shared<engine::DeliveryRequest>();
     request->id = "Q" + std::to_string(++requests);
     request->priority = priority;
+    request->pool = pool;
     request->received = world.now;
     request->inline_body = "Subject: simulated\r\n\r\nhello\r\n";
     request->message.sender = sender;
@@ -134,6 +135,7 @@ struct Harness {
   std::unique_ptr<engine::Scheduler> scheduler;
   std::vector<std::string> log;
   std::size_t requests = 0, expected = 0;
+  std::string pool;  // the egress pool submit() names; empty: the default
   std::size_t max_connections = 0, max_sites = 0, max_destinations = 0;
 };
 

@@ -40,7 +40,8 @@ bool starts_with_word(const std::string& line, std::string_view word) {
 // The server's side of one connection: SMTP by lines, replies as the script says.
 class ServerSession {
  public:
-  ServerSession(SimServer& server, World& world) : server_(server), world_(world) {}
+  ServerSession(SimServer& server, World& world, std::string source)
+      : server_(server), world_(world), source_(std::move(source)) {}
 
   struct Answer {
     std::string replies;
@@ -78,6 +79,7 @@ class ServerSession {
       ++server_.stats.messages;
       ++this_minute();
       ++server_.stats.messages_by_login[{login_, sender_}];
+      ++server_.stats.messages_by_source[source_];
       server_.stats.recipients += rcpts_;
       server_.stats.max_recipients_in_one_transaction =
           std::max(server_.stats.max_recipients_in_one_transaction, rcpts_);
@@ -131,7 +133,9 @@ class ServerSession {
         answer.replies += "452 4.5.3 Too many recipients: Too many messages sent\r\n";
       } else if (!s.mail_refusal.empty()) {
         answer.replies += s.mail_refusal + "\r\n";
-      } else if (s.messages_per_minute > 0 && this_minute() >= s.messages_per_minute) {
+      } else if (s.messages_per_minute > 0 &&
+                 (s.rate_limited_source.empty() || s.rate_limited_source == source_) &&
+                 this_minute() >= s.messages_per_minute) {
         ++server_.stats.rate_limited;
         answer.replies +=
             "421 4.7.28 Our system has detected an unusual rate of mail from your IP address: "
@@ -178,16 +182,17 @@ class ServerSession {
     }
   }
 
-  // Accepted messages in the current clock minute of virtual time.
+  // Accepted messages from this session's source address in the current clock minute of virtual
+  // time (a provider limits per client address).
   std::size_t& this_minute() {
-    ServerStats& stats = server_.stats;
+    ServerStats::Minute& counted = server_.stats.minutes_by_source[source_];
     Clock::time_point minute = Clock::time_point{} + std::chrono::floor<std::chrono::minutes>(
                                                          world_.now.time_since_epoch());
-    if (stats.minute != minute) {
-      stats.minute = minute;
-      stats.messages_in_minute = 0;
+    if (counted.minute != minute) {
+      counted.minute = minute;
+      counted.messages = 0;
     }
-    return stats.messages_in_minute;
+    return counted.messages;
   }
 
   SimServer& server_;
@@ -195,14 +200,15 @@ class ServerSession {
   std::string buffer_;
   bool in_data_ = false, mail_ = false, stalled_ = false, closed_ = false;
   std::string login_, sender_;  // who logged in on this connection; the current MAIL FROM
+  std::string source_;          // the client's bound address; empty: the host's default
   std::size_t rcpts_ = 0, messages_ = 0;
 };
 
 class SimConnection final : public engine::Connection {
  public:
   SimConnection(SimNetwork& network, engine::ConnectionListener& listener,
-                engine::ServerAddress server, proto::SessionSettings settings, engine::TlsPlan tls,
-                engine::AuthPlan auth)
+                engine::ServerAddress server, proto::SessionSettings settings,
+                const engine::ConnectOptions& options, engine::TlsPlan tls, engine::AuthPlan auth)
       : network_(network),
         world_(network.world()),
         listener_(listener),
@@ -212,6 +218,11 @@ class SimConnection final : public engine::Connection {
         session_(tls_off(std::move(settings)), server_.name_address(), auth_.get()),
         created_(world_.now) {
     established_.policy = tls.policy;
+    const auto& source = server_.family() == AF_INET6 ? options.source6 : options.source;
+    if (source) source_ = source->address;
+    if (options.bind_enforce && !source_.empty() && network_.unbindable.contains(source_)) {
+      bind_failure_ = source_ + ": Cannot assign requested address";
+    }
     ++network_.open_connections;
   }
   ~SimConnection() override { assert(state_ == State::closed || state_ == State::created); }
@@ -256,6 +267,7 @@ class SimConnection final : public engine::Connection {
   std::size_t recipients_refused_after() const override {
     return session_.recipients_refused_after();
   }
+  const std::string& bind_failure() const override { return bind_failure_; }
 
  private:
   enum class State { created, connecting, open, closing, closed };
@@ -267,6 +279,12 @@ class SimConnection final : public engine::Connection {
 
   void connect() {
     if (state_ != State::connecting) return;
+    if (!bind_failure_.empty()) {
+      session_.on_connect_failed(server_.name_address_port(), "Cannot assign requested address");
+      run_actions();
+      begin_close();
+      return;
+    }
     SimServer* server = network_.find(server_);
     if (server == nullptr || server->script.refuse_connections) {
       session_.on_connect_failed(server_.name_address_port(), "Connection refused");
@@ -280,7 +298,7 @@ class SimConnection final : public engine::Connection {
     server->stats.sessions_max = std::max(server->stats.sessions_max, server->stats.sessions_now);
     state_ = State::open;
     connected_at_ = world_.now;
-    peer_ = std::make_unique<ServerSession>(*server, world_);
+    peer_ = std::make_unique<ServerSession>(*server, world_, source_);
     session_.on_connected();
     run_actions();
     const ServerScript& s = server->script;
@@ -399,7 +417,7 @@ class SimConnection final : public engine::Connection {
   std::deque<Incoming> incoming_;
   engine::Timer connect_timer_, incoming_timer_, session_timer_, close_timer_;
   Clock::time_point created_, connected_at_{}, handshake_done_at_{};
-  std::string close_reason_;
+  std::string close_reason_, bind_failure_, source_;
   tls::Established established_;
   engine::TlsOutcome tls_outcome_;
 };
@@ -423,10 +441,10 @@ SimServer* SimNetwork::find(const engine::ServerAddress& server) {
 std::unique_ptr<engine::Connection> SimNetwork::open(engine::ConnectionListener& listener,
                                                      engine::ServerAddress server,
                                                      proto::SessionSettings settings,
-                                                     engine::ConnectOptions, engine::TlsPlan tls,
-                                                     engine::AuthPlan auth) {
+                                                     engine::ConnectOptions options,
+                                                     engine::TlsPlan tls, engine::AuthPlan auth) {
   return std::make_unique<SimConnection>(*this, listener, std::move(server), std::move(settings),
-                                         std::move(tls), std::move(auth));
+                                         options, std::move(tls), std::move(auth));
 }
 
 struct SimResolver::Pending {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -57,7 +58,8 @@ struct ServerScript {
   // 0: none; beyond this many accepted messages in a clock minute, MAIL FROM gets Gmail's
   // "421 4.7.28 ... rate limited" and the connection closes.
   std::size_t messages_per_minute = 0;
-  std::string mail_refusal;  // not empty: every MAIL FROM gets this reply (a blocklist, say)
+  std::string rate_limited_source;  // not empty: messages_per_minute applies to this client only
+  std::string mail_refusal;         // not empty: every MAIL FROM gets this reply (a blocklist, say)
   // 0: none; beyond this many recipients in a transaction, RCPT gets "452 4.5.3 Too many
   // recipients".
   std::size_t recipients_per_transaction = 0;
@@ -78,10 +80,14 @@ struct ServerStats {
   std::size_t rate_limited = 0;        // MAIL FROM refused for messages_per_minute
   std::size_t refused_recipients = 0;  // RCPT refused for recipients_per_transaction
   std::size_t max_recipients_in_one_transaction = 0;
-  Clock::time_point minute{};  // the clock minute messages_in_minute counts
-  std::size_t messages_in_minute = 0;
-  std::size_t logins_accepted = 0;  // 235 to AUTH
-  std::size_t logins_refused = 0;   // 535 to AUTH
+  struct Minute {
+    Clock::time_point minute{};  // the clock minute `messages` counts
+    std::size_t messages = 0;
+  };
+  std::map<std::string, Minute> minutes_by_source;        // messages_per_minute, per client address
+  std::map<std::string, std::size_t> messages_by_source;  // accepted, by client address ("": any)
+  std::size_t logins_accepted = 0;                        // 235 to AUTH
+  std::size_t logins_refused = 0;                         // 535 to AUTH
   // Accepted messages by (login, envelope sender): which login carried whose mail.
   std::map<std::pair<std::string, std::string>, std::size_t> messages_by_login;
 };
@@ -105,6 +111,7 @@ class SimNetwork final : public engine::Network {
                                            engine::AuthPlan auth) override;
   World& world() { return world_; }
   std::size_t open_connections = 0;  // client side: made and not yet closed
+  std::set<std::string> unbindable;  // local addresses a connection cannot bind (not on the host)
 
  private:
   World& world_;

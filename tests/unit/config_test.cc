@@ -335,4 +335,60 @@ TEST(ConfigValues, RateMapsAndReplyRulesAreCheckedAtStart) {
 }
 
 }  // namespace
+// egress_source_maps and egress_pool_maps: sources with their addresses and EHLO names, weighted
+// pools of them, every source a pool of its own name; mistakes stop the start with file and line.
+TEST(ConfigValues, EgressSourcesAndPoolsAreCheckedAtStart) {
+  char pattern[] = "/tmp/ringrelay-egress-XXXXXX";
+  std::string dir = ::mkdtemp(pattern);
+  auto file = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name) << text;
+    return dir + "/" + name;
+  };
+  auto settings_error = [&](const std::string& text) -> std::string {
+    try {
+      engine_settings(parse(text));
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  std::string sources = file("sources",
+                             "ip1 address=192.0.2.10 helo=mta1.example.com\n"
+                             "IP2 address=192.0.2.11 address6=2001:db8::11\n");
+  std::string pools = file("pools", "bulk ip1:3 ip2\n");
+  EngineSettings e =
+      engine_settings(parse("egress_source_maps = texthash:" + sources +
+                            "\negress_pool_maps = " + pools + "\ndefault_egress_pool = bulk\n"));
+  ASSERT_EQ(e.egress.sources.size(), 2u);
+  EXPECT_EQ(e.egress.sources[0].helo, "mta1.example.com");
+  EXPECT_EQ(e.egress.sources[1].name, "ip2");
+  EXPECT_TRUE(e.egress.sources[1].address6);
+  ASSERT_NE(e.egress.pool("bulk"), nullptr);
+  EXPECT_EQ(e.egress.pool("bulk")->members.size(), 2u);
+  EXPECT_EQ(e.egress.pool("bulk")->members[0].weight, 3u);
+  ASSERT_NE(e.egress.pool("ip2"), nullptr);  // a source is a pool of one
+  EXPECT_EQ(e.egress.default_pool, "bulk");
+  EXPECT_EQ(e.egress.retry_time, std::chrono::seconds(60));
+
+  std::string bad = file("bad", "ip1 address=2001:db8::1\n");
+  EXPECT_EQ(
+      settings_error("egress_source_maps = " + bad + "\n"),
+      bad + ", line 1: \"address=2001:db8::1\": expected address= once, with an IPv4 address");
+  std::string none = file("none", "ip1 helo=x.example\n");
+  EXPECT_EQ(settings_error("egress_source_maps = " + none + "\n"),
+            none + ", line 1: source ip1: expected address=IPv4 and/or address6=IPv6");
+  std::string unknown = file("unknown", "bulk ip1 ip9\n");
+  EXPECT_EQ(
+      settings_error("egress_source_maps = " + sources + "\negress_pool_maps = " + unknown + "\n"),
+      unknown + ", line 1: \"ip9\": no such source in egress_source_maps");
+  std::string weight = file("weight", "bulk ip1:0\n");
+  EXPECT_EQ(
+      settings_error("egress_source_maps = " + sources + "\negress_pool_maps = " + weight + "\n"),
+      weight + ", line 1: \"ip1:0\": a weight is a whole number from 1 to 1000");
+  EXPECT_EQ(settings_error("default_egress_pool = bulk\n"),
+            "default_egress_pool = bulk: no such pool or source in egress_pool_maps or "
+            "egress_source_maps");
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace ringrelay::engine

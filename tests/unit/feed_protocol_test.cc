@@ -184,6 +184,8 @@ TEST(FeedProtocol, EveryFieldIsCheckedAndNamed) {
   EXPECT_EQ(error_of(with(R"("priority":10)")).message,
             "must be an integer from 0 (lowest) to 9 (highest)");
   EXPECT_EQ(error_of(with(R"("priority":"high")")).field, "priority");
+  EXPECT_EQ(error_of(with(R"("pool":7)")).field, "pool");
+  EXPECT_EQ(error_of(with(R"("pool":"")")).field, "pool");
   EXPECT_EQ(error_of(with(R"("priority":2.5)")).field, "priority");
   EXPECT_EQ(error_of(R"({"type":"hello","protocol":2.0})").field, "protocol");
   EXPECT_EQ(error_of(R"({"type":"hello","protocol":99999999999999999999})").message,
