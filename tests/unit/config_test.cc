@@ -34,6 +34,35 @@ std::string error_of(std::string_view text) {
   return "(no error)";
 }
 
+// The message engine_settings() stops with for `text`, or "(no error)".
+std::string settings_error(std::string_view text) {
+  try {
+    engine_settings(parse(text));
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// A temporary directory for table files, removed at the end of the test.
+class TableFiles {
+ public:
+  explicit TableFiles(const char* name) {
+    std::string pattern = std::string("/tmp/ringrelay-") + name + "-XXXXXX";
+    dir_ = ::mkdtemp(pattern.data());
+  }
+  ~TableFiles() { std::filesystem::remove_all(dir_); }
+  // Writes `text` to the file `name`; its path.
+  std::string operator()(const std::string& name, const std::string& text) const {
+    std::ofstream(dir_ + "/" + name) << text;
+    return dir_ + "/" + name;
+  }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
 TEST(ConfigParameters, TableIsSortedAndEveryDefaultIsValid) {
   auto params = known_parameters();
   EXPECT_TRUE(std::is_sorted(params.begin(), params.end(),
@@ -291,20 +320,7 @@ TEST(ConfigValues, Rates) {
 // smtp_destination_rate_maps: "site messages=RATE connections=RATE" lines; a mistake stops the
 // start with the file and line.
 TEST(ConfigValues, RateMapsAndReplyRulesAreCheckedAtStart) {
-  char pattern[] = "/tmp/ringrelay-rates-XXXXXX";
-  std::string dir = ::mkdtemp(pattern);
-  auto file = [&](const std::string& name, const std::string& text) {
-    std::ofstream(dir + "/" + name) << text;
-    return dir + "/" + name;
-  };
-  auto settings_error = [&](const std::string& text) -> std::string {
-    try {
-      engine_settings(parse(text));
-    } catch (const ConfigError& e) {
-      return e.what();
-    }
-    return "(no error)";
-  };
+  TableFiles file("rates");
   std::string good = file("rates",
                           "# per site\ngmail-smtp-in.l.google.com messages=600/min\n"
                           "[mx.small.example]  connections=1/s  messages=1/s\n");
@@ -322,8 +338,8 @@ TEST(ConfigValues, RateMapsAndReplyRulesAreCheckedAtStart) {
   std::string bare = file("bare", "a.example\n");
   EXPECT_EQ(settings_error("smtp_destination_rate_maps = " + bare + "\n"),
             bare + ", line 1: expected \"destination messages=RATE connections=RATE\"");
-  EXPECT_EQ(settings_error("smtp_destination_rate_maps = " + dir + "/missing\n"),
-            "smtp_destination_rate_maps = " + dir + "/missing: cannot open the file");
+  EXPECT_EQ(settings_error("smtp_destination_rate_maps = " + file.dir() + "/missing\n"),
+            "smtp_destination_rate_maps = " + file.dir() + "/missing: cannot open the file");
   std::string rules = file("rules", "/^421 / backof\n");
   EXPECT_EQ(
       settings_error("reply_rules = pcre:" + rules + "\n").rfind("pcre:" + rules + ", line 1: ", 0),
@@ -331,27 +347,13 @@ TEST(ConfigValues, RateMapsAndReplyRulesAreCheckedAtStart) {
   e = engine_settings(
       parse("reply_rules = pcre:" RINGRELAY_SOURCE_DIR "/deploy/reply-rules.pcre\n"));
   EXPECT_FALSE(e.reply_rules.empty());
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
 // egress_source_maps and egress_pool_maps: sources with their addresses and EHLO names, weighted
 // pools of them, every source a pool of its own name; mistakes stop the start with file and line.
 TEST(ConfigValues, EgressSourcesAndPoolsAreCheckedAtStart) {
-  char pattern[] = "/tmp/ringrelay-egress-XXXXXX";
-  std::string dir = ::mkdtemp(pattern);
-  auto file = [&](const std::string& name, const std::string& text) {
-    std::ofstream(dir + "/" + name) << text;
-    return dir + "/" + name;
-  };
-  auto settings_error = [&](const std::string& text) -> std::string {
-    try {
-      engine_settings(parse(text));
-    } catch (const ConfigError& e) {
-      return e.what();
-    }
-    return "(no error)";
-  };
+  TableFiles file("egress");
   std::string sources = file("sources",
                              "ip1 address=192.0.2.10 helo=mta1.example.com\n"
                              "IP2 address=192.0.2.11 address6=2001:db8::11\n");
@@ -388,7 +390,6 @@ TEST(ConfigValues, EgressSourcesAndPoolsAreCheckedAtStart) {
   EXPECT_EQ(settings_error("default_egress_pool = bulk\n"),
             "default_egress_pool = bulk: no such pool or source in egress_pool_maps or "
             "egress_source_maps");
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace ringrelay::engine
