@@ -227,7 +227,7 @@ void Scheduler::dispatch(Site& s) {
         tls::PeerNames names = tls_.peer_names(hop, first);
         cached = cache_.take_by_endpoint(
             connector_.endpoint(hop, first, sasl_.identity(hop, first, next->message.sender),
-                                settings_.egress.source(s.source)),
+                                s.source.empty() ? nullptr : settings_.egress.source(s.source)),
             [&](Slot* slot) { return serves(*slot, *next, names); });
       }
       if (cached) {

@@ -14,14 +14,14 @@ namespace ringrelay::engine {
 Scheduler::Site* Scheduler::site_for_job(Destination& d, const std::string& base, Job& job) {
   const std::string& pool_name =
       job.request->pool.empty() ? settings_.egress.default_pool : job.request->pool;
+  if (pool_name.empty()) return &site(base, "", d.hop);  // no pool: nothing to choose
   const ResolveAnswer& answer = *d.answer;
   bool v4 = false, v6 = false;
   for (const ServerAddress& a : answer.addresses) {
     v4 = v4 || a.family() == AF_INET;
     v6 = v6 || a.family() == AF_INET6;
   }
-  // No pool, or a UNIX-domain LMTP server: nothing to bind.
-  if (pool_name.empty() || (!v4 && !v6)) return &site(base, "", d.hop);
+  if (!v4 && !v6) return &site(base, "", d.hop);  // a UNIX-domain LMTP server: nothing to bind
   const EgressPool* pool = settings_.egress.pool(pool_name);
   if (pool == nullptr) {  // a reload removed it after the feed took the request
     fail_job(job, "4.3.5", "egress pool " + pool_name + " is not configured (egress_pool_maps)",
