@@ -210,7 +210,14 @@ void Scheduler::dispatch(Site& s) {
     log_notice("site " + s.name + ": delivery resumed after the throttle, window " +
                std::to_string(s.window.allowed(ws.limit)));
   }
+  bool holding = holds_ && !holds_->empty();
   while (!s.pending.empty()) {
+    if (holding) {  // the operator's holds: the job whose turn it is may be kept back
+      if (const Hold* hold = hold_for(*s.pending.front(), s)) {
+        hold_job(s, s.pending.pop_front(), *hold);
+        continue;
+      }
+    }
     if (!may_start(s, now)) break;
     Job* next = next_job(s);
     if (next == nullptr) break;
@@ -746,13 +753,15 @@ void Scheduler::sweep() {
   });
   std::erase_if(sites_, [&](const auto& entry) {
     const Site& s = *entry.second;
-    return s.destinations == 0 && s.connections == 0 && s.pending.empty() && !s.window.dead(now) &&
-           s.pace.at_rest(now) && now - s.last_used >= kIdleTableTime;
+    return s.destinations == 0 && s.connections == 0 && s.pending.empty() && s.held == 0 &&
+           !s.window.dead(now) && s.pace.at_rest(now) && now - s.last_used >= kIdleTableTime;
   });
 }
 
 void Scheduler::shutdown(std::chrono::seconds grace) {
   shutting_down_ = true;
+  for (auto& job : parked_) --job->site->held;
+  fail_all(parked_, "4.3.2", kShutdownText, false);
   for (auto& [key, d] : destinations_) dispatch(*d);
   for (auto& [name, s] : sites_) dispatch(*s);
   std::vector<Connection*> idle, busy;
@@ -767,7 +776,7 @@ void Scheduler::shutdown(std::chrono::seconds grace) {
 }
 
 bool Scheduler::quiet() const {
-  if (!slots_.empty()) return false;
+  if (!slots_.empty() || !parked_.empty()) return false;
   return std::all_of(destinations_.begin(), destinations_.end(),
                      [](const auto& d) { return d.second->waiting.empty(); }) &&
          std::all_of(sites_.begin(), sites_.end(),
@@ -782,6 +791,7 @@ SchedulerTables Scheduler::tables() const {
   t.idle_connections = cache_.size();
   for (const auto& [name, s] : sites_) t.queued_jobs += s->pending.size();
   for (const auto& [key, d] : destinations_) t.queued_jobs += d->waiting.size();
+  t.queued_jobs += parked_.size();
   t.tls_broken_peers = tls_.broken_peers();
   return t;
 }

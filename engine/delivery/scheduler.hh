@@ -19,6 +19,7 @@
 #include "engine/delivery/connection.hh"
 #include "engine/delivery/connector.hh"
 #include "engine/delivery/delivery_results.hh"
+#include "engine/delivery/holds.hh"
 #include "engine/delivery/sasl_planner.hh"
 #include "engine/delivery/shard_resolver.hh"
 #include "engine/delivery/site_pace.hh"
@@ -44,6 +45,7 @@ struct SiteState {
   std::string source;      // the egress source of this (site, source) pair; empty: no pool
   std::size_t window = 0;  // connections allowed now (window, ceiling and backoff cap)
   std::size_t active = 0, connections = 0, queued = 0;
+  std::size_t held = 0;  // jobs kept back by an operator's hold (ctl suspend)
   std::size_t backoff_step = 0;
   double message_rate = 0;  // per second in force (configured or backoff); 0: none
   bool dead = false, suspended = false;
@@ -73,6 +75,13 @@ class Scheduler : public ConnectionListener {
   bool quiet() const;  // nothing pending, nothing in flight
   SchedulerTables tables() const;
   std::vector<SiteState> site_states() const;
+  // The operator's holds (ctl suspend/resume), the same snapshot on every shard: queued jobs they
+  // match are kept back without a connection (or deferred, for a hold that says so); jobs no
+  // longer held go back to their destinations and are delivered.
+  void set_holds(HoldSetPointer holds);
+  // ctl bounce/defer: every job queued or held for the site `name` (a site's name, or "SITE via
+  // SOURCE" for one pair) gets its result now. Returns how many recipients.
+  std::size_t flush_site(std::string_view name, bool bounce, const std::string& reason);
   // Frees connections that closed since the last call (never inside their own callbacks).
   void collect_garbage();
 
@@ -127,6 +136,10 @@ class Scheduler : public ConnectionListener {
   void source_unbindable(Site& s, const std::string& why);
   // The recipients of `job` to retry, back to their destination to choose a source again.
   void retry_elsewhere(Job& job);
+  // The operator's hold that applies to `job` queued at `s`, or null (holds.hh).
+  const Hold* hold_for(const Job& job, const Site& s) const;
+  // Keeps `job`, taken from the queue of `s`, back (or defers it) under `hold`.
+  void hold_job(Site& s, std::unique_ptr<Job> job, const Hold& hold);
   void dispatch(Destination& d);  // resolve, then move its jobs to its site (or another shard)
   void dispatch(Site& s);         // start jobs within the site's window
   Job* next_job(Site& s);         // the first queued job whose destination is under its own limit
@@ -195,6 +208,8 @@ class Scheduler : public ConnectionListener {
     std::string why;
   };
   std::unordered_map<std::string, Unbindable> unbindable_sources_;
+  HoldSetPointer holds_;                     // null or empty: nothing is held
+  std::deque<std::unique_ptr<Job>> parked_;  // jobs kept back by a hold, each still at its site
   bool shutting_down_ = false;
   Timer shutdown_timer_;
   Timer sweep_timer_;

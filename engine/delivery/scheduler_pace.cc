@@ -126,6 +126,7 @@ std::vector<SiteState> Scheduler::site_states() const {
     state.active = s->active;
     state.connections = s->connections;
     state.queued = s->pending.size();
+    state.held = s->held;
     state.backoff_step = s->pace.step();
     state.message_rate = s->pace.message_rate(pace_settings(*s));
     state.dead = s->window.dead(now);

@@ -86,6 +86,7 @@ struct Scheduler::Site {
   std::size_t active = 0;                   // connections connecting or carrying a job
   std::size_t connections = 0;              // all of its connections: busy, idle, closing
   std::size_t destinations = 0;             // destinations whose jobs come here
+  std::size_t held = 0;                     // its jobs parked by an operator's hold
   std::size_t message_limit = 0;            // learnt per-connection message limit; 0: none seen
   std::size_t recipient_limit = 0;          // learnt per-transaction recipient limit; 0: none
   Clock::time_point last_delivery{};        // a transaction delivered something

@@ -39,7 +39,8 @@ struct DeliveryRequest {
   Clock::time_point received = Clock::now();
   double queued_seconds = 0;        // time spent with the queue manager before it reached us
   int priority = kDefaultPriority;  // 0 (lowest) to 9 (highest): its turn in its site's queue
-  std::string pool;  // the egress pool (or source) it leaves from, lower case; empty: the default
+  std::string pool;    // the egress pool (or source) it leaves from, lower case; empty: the default
+  std::string tenant;  // the queue manager's customer or stream, lower case: for ctl suspend
   std::size_t unfinished = 0;  // recipients without a final result
   std::vector<bool> reported;  // per recipient: its final result was reported (feed's shard only)
   std::size_t sent = 0, deferred = 0, bounced = 0;

@@ -83,6 +83,7 @@ struct Harness {
     request->id = "Q" + std::to_string(++requests);
     request->priority = priority;
     request->pool = pool;
+    request->tenant = tenant;
     request->received = world.now;
     request->inline_body = "Subject: simulated\r\n\r\nhello\r\n";
     request->message.sender = sender;
@@ -135,7 +136,8 @@ struct Harness {
   std::unique_ptr<engine::Scheduler> scheduler;
   std::vector<std::string> log;
   std::size_t requests = 0, expected = 0;
-  std::string pool;  // the egress pool submit() names; empty: the default
+  std::string pool;    // the egress pool submit() names; empty: the default
+  std::string tenant;  // the tenant submit() names
   std::size_t max_connections = 0, max_sites = 0, max_destinations = 0;
 };
 
