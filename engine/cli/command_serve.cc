@@ -18,6 +18,7 @@
 #include "engine/config/config.hh"
 #include "engine/config/engine_settings.hh"
 #include "engine/config/parameter_support.hh"
+#include "engine/control/control_server.hh"
 #include "engine/delivery/delivery_log.hh"
 #include "engine/delivery/router.hh"
 #include "engine/delivery/scheduler.hh"
@@ -169,6 +170,19 @@ int run_serve_command(std::span<const std::string_view> args) {
     };
     feed.backlogged = backlogged;
     feed.listen();
+    // The admin socket (ringrelay ctl): holds go to every shard, questions are asked of all.
+    ControlServer control(ring, timers, settings, log);
+    control.publish_holds = [&](const HoldSetPointer& holds) {
+      scheduler.set_holds(holds);
+      shards.publish_holds(holds);
+    };
+    control.answer_here = [&](const ControlCommand& command, std::uint64_t id) {
+      return answer_on_shard(scheduler, command, id);
+    };
+    control.ask_others = [&](const std::shared_ptr<const ControlCommand>& command,
+                             std::uint64_t id) { return shards.ask(command, id); };
+    shards.on_control_reply = [&](ControlReply&& reply) { control.take_reply(std::move(reply)); };
+    control.listen();
 
     SignalReader signal_reader;
     signal_reader.handler = &on_signal;
@@ -177,6 +191,7 @@ int run_serve_command(std::span<const std::string_view> args) {
     for (const std::string& notice : settings.notices) log.notice(notice);
     log.notice("ringrelay " + std::string(kVersion) + " started: feed on " + settings.feed_socket +
                (settings.feed_tcp_listen.empty() ? "" : " and " + settings.feed_tcp_listen) +
+               (settings.control_socket.empty() ? "" : ", admin on " + settings.control_socket) +
                ", io_uring " + ring.mode() + ", " + std::to_string(shard_count) +
                (shard_count == 1 ? " shard" : " shards"));
 
@@ -231,6 +246,7 @@ int run_serve_command(std::span<const std::string_view> args) {
         shards.pump(feed, reroute);  // the last results of the other shards
         if (feed.flushed()) break;
       }
+      control.end_of_turn();
       feed.end_of_turn();  // commits the journal: results go out once it is on disk
       log.flush();         // before the next turn sends the results reported in this one
       if (stopping && Clock::now() > stop_deadline) {

@@ -30,7 +30,7 @@ constexpr std::string_view kUsage =
     "usage: ringrelay submit [-c PATH] [--socket PATH] -f SENDER -r RCPT [-r RCPT ...]\n"
     "         [--nexthop DEST] [--notify LIST] [--orcpt ADDR] [--envid ID] [--ret full|hdrs]\n"
     "         [--8bit|--7bit|--binary] [--smtputf8] [--priority 0-9]\n"
-    "         [--pool NAME] FILE...\n"
+    "         [--pool NAME] [--tenant NAME] FILE...\n"
     "       ringrelay submit [-c PATH] [--socket PATH] --batch FILE.jsonl\n";
 
 int usage(const std::string& why) {
@@ -43,7 +43,7 @@ int usage(const std::string& why) {
 int run_submit_command(std::span<const std::string_view> args) {
   std::string config_path(kDefaultConfigPath), socket_path, batch;
   bool explicit_config = false;
-  std::string sender, nexthop, notify, envid, ret, encoding, priority, pool;
+  std::string sender, nexthop, notify, envid, ret, encoding, priority, pool, tenant;
   bool sender_given = false, smtputf8 = false;
   json recipients = json::array();
   std::vector<std::string> files;
@@ -84,6 +84,8 @@ int run_submit_command(std::span<const std::string_view> args) {
     } else if (a == "--priority") {
       if (!value(priority) || priority.size() != 1 || priority[0] < '0' || priority[0] > '9')
         return usage("--priority is 0 (lowest) to 9 (highest)");
+    } else if (a == "--tenant") {
+      if (!value(tenant) || tenant.empty()) return usage("--tenant needs a name");
     } else if (a == "--pool") {
       if (!value(pool) || pool.empty()) return usage("--pool needs an egress pool or source name");
     } else if (a == "--batch") {
@@ -162,6 +164,7 @@ int run_submit_command(std::span<const std::string_view> args) {
       if (smtputf8) r["smtputf8"] = true;
       if (!priority.empty()) r["priority"] = priority[0] - '0';
       if (!pool.empty()) r["pool"] = pool;
+      if (!tenant.empty()) r["tenant"] = tenant;
       waiting.insert(r["id"].get<std::string>());
       requests.push_back(r.dump() + "\n");
     }

@@ -1,5 +1,5 @@
-// The ringrelay command: dispatches to its subcommands (config, resolve, serve, submit) and prints
-// the version with the TLS library and allocator it carries. Exit codes are sysexits.h's.
+// The ringrelay command: dispatches to its subcommands (config, ctl, resolve, serve, submit) and
+// prints the version with the TLS library and allocator it carries. Exit codes are sysexits.h's.
 #include <sysexits.h>
 
 #include <cstdlib>
@@ -12,6 +12,7 @@
 #endif
 
 #include "engine/cli/command_config.hh"
+#include "engine/cli/command_ctl.hh"
 #include "engine/cli/command_resolve.hh"
 #include "engine/cli/command_serve.hh"
 #include "engine/cli/command_submit.hh"
@@ -23,6 +24,7 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: ringrelay --version\n"
     "       ringrelay config [-c PATH] [-n] [-d] [-x] [NAME...]\n"
+    "       ringrelay ctl [-c PATH] [--socket PATH] [--json] COMMAND (ctl --help)\n"
     "       ringrelay resolve [-c PATH] [-n COUNT] NEXTHOP...\n"
     "       ringrelay serve [-c PATH]\n"
     "       ringrelay submit [-c PATH] [--socket PATH] -f SENDER -r RCPT ... FILE...\n";
@@ -80,6 +82,7 @@ int main(int argc, char** argv) {
     return ringrelay::engine::run_config_command(rest, ringrelay::engine::HostFacts::from_system(),
                                                  std::cout, std::cerr);
   }
+  if (command == "ctl") return ringrelay::engine::run_ctl_command(rest);
   if (command == "resolve") return ringrelay::engine::run_resolve_command(rest);
   if (command == "serve") return ringrelay::engine::run_serve_command(rest);
   if (command == "submit") return ringrelay::engine::run_submit_command(rest);

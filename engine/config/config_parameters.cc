@@ -15,6 +15,13 @@ constexpr std::string_view kTlsLevels = "none may encrypt dane dane-only fingerp
 // clang-format off
 constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"best_mx_transport", T::text, ""},
+  // ringrelay: the admin socket `ringrelay ctl` talks to (UNIX stream); empty: none.
+  {"control_socket", T::text, "$feed_socket.control"},
+  // ringrelay: the admin socket's group (a name; empty: the process's group).
+  {"control_socket_group", T::text, ""},
+  // ringrelay: the admin socket's permissions, in octal: whoever can connect can suspend,
+  // bounce and defer mail.
+  {"control_socket_mode", T::text, "0600"},
   {"cyrus_sasl_config_path", T::text, ""},
   {"debug_peer_level", T::integer, "2", 1},
   {"debug_peer_list", T::list, ""},

@@ -123,7 +123,10 @@ std::vector<std::string> check_parameter_support(const Config& config) {
 
 namespace {
 
-constexpr std::string_view kRestartOnly[] = {"cyrus_sasl_config_path",
+constexpr std::string_view kRestartOnly[] = {"control_socket",
+                                             "control_socket_group",
+                                             "control_socket_mode",
+                                             "cyrus_sasl_config_path",
                                              "dns_servers",
                                              "dns_timeout",
                                              "dns_tries",

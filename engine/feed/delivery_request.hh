@@ -19,6 +19,8 @@
 
 namespace ringrelay::engine {
 
+inline constexpr std::size_t kTenantNameLimit = 64;
+
 struct DeliveryRequest {
   std::string id;                 // the queue manager's id (Postfix's queue id in logs)
   std::uint64_t feed_client = 0;  // the feed connection that sent it (0: none)

@@ -21,6 +21,7 @@
 
 #include "engine/config/engine_settings.hh"
 #include "engine/runtime/address.hh"
+#include "engine/runtime/unix_socket.hh"
 
 namespace ringrelay::engine {
 namespace {
@@ -65,19 +66,31 @@ std::string read_secret(const std::string& path) {
   return secret;
 }
 
+int octal_mode(const Config& c, const char* parameter) {
+  std::string mode = c.value(parameter);
+  char* end = nullptr;
+  long bits = std::strtol(mode.c_str(), &end, 8);
+  if (mode.empty() || *end != '\0' || bits < 0 || bits > 0777) {
+    throw ConfigError(std::string(parameter) + ": \"" + mode +
+                      "\" is not an octal mode such as 0660");
+  }
+  return static_cast<int>(bits);
+}
+
 }  // namespace
 
 void feed_access_settings(const Config& c, EngineSettings& e) {
   e.feed_socket = c.value("feed_socket");
-  std::string mode = c.value("feed_socket_mode");
-  char* end = nullptr;
-  long bits = std::strtol(mode.c_str(), &end, 8);
-  if (mode.empty() || *end != '\0' || bits < 0 || bits > 0777) {
-    throw ConfigError("feed_socket_mode: \"" + mode + "\" is not an octal mode such as 0660");
-  }
-  e.feed_socket_mode = static_cast<int>(bits);
+  e.feed_socket_mode = octal_mode(c, "feed_socket_mode");
   e.feed_socket_group = c.value("feed_socket_group");
   if (!e.feed_socket_group.empty()) group_id(e.feed_socket_group, "feed_socket_group");
+  e.control_socket = c.value("control_socket");
+  e.control_socket_mode = octal_mode(c, "control_socket_mode");
+  e.control_socket_group = c.value("control_socket_group");
+  if (!e.control_socket_group.empty()) group_id(e.control_socket_group, "control_socket_group");
+  if (!e.control_socket.empty() && e.control_socket == e.feed_socket) {
+    throw ConfigError("control_socket: must not be the feed socket " + e.feed_socket);
+  }
   e.feed_allowed_users.clear();
   e.feed_allowed_groups.clear();
   for (const auto& user : c.list("feed_allowed_users"))
@@ -134,44 +147,8 @@ InstanceLock::~InstanceLock() {
 }
 
 int listen_feed_socket(const EngineSettings& settings) {
-  const std::string& path = settings.feed_socket;
-  sockaddr_un address{};
-  if (path.size() >= sizeof(address.sun_path)) {
-    throw std::runtime_error("feed_socket " + path + ": path too long for a UNIX socket");
-  }
-  std::error_code ignored;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ignored);
-  ::unlink(path.c_str());  // a stale socket of an earlier run: the instance lock is ours
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
-  mode_t old_mask = ::umask(0177);  // created owner-only, widened to the configured mode below
-  int bound = fd < 0 ? -1 : ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  int e = errno;
-  ::umask(old_mask);
-  if (fd < 0 || bound != 0 || ::listen(fd, 128) != 0) {
-    e = bound != 0 ? e : errno;
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("feed_socket " + path + ": " + std::strerror(e));
-  }
-  if (!settings.feed_socket_group.empty()) {
-    std::vector<char> buffer(16384);
-    group entry{}, *found = nullptr;
-    if (::getgrnam_r(settings.feed_socket_group.c_str(), &entry, buffer.data(), buffer.size(),
-                     &found) != 0 ||
-        !found || ::chown(path.c_str(), static_cast<uid_t>(-1), found->gr_gid) != 0) {
-      e = errno;
-      ::close(fd);
-      throw std::runtime_error("feed_socket_group " + settings.feed_socket_group + ": " +
-                               std::strerror(e));
-    }
-  }
-  if (::chmod(path.c_str(), static_cast<mode_t>(settings.feed_socket_mode)) != 0) {
-    e = errno;
-    ::close(fd);
-    throw std::runtime_error("feed_socket_mode for " + path + ": " + std::strerror(e));
-  }
-  return fd;
+  return listen_unix_socket(settings.feed_socket, settings.feed_socket_group,
+                            settings.feed_socket_mode, "feed_socket");
 }
 
 bool peer_allowed(int fd, const EngineSettings& settings, std::string& who) {

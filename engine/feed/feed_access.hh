@@ -1,7 +1,8 @@
 // Who may use the feed, and that only one ringrelay serves a feed socket: the socket's group and
-// mode, the peer checks (SO_PEERCRED against feed_allowed_users/groups), the TCP listener's shared
-// secret, and the instance lock taken before anything is unlinked. docs/security.md has the model.
-// Not here: the protocol (feed_protocol) or the connections (feed_server).
+// mode (and the admin socket's), the peer checks (SO_PEERCRED against feed_allowed_users/groups),
+// the TCP listener's shared secret, and the instance lock taken before anything is unlinked.
+// docs/security.md has the model. Not here: the protocol (feed_protocol) or the connections
+// (feed_server).
 #pragma once
 
 #include <sys/types.h>
@@ -15,9 +16,9 @@ namespace ringrelay::engine {
 
 struct EngineSettings;
 
-// Reads and checks the feed_* access parameters into `settings`; throws ConfigError naming the
-// parameter (an unknown user or group, a bad mode, a TCP listener that is not loopback, a secret
-// file that is missing or readable by others).
+// Reads and checks the feed_* and control_socket* access parameters into `settings`; throws
+// ConfigError naming the parameter (an unknown user or group, a bad mode, a TCP listener that is
+// not loopback, a secret file that is missing or readable by others).
 void feed_access_settings(const Config& config, EngineSettings& settings);
 
 // Held for the life of serve: "<feed_socket>.lock", flock'ed. Throws InstanceLocked when another

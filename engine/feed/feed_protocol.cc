@@ -4,6 +4,7 @@
 
 #include <simdjson.h>
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -20,6 +21,14 @@ namespace ringrelay::engine {
 namespace {
 
 using nlohmann::json;
+
+// A tenant's name: what `ringrelay ctl suspend tenant NAME` can type.
+bool valid_tenant(std::string_view name) {
+  if (name.empty() || name.size() > kTenantNameLimit) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
 
 bool fail(FeedError& e, std::string field, std::string message) {
   e.field = std::move(field);
@@ -302,6 +311,15 @@ bool parse_deliver(const object& j, DeliveryRequest& r, FeedError& e) {
       return fail(e, "pool", "must be the name of an egress pool or source");
     }
     r.pool = proto::ascii_lower(name);
+  }
+  if (auto tenant = field(j, "tenant")) {
+    std::string_view name;
+    if (tenant->get_string().get(name) != simdjson::SUCCESS || !valid_tenant(name)) {
+      return fail(
+          e, "tenant",
+          "must be a name of 1 to 64 letters, digits, '.', '_' or '-' (ctl suspend tenant)");
+    }
+    r.tenant = proto::ascii_lower(name);
   }
   auto body = field(j, "body"), body_inline = field(j, "body_inline");
   if (body.has_value() == body_inline.has_value()) {

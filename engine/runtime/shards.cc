@@ -62,14 +62,17 @@ bool WorkerShard::send(Ring& home_ring, WorkItem&& item) {
   return true;
 }
 
-std::size_t WorkerShard::receive(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute) {
+std::size_t WorkerShard::receive(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute,
+                                 const std::function<void(ControlReply&&)>& answer) {
   answer_doorbell(outbox_bell_);
   std::size_t n = 0;
   while (auto outgoing = outbox_.try_pop()) {
     if (auto* record = std::get_if<ResultRecord>(&*outgoing)) {
       sink.report(std::move(*record));
-    } else {
-      reroute(std::get<WorkItem>(std::move(*outgoing)));
+    } else if (auto* item = std::get_if<WorkItem>(&*outgoing)) {
+      reroute(std::move(*item));
+    } else if (answer) {
+      answer(std::get<ControlReply>(std::move(*outgoing)));
     }
     ++n;
   }
@@ -115,6 +118,13 @@ void WorkerShard::run() {
           // Sessions keep their copies; new work uses the new settings.
           *settings = *item->settings;
           resolver.reload(*settings);
+          break;
+        case WorkItem::Kind::holds:
+          scheduler.set_holds(std::move(item->holds));
+          break;
+        case WorkItem::Kind::control:
+          // After the results a bounce or defer gave, in order.
+          sink.pending.emplace_back(answer_on_shard(scheduler, *item->command, item->command_id));
           break;
         case WorkItem::Kind::shutdown:
           stopping = true;
@@ -183,7 +193,7 @@ void ShardSet::submit(std::size_t owner, WorkItem item) {
 
 void ShardSet::pump(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute) {
   for (std::size_t w = 0; w < workers_.size(); ++w) {
-    workers_[w]->receive(sink, reroute);
+    workers_[w]->receive(sink, reroute, on_control_reply);
     while (!waiting_[w].empty() && workers_[w]->send(home_ring_, std::move(waiting_[w].front()))) {
       waiting_[w].pop_front();
     }
@@ -205,6 +215,30 @@ void ShardSet::broadcast(WorkItem::Kind kind, std::shared_ptr<const EngineSettin
     item.settings = settings;
     submit(w + 1, std::move(item));
   }
+}
+
+void ShardSet::publish_holds(const HoldSetPointer& holds) {
+  for (std::size_t w = 0; w < workers_.size(); ++w) {
+    if (workers_[w]->finished()) continue;
+    WorkItem item;
+    item.kind = WorkItem::Kind::holds;
+    item.holds = holds;
+    submit(w + 1, std::move(item));
+  }
+}
+
+std::size_t ShardSet::ask(const std::shared_ptr<const ControlCommand>& command, std::uint64_t id) {
+  std::size_t asked = 0;
+  for (std::size_t w = 0; w < workers_.size(); ++w) {
+    if (workers_[w]->finished()) continue;
+    WorkItem item;
+    item.kind = WorkItem::Kind::control;
+    item.command = command;
+    item.command_id = id;
+    submit(w + 1, std::move(item));
+    ++asked;
+  }
+  return asked;
 }
 
 std::optional<std::string> ShardSet::failure() const {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/config/engine_settings.hh"
+#include "engine/control/shard_answer.hh"
 #include "engine/delivery/delivery_log.hh"
 #include "engine/delivery/scheduler.hh"
 #include "engine/runtime/mailbox.hh"
@@ -24,7 +25,8 @@
 namespace ringrelay::engine {
 
 struct WorkItem {
-  enum class Kind { none, deliver, reload, shutdown } kind = Kind::none;
+  // holds: the operator's holds changed; control: an admin command to answer (ControlReply).
+  enum class Kind { none, deliver, reload, shutdown, holds, control } kind = Kind::none;
   RequestPointer request;
   dns::Nexthop hop;
   std::vector<std::size_t> recipients;
@@ -34,6 +36,9 @@ struct WorkItem {
   std::size_t owner = 0;
   std::shared_ptr<const ResolveAnswer> answer;     // the handing shard's lookup, used while fresh
   std::shared_ptr<const EngineSettings> settings;  // reload
+  HoldSetPointer holds;                            // holds
+  std::shared_ptr<const ControlCommand> command;   // control
+  std::uint64_t command_id = 0;                    // control
 
   static WorkItem deliver(const RequestPointer& request, const dns::Nexthop& hop,
                           std::vector<std::size_t> recipients, bool owned, std::size_t owner,
@@ -66,8 +71,10 @@ class WorkerShard {
 
   // Shard 0's side. False when the inbox is full (shard 0 keeps the item and stops reading).
   bool send(Ring& home_ring, WorkItem&& item);
-  // Drains results into `sink` and hand-overs into `reroute`. Returns how many.
-  std::size_t receive(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute);
+  // Drains results into `sink`, hand-overs into `reroute` and admin answers into `answer`.
+  // Returns how many.
+  std::size_t receive(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute,
+                      const std::function<void(ControlReply&&)>& answer);
   bool finished() const { return finished_.load(std::memory_order_acquire); }
   // The shard's thread ended with an exception: what it said (read once failed() is true).
   bool failed() const { return failed_.load(std::memory_order_acquire); }
@@ -83,7 +90,7 @@ class WorkerShard {
   DeliveryLog& log_;
   ResultPreparer prepare_;
   SpscQueue<WorkItem> inbox_{4096};
-  using Outgoing = std::variant<ResultRecord, WorkItem>;  // a result, or a hand-over
+  using Outgoing = std::variant<ResultRecord, WorkItem, ControlReply>;  // or a hand-over, an answer
   // Results and hand-overs waiting for room in the outbox before the shard takes new work.
   static constexpr std::size_t kResultBacklogLimit = 8192;
   SpscQueue<Outgoing> outbox_{8192};
@@ -115,6 +122,12 @@ class ShardSet {
   void pump(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute);
   bool backlogged() const;  // some inbox was full: stop reading the feed for now
   void broadcast(WorkItem::Kind kind, std::shared_ptr<const EngineSettings> settings = nullptr);
+  // The operator's holds, to every worker.
+  void publish_holds(const HoldSetPointer& holds);
+  // An admin command for every running worker to answer (through on_control_reply); returns how
+  // many will.
+  std::size_t ask(const std::shared_ptr<const ControlCommand>& command, std::uint64_t id);
+  std::function<void(ControlReply&&)> on_control_reply;
   bool all_finished() const;
   // A worker that ended with an exception, and what it said.
   std::optional<std::string> failure() const;

@@ -15,4 +15,5 @@ set(RINGRELAY_FUZZ_TARGETS
   dane_match
   result_category
   shaping_values
+  control_command
 )

@@ -2,11 +2,14 @@
 the starter reply rules (deploy/reply-rules.pcre) against a sink that throttles by source address
 with Gmail's and Yahoo's words: backoff logged and recovered, blocklist refusals deferred and the
 site suspended. Every recipient ends with exactly one result."""
+import json
 import os
 import re
+import stat
+import subprocess
 import time
 
-from harness import Sink, World, free_port, one_result_per_recipient
+from harness import Sink, World, free_port, one_result_per_recipient, wait_for
 from throttling_sink import ThrottlingSink
 
 STARTER_RULES = "pcre:" + os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
@@ -132,3 +135,96 @@ def scenario_egress_pool_spreads_sources_and_sets_aside_a_missing_one(ringrelay)
         log = "\n".join(w.log_lines())
         assert log.count("warning: egress source missing: cannot bind 192.0.2.1") == 1, log
         assert ", source=a," in log, log
+
+
+def ctl(w, *args):
+    """Runs `ringrelay ctl` against the world's serve; returns (exit code, stdout, stderr)."""
+    run = subprocess.run([w.ringrelay, "ctl", "-c", w.config, *args], capture_output=True,
+                         text=True, timeout=30)
+    return run.returncode, run.stdout, run.stderr
+
+
+def ctl_json(w, *args):
+    code, out, err = ctl(w, "--json", *args)
+    assert code == 0, (args, code, out, err)
+    return json.loads(out)
+
+
+def held(w, site):
+    return sum(s["held"] for s in ctl_json(w, "sites", site)["sites"])
+
+
+def scenario_ctl_suspends_inspects_resumes_and_bounces(ringrelay):
+    """`ringrelay ctl` against a running serve with two shards: the admin socket is owner-only; a
+    suspended site keeps its mail without a single connection (ctl sites shows it held, ctl holds
+    the hold) and a resume delivers all of it; a tenant suspended for 2s is delivered once the
+    time is up (logged); bounce gives a held site's mail its results at once with the operator's
+    reason; mistakes are refused with a reason and exit 1. One result per recipient throughout."""
+    with World(ringrelay) as w:
+        sink = throttling_sink(w)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", shards=2)
+        site = f"[127.0.0.1]:{sink.port}"
+        control = w.feed + ".control"
+        assert stat.S_IMODE(os.stat(control).st_mode) == 0o600, oct(os.stat(control).st_mode)
+        assert ctl_json(w, "holds")["holds"] == []
+
+        code, out, err = ctl(w, "suspend", "site", site, "reason", "checking", "a", "complaint")
+        assert code == 0 and "suspended until resumed" in out, (code, out, err)
+        requests = [{"id": f"h{i}", "recipients": [f"h{i}@example.com"]} for i in range(10)]
+        submit = subprocess.Popen([ringrelay, "submit", "--socket", w.feed, "--batch",
+                                   w.batch(requests, w.message())],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: held(w, site) == 10, 20, "ten held messages")
+        code, out, err = ctl(w, "sites")
+        assert code == 0 and site in out and "held" in out, (out, err)
+        holds = ctl_json(w, "holds")["holds"]
+        assert holds == [{"kind": "site", "name": site, "until": None, "defer": False,
+                          "reason": "checking a complaint"}], holds
+        time.sleep(1)
+        assert sink.sessions == {} and sink.accepted() == 0, sink.sessions
+        code, out, err = ctl(w, "resume", "site", site)
+        assert code == 0 and "resumed" in out, (code, out, err)
+        out, err = submit.communicate(timeout=60)
+        results = [json.loads(line) for line in out.splitlines() if line.strip()]
+        seen = one_result_per_recipient(results, [(r["id"], r["recipients"][0]) for r in requests])
+        assert all(r["status"] == "sent" for r in seen.values()), results
+        assert submit.returncode == 0 and sink.accepted() == 10, (submit.returncode, err)
+
+        # A tenant's hold for 2s ends by itself.
+        code, out, err = ctl(w, "suspend", "tenant", "Campaigns", "for", "2s")
+        assert code == 0 and "until 20" in out, (code, out, err)
+        started = time.time()
+        code, results, err = w.submit("--batch", w.batch(
+            [{"id": "t1", "recipients": ["t1@example.com"], "tenant": "campaigns"}], w.message()))
+        one_result_per_recipient(results, [("t1", "t1@example.com")])
+        assert code == 0 and results[0]["status"] == "sent", (code, results, err)
+        assert time.time() - started >= 1.5, time.time() - started
+        assert ctl_json(w, "holds")["holds"] == []
+
+        # Bounce everything held for the site.
+        assert ctl(w, "suspend", "site", site)[0] == 0
+        requests = [{"id": f"b{i}", "recipients": [f"b{i}@example.com"]} for i in range(5)]
+        submit = subprocess.Popen([ringrelay, "submit", "--socket", w.feed, "--batch",
+                                   w.batch(requests, w.message())],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: held(w, site) == 5, 20, "five held messages")
+        code, out, err = ctl(w, "bounce", site, "reason", "list withdrawn")
+        assert code == 0 and out.startswith("5 recipients queued for site"), (code, out, err)
+        out, err = submit.communicate(timeout=60)
+        results = [json.loads(line) for line in out.splitlines() if line.strip()]
+        seen = one_result_per_recipient(results, [(r["id"], r["recipients"][0]) for r in requests])
+        assert all(r["status"] == "bounced" and "bounced by the operator: list withdrawn" in r["text"]
+                   for r in seen.values()), results
+        assert sink.accepted() == 11, sink.accepted()
+
+        # Mistakes: refused, with the reason.
+        code, out, err = ctl(w, "resume", "site", "nosuch.example")
+        assert code == 1 and "no site nosuch.example is suspended" in err, (code, err)
+        code, out, err = ctl(w, "suspend", "planet", "x")
+        assert code == 1 and "expected site, source, domain, pool or tenant" in err, (code, err)
+        assert ctl(w, "resume", "site", site)[0] == 0
+        w.stop_serve()
+        log = "\n".join(w.log_lines())
+        assert re.search(r"control: uid \d+ pid \d+: site \S+ suspended until resumed", log), log
+        assert "control: tenant campaigns resumed: its suspension ended" in log, log
+        assert "control: 5 recipients queued for site" in log, log

@@ -28,7 +28,7 @@ std::string with(const std::string& field_json) {
 TEST(FeedProtocol, ParsesAFullRequest) {
   FeedError e;
   auto c = parse_feed_line(
-      R"({"type":"deliver","id":"Q1","sender":"","recipients":[{"address":"a@example.com","orcpt":"rfc822;A@example.com","notify":"success,failure"},"b@example.net"],"nexthop":"[127.0.0.1]:2525","envid":"E1","ret":"hdrs","encoding":"8bit","smtputf8":true,"queued_seconds":2.5,"priority":9,"body_inline":"Subject: x\n\nbody\n"})",
+      R"({"type":"deliver","id":"Q1","sender":"","recipients":[{"address":"a@example.com","orcpt":"rfc822;A@example.com","notify":"success,failure"},"b@example.net"],"nexthop":"[127.0.0.1]:2525","envid":"E1","ret":"hdrs","encoding":"8bit","smtputf8":true,"queued_seconds":2.5,"priority":9,"pool":"Bulk","tenant":"Shop-2.eu_x","body_inline":"Subject: x\n\nbody\n"})",
       e);
   ASSERT_TRUE(c.has_value()) << e.field << ": " << e.message;
   const DeliveryRequest& r = *c->request;
@@ -44,6 +44,8 @@ TEST(FeedProtocol, ParsesAFullRequest) {
   EXPECT_TRUE(r.message.smtputf8);
   EXPECT_EQ(r.queued_seconds, 2.5);
   EXPECT_EQ(r.priority, 9);
+  EXPECT_EQ(r.pool, "bulk");
+  EXPECT_EQ(r.tenant, "shop-2.eu_x");
   EXPECT_EQ(r.unfinished, 2u);
   ASSERT_EQ(r.message.body.size(), 1u);
   EXPECT_EQ(r.message.body[0], "Subject: x\n\nbody\n");
@@ -186,6 +188,9 @@ TEST(FeedProtocol, EveryFieldIsCheckedAndNamed) {
   EXPECT_EQ(error_of(with(R"("priority":"high")")).field, "priority");
   EXPECT_EQ(error_of(with(R"("pool":7)")).field, "pool");
   EXPECT_EQ(error_of(with(R"("pool":"")")).field, "pool");
+  EXPECT_EQ(error_of(with(R"("tenant":"")")).field, "tenant");
+  EXPECT_EQ(error_of(with(R"("tenant":"a b")")).field, "tenant");
+  EXPECT_EQ(error_of(with(R"("tenant":")" + std::string(65, 't') + "\"")).field, "tenant");
   EXPECT_EQ(error_of(with(R"("priority":2.5)")).field, "priority");
   EXPECT_EQ(error_of(R"({"type":"hello","protocol":2.0})").field, "protocol");
   EXPECT_EQ(error_of(R"({"type":"hello","protocol":99999999999999999999})").message,

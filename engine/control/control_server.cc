@@ -1,0 +1,364 @@
+// The admin socket: accepting `ringrelay ctl` connections, one command each, holds kept and
+// published here, answers gathered from every shard.
+#include "engine/control/control_server.hh"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "engine/runtime/unix_socket.hh"
+
+namespace ringrelay::engine {
+namespace {
+
+using nlohmann::json;
+using SystemClock = std::chrono::system_clock;
+
+std::string utc_time(SystemClock::time_point when) {
+  std::time_t t = SystemClock::to_time_t(when);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+std::string peer_of(int fd) {
+  ucred cred{};
+  socklen_t length = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) return "unknown peer";
+  return "uid " + std::to_string(cred.uid) + " pid " + std::to_string(cred.pid);
+}
+
+std::string error_line(const std::string& error) {
+  return json{{"ok", false}, {"error", error}}.dump();
+}
+
+std::string what_is_held(const Hold& h) {
+  return std::string(hold_kind_name(h.kind)) + " " + h.name;
+}
+
+json hold_json(const Hold& h) {
+  json j{
+      {"kind", hold_kind_name(h.kind)}, {"name", h.name}, {"defer", h.defer}, {"reason", h.reason}};
+  j["until"] = h.until == SystemClock::time_point::max() ? json(nullptr) : json(utc_time(h.until));
+  return j;
+}
+
+json site_json(const SiteState& s) {
+  return json{{"site", s.name},
+              {"source", s.source},
+              {"window", s.window},
+              {"active", s.active},
+              {"connections", s.connections},
+              {"queued", s.queued},
+              {"held", s.held},
+              {"backoff_step", s.backoff_step},
+              {"message_rate", s.message_rate},
+              {"dead", s.dead},
+              {"suspended", s.suspended},
+              {"last_rule", s.last_rule}};
+}
+
+}  // namespace
+
+ControlServer::ControlServer(Ring& ring, Timers& timers, const EngineSettings& settings,
+                             DeliveryLog& log)
+    : ring_(ring), timers_(timers), settings_(settings), log_(log) {
+  accept_op_.server = this;
+  accept_op_.handler = &ControlServer::on_accept;
+}
+
+ControlServer::~ControlServer() {
+  for (auto& [id, c] : connections_) {
+    if (c->fd >= 0) ::close(c->fd);
+  }
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    ::unlink(path_.c_str());
+  }
+}
+
+void ControlServer::listen() {
+  if (settings_.control_socket.empty()) return;
+  path_ = settings_.control_socket;
+  listen_fd_ = listen_unix_socket(path_, settings_.control_socket_group,
+                                  settings_.control_socket_mode, "control_socket");
+  arm_accept();
+}
+
+void ControlServer::arm_accept() {
+  if (accept_op_.in_flight || listen_fd_ < 0) return;
+  io_uring_prep_accept(ring_.prepare(&accept_op_), listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  accept_op_.in_flight = true;
+}
+
+void ControlServer::on_accept(Completion& completion, int result, std::uint32_t) {
+  auto& op = static_cast<Op&>(completion);
+  op.in_flight = false;
+  ControlServer& self = *op.server;
+  if (result >= 0) {
+    if (self.connections_.size() >= kConnectionLimit) {
+      std::string busy =
+          error_line("busy: " + std::to_string(kConnectionLimit) + " admin connections are open") +
+          "\n";
+      [[maybe_unused]] ssize_t n =
+          ::send(result, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::close(result);
+    } else {
+      auto connection = std::make_unique<Connection>();
+      Connection& c = *connection;
+      c.id = self.next_id_++;
+      c.fd = result;
+      c.peer = peer_of(result);
+      c.buffer.resize(1024);
+      for (Op* op2 : {&c.recv_op, &c.send_op}) {
+        op2->server = &self;
+        op2->connection = &c;
+      }
+      c.recv_op.handler = &ControlServer::on_recv;
+      c.send_op.handler = &ControlServer::on_send;
+      self.connections_[c.id] = std::move(connection);
+      // A client that neither sends a command nor reads its answer is cut off.
+      c.deadline.arm(self.timers_, kCommandTime, [&self, &c] { self.close(c); });
+      self.arm_recv(c);
+    }
+  } else if (result != -ECANCELED && result != -EINTR && result != -EAGAIN) {
+    self.log_.notice("control: accept on " + self.path_ + ": " + std::strerror(-result));
+  }
+  self.arm_accept();
+}
+
+void ControlServer::arm_recv(Connection& c) {
+  if (c.recv_op.in_flight || c.closed) return;
+  io_uring_prep_recv(ring_.prepare(&c.recv_op), c.fd, c.buffer.data(), c.buffer.size(), 0);
+  c.recv_op.in_flight = true;
+}
+
+void ControlServer::on_recv(Completion& completion, int result, std::uint32_t) {
+  auto& op = static_cast<Op&>(completion);
+  op.in_flight = false;
+  ControlServer& self = *op.server;
+  Connection& c = *op.connection;
+  if (c.closed || c.answered) {
+    self.close(c);
+    return;
+  }
+  if (result == -EINTR || result == -EAGAIN) {
+    self.arm_recv(c);
+    return;
+  }
+  if (result <= 0) {
+    self.close(c);  // gone before its command
+    return;
+  }
+  c.unread.append(c.buffer.data(), static_cast<std::size_t>(result));
+  auto newline = c.unread.find('\n');
+  if (newline == std::string::npos) {
+    if (c.unread.size() > kControlLineLimit) {
+      self.answer(
+          c, error_line("request longer than " + std::to_string(kControlLineLimit) + " bytes"));
+    } else {
+      self.arm_recv(c);
+    }
+    return;
+  }
+  std::string line = c.unread.substr(0, newline);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  self.execute(c, line);
+}
+
+void ControlServer::execute(Connection& c, std::string_view line) {
+  std::string error;
+  auto parsed = parse_control_command(line, error);
+  if (!parsed) {
+    answer(c, error_line(error));
+    return;
+  }
+  auto command = std::make_shared<const ControlCommand>(std::move(*parsed));
+  switch (command->verb) {
+    case ControlCommand::Verb::holds: {
+      json list = json::array();
+      for (const Hold& h : holds_->holds()) list.push_back(hold_json(h));
+      answer(c, json{{"ok", true}, {"holds", list}}.dump());
+      return;
+    }
+    case ControlCommand::Verb::suspend:
+    case ControlCommand::Verb::resume:
+      change_holds(c, *command);
+      return;
+    case ControlCommand::Verb::bounce:
+    case ControlCommand::Verb::defer:
+      log_.notice("control: " + c.peer + ": " + std::string(line));
+      break;
+    case ControlCommand::Verb::sites:
+      break;
+  }
+  // Every shard's part: this one's now, the others' through take_reply.
+  std::uint64_t id = next_id_++;
+  auto asked = std::make_unique<Asked>();
+  asked->connection = c.id;
+  asked->command = command;
+  if (answer_here) asked->replies.push_back(answer_here(*command, id));
+  asked->waiting = ask_others ? ask_others(command, id) : 0;
+  Asked& ref = *asked;
+  asked_[id] = std::move(asked);
+  if (ref.waiting == 0) {
+    finish(id);
+    return;
+  }
+  ref.deadline.arm(timers_, kAnswerTime, [this, id] { finish(id); });
+}
+
+void ControlServer::take_reply(ControlReply reply) {
+  auto it = asked_.find(reply.id);
+  if (it == asked_.end()) return;  // answered without it (the time was up)
+  Asked& asked = *it->second;
+  asked.replies.push_back(std::move(reply));
+  if (asked.waiting > 0 && --asked.waiting == 0) finish(it->first);
+}
+
+void ControlServer::finish(std::uint64_t asked_id) {
+  auto it = asked_.find(asked_id);
+  if (it == asked_.end()) return;
+  std::unique_ptr<Asked> asked = std::move(it->second);
+  asked_.erase(it);
+  const ControlCommand& command = *asked->command;
+  bool partial = asked->waiting > 0;
+  json reply{{"ok", true}};
+  if (partial) reply["partial"] = "a shard did not answer in time";
+  if (command.verb == ControlCommand::Verb::sites) {
+    std::vector<SiteState> sites;
+    for (auto& r : asked->replies) {
+      for (auto& s : r.sites) sites.push_back(std::move(s));
+    }
+    std::sort(sites.begin(), sites.end(), [](const SiteState& a, const SiteState& b) {
+      std::size_t wa = a.queued + a.held + a.active, wb = b.queued + b.held + b.active;
+      if (wa != wb) return wa > wb;
+      return std::tie(a.name, a.source) < std::tie(b.name, b.source);
+    });
+    json list = json::array();
+    for (const SiteState& s : sites) list.push_back(site_json(s));
+    reply["sites"] = list;
+  } else {
+    std::size_t recipients = 0;
+    for (const auto& r : asked->replies) recipients += r.recipients;
+    const char* done = command.verb == ControlCommand::Verb::bounce ? "bounced" : "deferred";
+    std::string message =
+        std::to_string(recipients) + " recipients queued for site " + command.name + " " + done;
+    log_.notice("control: " + message);
+    reply["recipients"] = recipients;
+    reply["message"] = message;
+  }
+  auto c = connections_.find(asked->connection);
+  if (c != connections_.end()) answer(*c->second, reply.dump());
+}
+
+void ControlServer::change_holds(Connection& c, const ControlCommand& command) {
+  std::string error;
+  std::optional<HoldSet> changed;
+  std::string message;
+  if (command.verb == ControlCommand::Verb::suspend) {
+    Hold hold;
+    hold.kind = command.kind;
+    hold.name = command.name;
+    if (command.duration) hold.until = SystemClock::now() + *command.duration;
+    hold.defer = command.defer;
+    hold.reason = command.reason;
+    message = what_is_held(hold) + " suspended" +
+              (command.duration ? " until " + utc_time(hold.until) : " until resumed") +
+              (hold.defer ? "; its mail is deferred at once" : "; its mail is kept back") +
+              (hold.reason.empty() ? "" : " (" + hold.reason + ")");
+    changed = holds_->with(std::move(hold), error);
+  } else {
+    message = std::string(hold_kind_name(command.kind)) + " " + command.name + " resumed";
+    changed = holds_->without(command.kind, command.name, error);
+  }
+  if (!changed) {
+    answer(c, error_line(error));
+    return;
+  }
+  holds_ = std::make_shared<const HoldSet>(std::move(*changed));
+  log_.notice("control: " + c.peer + ": " + message);
+  if (publish_holds) publish_holds(holds_);
+  arm_expiry();
+  answer(c, json{{"ok", true}, {"message", message}}.dump());
+}
+
+void ControlServer::expire_holds() {
+  std::vector<Hold> expired;
+  HoldSet kept = holds_->without_expired(SystemClock::now(), expired);
+  if (!expired.empty()) {
+    holds_ = std::make_shared<const HoldSet>(std::move(kept));
+    for (const Hold& h : expired) {
+      log_.notice("control: " + what_is_held(h) + " resumed: its suspension ended");
+    }
+    if (publish_holds) publish_holds(holds_);
+  }
+  arm_expiry();
+}
+
+void ControlServer::arm_expiry() {
+  auto next = holds_->next_expiry();
+  if (!next) {
+    expiry_timer_.cancel();
+    return;
+  }
+  auto wait = std::max(SystemClock::duration::zero(), *next - SystemClock::now());
+  // A little late rather than early: the wall clock and the loop's clock tick apart.
+  expiry_timer_.arm(
+      timers_, std::chrono::duration_cast<Clock::duration>(wait) + std::chrono::milliseconds(5),
+      [this] { expire_holds(); });
+}
+
+void ControlServer::answer(Connection& c, std::string json_line) {
+  if (c.answered || c.closed) return;
+  c.answered = true;
+  c.reply = std::move(json_line) + "\n";
+  c.sent = 0;
+  io_uring_prep_send(ring_.prepare(&c.send_op), c.fd, c.reply.data(), c.reply.size(), MSG_NOSIGNAL);
+  c.send_op.in_flight = true;
+}
+
+void ControlServer::on_send(Completion& completion, int result, std::uint32_t) {
+  auto& op = static_cast<Op&>(completion);
+  op.in_flight = false;
+  ControlServer& self = *op.server;
+  Connection& c = *op.connection;
+  if (result > 0) c.sent += static_cast<std::size_t>(result);
+  bool again = result == -EINTR || result == -EAGAIN || (result > 0 && c.sent < c.reply.size());
+  if (!c.closed && again) {
+    io_uring_prep_send(self.ring_.prepare(&c.send_op), c.fd, c.reply.data() + c.sent,
+                       c.reply.size() - c.sent, MSG_NOSIGNAL);
+    c.send_op.in_flight = true;
+    return;
+  }
+  self.close(c);
+}
+
+void ControlServer::close(Connection& c) {
+  if (!c.closed) {
+    c.closed = true;
+    c.deadline.cancel();
+    ::shutdown(c.fd, SHUT_RDWR);  // ends a receive or send still in flight
+  }
+  if (c.recv_op.in_flight || c.send_op.in_flight) return;  // their completions come back here
+  ::close(c.fd);
+  c.fd = -1;
+  auto it = connections_.find(c.id);
+  if (it != connections_.end()) {
+    graveyard_.push_back(std::move(it->second));
+    connections_.erase(it);
+  }
+}
+
+void ControlServer::end_of_turn() {
+  graveyard_.clear();
+}
+
+}  // namespace ringrelay::engine

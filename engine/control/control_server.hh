@@ -1,0 +1,103 @@
+// The admin socket on shard 0: `ringrelay ctl` connects to a UNIX stream socket (control_socket,
+// owner-only by default), sends one command line and reads one JSON line back. Holds live here
+// and are published to every shard as one snapshot (they survive SIGHUP, not a restart); sites
+// and flushes are asked of every shard and the answers gathered (at most kAnswerTime). Every
+// change is logged with the peer's uid and pid. The language: control_command.hh.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/config/engine_settings.hh"
+#include "engine/control/control_command.hh"
+#include "engine/control/shard_answer.hh"
+#include "engine/delivery/delivery_log.hh"
+#include "engine/delivery/holds.hh"
+#include "engine/runtime/ring.hh"
+#include "engine/runtime/timers.hh"
+
+namespace ringrelay::engine {
+
+class ControlServer {
+ public:
+  ControlServer(Ring& ring, Timers& timers, const EngineSettings& settings, DeliveryLog& log);
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  // The holds changed: to every shard, this one included.
+  std::function<void(const HoldSetPointer&)> publish_holds;
+  // This shard's part of a command, and asking the others for theirs (they come back through
+  // take_reply); ask_others returns how many will answer.
+  std::function<ControlReply(const ControlCommand&, std::uint64_t id)> answer_here;
+  std::function<std::size_t(const std::shared_ptr<const ControlCommand>&, std::uint64_t id)>
+      ask_others;
+
+  // Listens on settings.control_socket (nothing when it is empty). Throws std::runtime_error.
+  void listen();
+  void take_reply(ControlReply reply);
+  void end_of_turn();  // frees connections that closed
+  // A connection waits at most this long for its command line, a command for the shards.
+  static constexpr std::chrono::seconds kCommandTime{10};
+  static constexpr std::chrono::seconds kAnswerTime{5};
+  static constexpr std::size_t kConnectionLimit = 16;
+
+ private:
+  struct Connection;
+  struct Op : Completion {
+    ControlServer* server = nullptr;
+    Connection* connection = nullptr;
+    bool in_flight = false;
+  };
+  struct Connection {
+    std::uint64_t id = 0;
+    int fd = -1;
+    std::string peer;  // "uid 0 pid 123", for the log
+    Op recv_op, send_op;
+    std::string buffer, unread, reply;
+    std::size_t sent = 0;
+    bool answered = false, closed = false;
+    Timer deadline;
+  };
+  // A command waiting for the other shards' answers.
+  struct Asked {
+    std::uint64_t connection = 0;
+    std::shared_ptr<const ControlCommand> command;
+    std::size_t waiting = 0;
+    std::vector<ControlReply> replies;
+    Timer deadline;
+  };
+
+  static void on_accept(Completion& c, int result, std::uint32_t flags);
+  static void on_recv(Completion& c, int result, std::uint32_t flags);
+  static void on_send(Completion& c, int result, std::uint32_t flags);
+  void arm_accept();
+  void arm_recv(Connection& c);
+  void execute(Connection& c, std::string_view line);
+  void change_holds(Connection& c, const ControlCommand& command);
+  void finish(std::uint64_t asked_id);  // every shard answered, or the time is up
+  void answer(Connection& c, std::string json_line);
+  void close(Connection& c);
+  void expire_holds();
+  void arm_expiry();
+
+  Ring& ring_;
+  Timers& timers_;
+  const EngineSettings& settings_;
+  DeliveryLog& log_;
+  int listen_fd_ = -1;
+  std::string path_;
+  Op accept_op_;
+  std::map<std::uint64_t, std::unique_ptr<Connection>> connections_;
+  std::vector<std::unique_ptr<Connection>> graveyard_;
+  std::map<std::uint64_t, std::unique_ptr<Asked>> asked_;
+  std::uint64_t next_id_ = 1;
+  HoldSetPointer holds_ = std::make_shared<const HoldSet>();
+  Timer expiry_timer_;
+};
+
+}  // namespace ringrelay::engine
