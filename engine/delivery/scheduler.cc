@@ -211,10 +211,11 @@ void Scheduler::dispatch(Site& s) {
                std::to_string(s.window.allowed(ws.limit)));
   }
   bool holding = holds_ && !holds_->empty();
+  std::vector<Destination*> redirected;  // jobs a source's hold sent to choose another source
   while (!s.pending.empty()) {
     if (holding) {  // the operator's holds: the job whose turn it is may be kept back
       if (const Hold* hold = hold_for(*s.pending.front(), s)) {
-        hold_job(s, s.pending.pop_front(), *hold);
+        if (Destination* d = hold_job(s, s.pending.pop_front(), *hold)) redirected.push_back(d);
         continue;
       }
     }
@@ -256,6 +257,7 @@ void Scheduler::dispatch(Site& s) {
     }
     start_next(s, nullptr);
   }
+  for (Destination* d : redirected) dispatch(*d);
 }
 
 const ServerAddress* Scheduler::resolved_as(const Job& job, const ServerAddress& server) const {

@@ -138,8 +138,15 @@ class Scheduler : public ConnectionListener {
   void retry_elsewhere(Job& job);
   // The operator's hold that applies to `job` queued at `s`, or null (holds.hh).
   const Hold* hold_for(const Job& job, const Site& s) const;
-  // Keeps `job`, taken from the queue of `s`, back (or defers it) under `hold`.
-  void hold_job(Site& s, std::unique_ptr<Job> job, const Hold& hold);
+  // Keeps `job`, taken from the queue of `s`, back (or defers it) under `hold`; under a source's
+  // hold, a job whose pool has another source it can use goes back to its destination instead,
+  // returned for the caller to dispatch once it is done with its loop.
+  Destination* hold_job(Site& s, std::unique_ptr<Job> job, const Hold& hold);
+  // Whether an operator's hold keeps the (site `base`, `source`) pair out of use.
+  bool source_held(const std::string& base, const std::string& source) const;
+  // Whether the job's pool has a source besides the one of `s` that it can leave from now: it
+  // reaches the servers' address family, binds, and no hold keeps it out (site_for_job agrees).
+  bool another_source(const Job& job, const Site& s) const;
   void dispatch(Destination& d);  // resolve, then move its jobs to its site (or another shard)
   void dispatch(Site& s);         // start jobs within the site's window
   Job* next_job(Site& s);         // the first queued job whose destination is under its own limit

@@ -61,6 +61,17 @@ Scheduler::Site* Scheduler::site_for_job(Destination& d, const std::string& base
     }
     return nullptr;
   }
+  // An operator's hold on a source (or on the site) takes it out of use while another is free of
+  // one; when all are held, the job goes where it would have and waits there (hold_job).
+  if (holds_ && !holds_->empty()) {
+    auto held = [&](std::size_t i) {
+      return source_held(base, settings_.egress.sources[pool->members[i].source].name);
+    };
+    if (!std::all_of(usable.begin(), usable.end(), held)) {
+      std::erase_if(usable, held);
+      std::erase_if(preferred, held);
+    }
+  }
   const std::vector<std::size_t>& candidates = preferred.empty() ? usable : preferred;
   // Smooth weighted round robin (nginx's): each candidate gains its weight, the richest is chosen
   // and pays the candidates' total. Exact proportions, evenly interleaved, per destination.

@@ -41,35 +41,70 @@ const Hold* Scheduler::hold_for(const Job& job, const Site& s) const {
                         job.request->pool, job.request->tenant});
 }
 
-void Scheduler::hold_job(Site& s, std::unique_ptr<Job> job, const Hold& hold) {
+Scheduler::Destination* Scheduler::hold_job(Site& s, std::unique_ptr<Job> job, const Hold& hold) {
+  if (hold.kind == HoldKind::source && another_source(*job, s)) {
+    // A source taken out of use: its pool's other sources take the mail (site_for_job skips it).
+    Destination* d = job->destination;
+    job->site = nullptr;
+    d->waiting.push_back(std::move(job));
+    return d;
+  }
   if (hold.defer) {
     fail_job(*job, kOperatorDsn, held_text(hold), false);
-    return;
+    return nullptr;
   }
   ++s.held;
   parked_.push_back(std::move(job));
+  return nullptr;
+}
+
+bool Scheduler::source_held(const std::string& base, const std::string& source) const {
+  return holds_ && !holds_->empty() && holds_->match({.site = base, .source = source}) != nullptr;
+}
+
+bool Scheduler::another_source(const Job& job, const Site& s) const {
+  const Destination& d = *job.destination;
+  const std::string& pool_name =
+      job.request->pool.empty() ? settings_.egress.default_pool : job.request->pool;
+  const EgressPool* pool = settings_.egress.pool(pool_name);
+  if (pool == nullptr || !d.answer) return false;
+  Clock::time_point now = timers_.now();
+  for (const EgressPool::Member& member : pool->members) {
+    const EgressSource& source = settings_.egress.sources[member.source];
+    if (source.name == s.source || source_held(s.base, source.name)) continue;
+    auto unbound = unbindable_sources_.find(source.name);
+    if (unbound != unbindable_sources_.end() && now < unbound->second.until) continue;
+    for (const ServerAddress& a : d.answer->addresses) {
+      if (source.reaches(a.family())) return true;
+    }
+  }
+  return false;
 }
 
 void Scheduler::set_holds(HoldSetPointer holds) {
   holds_ = std::move(holds);
   // Queued jobs now held leave their queues (a site at its window would keep them otherwise).
+  std::vector<Destination*> released;
   for (auto& [name, s] : sites_) {
     if (s->pending.empty() || !holds_ || holds_->empty()) continue;
     auto all = s->pending.take_all();
     for (std::unique_ptr<Job>& job : all) {
       if (const Hold* hold = hold_for(*job, *s)) {
-        hold_job(*s, std::move(job), *hold);
+        Destination* d = hold_job(*s, std::move(job), *hold);
+        if (d != nullptr && std::find(released.begin(), released.end(), d) == released.end())
+          released.push_back(d);
       } else {
         int priority = job->request->priority;
         s->pending.push_back(std::move(job), priority);
       }
     }
   }
-  // Parked jobs no longer held go back to their destinations, which choose their sites again.
-  std::vector<Destination*> released;
+  // Parked jobs no longer held (or held by a source whose pool now has another to use) go back
+  // to their destinations, which choose their sites again.
   std::deque<std::unique_ptr<Job>> still;
   for (std::unique_ptr<Job>& job : parked_) {
-    if (hold_for(*job, *job->site) != nullptr) {
+    const Hold* hold = hold_for(*job, *job->site);
+    if (hold != nullptr && !(hold->kind == HoldKind::source && another_source(*job, *job->site))) {
       still.push_back(std::move(job));
       continue;
     }

@@ -176,5 +176,58 @@ TEST(EgressSim, SourceReachesOnlyServersOfItsFamilies) {
   EXPECT_TRUE(h.sink.exactly_once());
 }
 
+// An operator's hold on one source of a pool (ctl suspend source a) takes it out of rotation: the
+// pool's other source carries everything, queued mail included; with every source held the mail
+// waits, and resuming one delivers it from that one.
+TEST(EgressSim, SuspendedSourceLeavesItsPoolToTheOthers) {
+  Harness h(1, [](engine::EngineSettings& s) { pool_of_two(s, 1, 1); });
+  h.pool = "bulk";
+  SimServer& server = h.network.add_server("192.0.2.93", {.data_delay = 20ms});
+  h.resolver.add_mx("rotated.example", {{"mx.rotated.example", "192.0.2.93"}});
+  auto holds = [](std::initializer_list<const char*> sources) {
+    engine::HoldSet set;
+    std::string error;
+    for (const char* name : sources)
+      set = *set.with({engine::HoldKind::source, name, {}, false, ""}, error);
+    return std::make_shared<const engine::HoldSet>(std::move(set));
+  };
+  h.scheduler->set_holds(holds({"a"}));
+  for (int i = 0; i < 40; ++i) h.submit("rotated.example");
+  ASSERT_TRUE(h.settle());
+  EXPECT_EQ(server.stats.messages_by_source[kAddressA], 0u);
+  EXPECT_EQ(server.stats.messages_by_source[kAddressB], 40u);
+
+  h.scheduler->set_holds(holds({"a", "b"}));
+  for (int i = 0; i < 10; ++i) h.submit("rotated.example");
+  h.idle(10min);
+  EXPECT_EQ(server.stats.messages, 40u);
+  std::size_t held = 0;
+  for (const auto& state : h.scheduler->site_states()) held += state.held;
+  EXPECT_EQ(held, 10u);
+  h.scheduler->set_holds(holds({"a"}));
+  ASSERT_TRUE(h.settle());
+  EXPECT_EQ(server.stats.messages_by_source[kAddressB], 50u);
+
+  h.scheduler->set_holds(nullptr);
+  for (int i = 0; i < 10; ++i) h.submit("rotated.example");
+  ASSERT_TRUE(h.settle());
+  EXPECT_EQ(server.stats.messages_by_source[kAddressA], 5u);
+
+  // Suspended with mail queued at it: what is already on a connection finishes from a, what is
+  // still queued moves to b.
+  for (int i = 0; i < 40; ++i) h.submit("rotated.example");
+  std::size_t on_connections = 0, queued = 0;
+  for (const auto& state : h.scheduler->site_states()) {
+    if (state.source == "a") on_connections = state.active, queued = state.queued;
+  }
+  EXPECT_GT(queued, 0u);
+  h.scheduler->set_holds(holds({"a"}));
+  ASSERT_TRUE(h.settle());
+  EXPECT_EQ(server.stats.messages_by_source[kAddressA], 5u + on_connections);
+  EXPECT_EQ(server.stats.messages_by_source[kAddressB], 95u - on_connections);
+  EXPECT_TRUE(h.sink.exactly_once());
+  EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 100u);
+}
+
 }  // namespace
 }  // namespace ringrelay::sim
