@@ -25,7 +25,7 @@ ctest --preset release --timeout 60 -R '^cli\.'
 # c-ares channels on worker shards, the native (getaddrinfo) lookup thread, and TLS on a shard.
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan --target ringrelay ringrelay_unit_tests
-ctest --preset tsan --timeout 300 -R 'SpscQueue|SyslogWriter|integration\.(many_destinations_across_shards|feeder_disconnects_without_reading|sigterm_with_work_in_flight|cache_reuse_by_endpoint|dns_ttl_expiry_and_cache|dns_next_mx_when_first_is_down|tls_cached_connection_reuse|spool_body_truncated_before_its_delivery)'
+ctest --preset tsan --timeout 300 -R 'SpscQueue|SyslogWriter|integration\.(many_destinations_across_shards|feeder_disconnects_without_reading|sigterm_with_work_in_flight|cache_reuse_by_endpoint|dns_ttl_expiry_and_cache|dns_next_mx_when_first_is_down|tls_cached_connection_reuse|spool_body_truncated_before_its_delivery|ctl_suspends_inspects_resumes_and_bounces)'
 
 cmake --preset asan >/dev/null
 cmake --build --preset asan

@@ -57,6 +57,13 @@ std::size_t Scheduler::destination_limit(const Destination& d) const {
   return it != settings_.concurrency_overrides.end() ? it->second : 0;
 }
 
+const EngineSettings::Rates* Scheduler::domain_rates(const Destination& d) const {
+  if (settings_.rate_overrides.empty()) return nullptr;
+  if (d.site != nullptr && d.site->base == d.key) return nullptr;  // the site's own rates
+  auto it = settings_.rate_overrides.find(d.key);
+  return it != settings_.rate_overrides.end() ? &it->second : nullptr;
+}
+
 Scheduler::Destination& Scheduler::destination(const dns::Nexthop& hop) {
   std::string key = hop.key();
   auto& slot = destinations_[key];
@@ -172,13 +179,23 @@ void Scheduler::dispatch(Destination& d) {
 
 Scheduler::Job* Scheduler::next_job(Site& s) {
   // The job whose turn it is (SiteQueue), unless its destination is at a limit of its own inside
-  // the site (concurrency overrides): then the next one in turn order that is not.
+  // the site (concurrency or rate overrides): then the next one in turn order that is not.
+  Clock::time_point now = timers_.now();
+  Clock::time_point earliest = SitePace::kNever;  // when a domain held back by its rate may go
   auto* job = s.pending.select(
       [&](const std::unique_ptr<Job>& candidate) {
-        std::size_t limit = destination_limit(*candidate->destination);
-        return limit == 0 || candidate->destination->active < limit;
+        Destination& d = *candidate->destination;
+        std::size_t limit = destination_limit(d);
+        if (limit != 0 && d.active >= limit) return false;
+        const EngineSettings::Rates* rates = domain_rates(d);
+        if (rates == nullptr || rates->messages.value_or(0) <= 0) return true;
+        Clock::duration wait = d.messages.wait(*rates->messages, now);
+        if (wait <= Clock::duration::zero()) return true;
+        earliest = std::min(earliest, now + wait);
+        return false;
       },
-      !settings_.concurrency_overrides.empty());
+      !settings_.concurrency_overrides.empty() || !settings_.rate_overrides.empty());
+  if (job == nullptr && earliest != SitePace::kNever) wake_at(s, earliest);
   return job != nullptr ? job->get() : nullptr;
 }
 
@@ -254,6 +271,17 @@ void Scheduler::dispatch(Site& s) {
     if (s.active >= allowed_connections(s, ws) || s.connections >= ws.limit ||
         slots_.size() >= settings_.shard_session_limit || !may_connect(s, now)) {
       break;
+    }
+    // A domain with a connection rate of its own opens new connections only within it.
+    Destination& d = *next->destination;
+    if (const EngineSettings::Rates* rates = domain_rates(d);
+        rates != nullptr && rates->connections.value_or(0) > 0) {
+      Clock::duration wait = d.connections.wait(*rates->connections, now);
+      if (wait > Clock::duration::zero()) {
+        wake_at(s, now + wait);
+        break;
+      }
+      d.connections.take(*rates->connections, now);
     }
     start_next(s, nullptr);
   }
@@ -378,6 +406,10 @@ void Scheduler::start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse) {
   }
   PaceSettings pace = pace_settings(s);
   s.pace.message_started(pace, now);
+  if (const EngineSettings::Rates* rates = domain_rates(d);
+      rates != nullptr && rates->messages.value_or(0) > 0) {
+    d.messages.take(*rates->messages, now);
+  }
   if (fresh) s.pace.connection_opened(pace, now);
   slot->rule_fired = false;
   slot->fresh = fresh;

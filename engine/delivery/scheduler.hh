@@ -188,6 +188,9 @@ class Scheduler : public ConnectionListener {
   void park(Slot& slot);
   WindowSettings window_settings(const Site& s) const;
   std::size_t destination_limit(const Destination& d) const;  // 0: none of its own
+  // A domain's own rates inside its site: smtp_destination_rate_maps naming the destination
+  // (its key) when that is not the site's own name. Null: none.
+  const EngineSettings::Rates* domain_rates(const Destination& d) const;
   void sweep();  // frees idle destinations and sites, forgets expired broken TLS peers
   void arm_sweep();
   // Connection and cache events for peers in debug_peer_list. Callers check debugging() first, so

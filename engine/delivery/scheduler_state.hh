@@ -29,8 +29,10 @@ struct Scheduler::Destination {
   // `answer` cut to one address family, for sources that bind only that one (AF_INET, AF_INET6).
   std::shared_ptr<const ResolveAnswer> family_plans[2];
   std::shared_ptr<const ResolveAnswer> family_plans_of;  // the answer they were cut from
-  std::size_t jobs = 0;                                  // Job objects alive for it, anywhere
-  std::size_t active = 0;                                // its jobs on connections now
+  // Its own rates inside its site (smtp_destination_rate_maps naming the domain, not the site).
+  TokenBucket messages, connections;
+  std::size_t jobs = 0;    // Job objects alive for it, anywhere
+  std::size_t active = 0;  // its jobs on connections now
   Clock::time_point last_used{};
 };
 

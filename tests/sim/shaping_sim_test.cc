@@ -41,6 +41,56 @@ TEST(ShapingSim, MessageRateHeldOverAVirtualHour) {
   EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 8001u);
 }
 
+// A domain's own rate inside its site (smtp_destination_rate_maps naming the domain): 60/min for
+// slow.example while fast.example, on the same MX hosts, goes at the site's pace; over 10 minutes
+// slow.example gets 600 (give or take the first second's token), and fast.example is not held
+// behind it.
+TEST(ShapingSim, DomainRateInsideASite) {
+  Harness h(1, [](engine::EngineSettings& s) { s.rate_overrides["slow.example"].messages = 1.0; });
+  h.network.add_server("192.0.2.76", {.data_delay = 20ms});
+  for (const char* domain : {"slow.example", "fast.example"}) {
+    h.resolver.add_mx(domain, {{"mx.shared-rate.example", "192.0.2.76"}});
+  }
+  for (int i = 0; i < 1000; ++i) h.submit("slow.example");
+  for (int i = 0; i < 500; ++i) h.submit("fast.example");
+  auto sent_to = [&](const std::string& domain) {
+    std::size_t n = 0;
+    for (const auto& [key, list] : h.sink.results) {
+      const auto& r = list.front();
+      n += r.result.status == DeliveryStatus::sent &&
+           r.request->message.recipients[r.recipient].address.ends_with("@" + domain);
+    }
+    return n;
+  };
+  h.idle(1min);
+  EXPECT_EQ(sent_to("fast.example"), 500u);  // not behind slow.example's queue
+  h.idle(9min);
+  EXPECT_NEAR(static_cast<double>(sent_to("slow.example")), 600.0, 2.0);
+  ASSERT_EQ(h.scheduler->site_states().size(), 1u);  // one site: the rate is the domain's
+  h.settings.rate_overrides.clear();
+  ASSERT_TRUE(h.settle());
+  EXPECT_TRUE(h.sink.exactly_once());
+  EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 1500u);
+}
+
+// A domain's connection rate inside its site: with one message per connection, 100 messages at
+// 0.5 connections a second take 200 s; after 60 s about 31 (the first token, then one per 2 s).
+TEST(ShapingSim, DomainConnectionRateSpacesItsConnections) {
+  Harness h(1, [](engine::EngineSettings& s) {
+    s.rate_overrides["spaced.example"].connections = 0.5;
+    s.reuse_count_limit = 1;
+  });
+  h.network.add_server("192.0.2.77", {.data_delay = 20ms});
+  h.resolver.add_mx("spaced.example", {{"mx.spaced-site.example", "192.0.2.77"}});
+  h.resolver.add_mx("other.example", {{"mx.spaced-site.example", "192.0.2.77"}});
+  for (int i = 0; i < 100; ++i) h.submit("spaced.example");
+  h.idle(60s);
+  EXPECT_NEAR(static_cast<double>(h.sink.count(DeliveryStatus::sent)), 31.0, 1.5);
+  ASSERT_TRUE(h.settle());
+  EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 100u);
+  EXPECT_TRUE(h.sink.exactly_once());
+}
+
 // A fast rate lets a second's worth start at once, then holds: 10/s against 2,000 messages gives
 // 200 in 20 s (give or take the first second's burst), on several connections.
 TEST(ShapingSim, FastRateSpreadsOverSeveralConnections) {
