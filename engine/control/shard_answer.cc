@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "engine/delivery/site_key.hh"
+
 namespace ringrelay::engine {
 
 ControlReply answer_on_shard(Scheduler& scheduler, const ControlCommand& command,
@@ -13,7 +15,8 @@ ControlReply answer_on_shard(Scheduler& scheduler, const ControlCommand& command
     case ControlCommand::Verb::sites:
       reply.sites = scheduler.site_states();
       if (!command.name.empty()) {
-        std::erase_if(reply.sites, [&](const SiteState& s) { return s.name != command.name; });
+        std::erase_if(reply.sites,
+                      [&](const SiteState& s) { return !site_answers_to(s.name, command.name); });
       }
       break;
     case ControlCommand::Verb::bounce:

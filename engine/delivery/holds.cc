@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "engine/delivery/site_key.hh"
+
 namespace ringrelay::engine {
 namespace {
 
@@ -46,7 +48,10 @@ const char* hold_kind_name(HoldKind kind) {
 const Hold* HoldSet::match(const HeldFacts& facts) const {
   for (const Hold& h : holds_) {
     std::string_view value = fact(facts, h.kind);
-    if (!value.empty() && value == h.name) return &h;
+    if (value.empty()) continue;
+    if (value == h.name) return &h;
+    // A site also by one of its MX hosts, as rate maps name it.
+    if (h.kind == HoldKind::site && site_answers_to(value, h.name)) return &h;
   }
   return nullptr;
 }

@@ -4,6 +4,7 @@
 
 #include "engine/delivery/scheduler.hh"
 #include "engine/delivery/scheduler_state.hh"
+#include "engine/delivery/site_key.hh"
 #include "engine/runtime/invariant.hh"
 
 namespace ringrelay::engine {
@@ -122,7 +123,7 @@ std::size_t Scheduler::flush_site(std::string_view name, bool bounce, const std:
   std::string text = std::string(bounce ? "bounced" : "deferred") + " by the operator" +
                      (reason.empty() ? "" : ": " + reason);
   const char* dsn = bounce ? "5.3.2" : kOperatorDsn;
-  auto named = [&](const Site& s) { return s.base == name || s.name == name; };
+  auto named = [&](const Site& s) { return s.name == name || site_answers_to(s.base, name); };
   std::size_t recipients = 0;
   std::deque<std::unique_ptr<Job>> flushed;
   for (auto& [key, s] : sites_) {

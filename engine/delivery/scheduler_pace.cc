@@ -7,6 +7,7 @@
 
 #include "engine/delivery/scheduler.hh"
 #include "engine/delivery/scheduler_state.hh"
+#include "engine/delivery/site_key.hh"
 
 namespace ringrelay::engine {
 
@@ -14,15 +15,7 @@ PaceSettings Scheduler::pace_settings(const Site& s) const {
   PaceSettings p = connector_.protocol(s.hop).pace;
   if (settings_.rate_overrides.empty()) return p;
   // The site by its name, or by one of its MX hosts (what an operator knows of a provider).
-  auto it = settings_.rate_overrides.find(s.base);
-  std::size_t first = s.base.starts_with("lmtp:") ? 5 : 0;
-  for (std::size_t start = first; it == settings_.rate_overrides.end() && start < s.base.size();) {
-    std::size_t comma = std::min(s.base.find(',', start), s.base.size());
-    std::string_view host = std::string_view(s.base).substr(start, comma - start);
-    host = host.substr(0, host.find(':'));
-    if (host != s.base) it = settings_.rate_overrides.find(host);
-    start = comma + 1;
-  }
+  auto it = find_for_site(settings_.rate_overrides, s.base);
   if (it != settings_.rate_overrides.end()) {
     p.message_rate = it->second.messages.value_or(p.message_rate);
     p.connection_rate = it->second.connections.value_or(p.connection_rate);

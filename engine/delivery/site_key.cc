@@ -32,6 +32,24 @@ std::string site_name(const dns::Nexthop& hop, const ResolveAnswer& answer) {
   return name;
 }
 
+std::vector<std::string_view> site_aliases(std::string_view site) {
+  std::vector<std::string_view> aliases{site};
+  std::size_t first = site.starts_with("lmtp:") ? 5 : 0;
+  for (std::size_t start = first; start < site.size();) {
+    std::size_t comma = std::min(site.find(',', start), site.size());
+    std::string_view host = site.substr(start, comma - start);
+    host = host.substr(0, host.find(':'));
+    if (!host.empty() && host != site) aliases.push_back(host);
+    start = comma + 1;
+  }
+  return aliases;
+}
+
+bool site_answers_to(std::string_view site, std::string_view name) {
+  auto aliases = site_aliases(site);
+  return std::find(aliases.begin(), aliases.end(), name) != aliases.end();
+}
+
 std::size_t owner_shard(const std::string& key, std::size_t shards) {
   return shards <= 1 ? 0 : std::hash<std::string>{}(key) % shards;
 }

@@ -38,12 +38,14 @@ std::size_t held_at(const Harness& h) {
   return n;
 }
 
-// A suspended site queues without connecting, however long; resume drains it all.
+// A suspended site queues without connecting, however long; resume drains it all. The site is
+// named by one of its MX hosts, as an operator knows a provider.
 TEST(HoldsSim, SuspendedSiteQueuesWithoutConnectingAndResumeDrainsIt) {
   Harness h;
   SimServer& server = h.network.add_server("192.0.2.70", {.data_delay = 10ms});
-  h.resolver.add_mx("held.example", {{"mx.held.example", "192.0.2.70"}});
-  h.scheduler->set_holds(holding({hold(engine::HoldKind::site, "mx.held.example")}));
+  h.resolver.add_mx("held.example",
+                    {{"mx1.held.example", "192.0.2.70"}, {"mx2.held.example", "192.0.2.70"}});
+  h.scheduler->set_holds(holding({hold(engine::HoldKind::site, "mx2.held.example")}));
   for (int i = 0; i < 50; ++i) h.submit("held.example", 2);
   h.idle(2h);
   EXPECT_EQ(server.stats.connections, 0u);
@@ -117,6 +119,7 @@ TEST(HoldsSim, FlushGivesASitesQueueItsResults) {
   for (int i = 0; i < 6; ++i) h.submit("gone.example", 2);
   for (int i = 0; i < 4; ++i) h.submit("kept.example");
   h.idle(1min);
+  EXPECT_EQ(h.scheduler->flush_site("mx.nothing.example", true, ""), 0u);
   EXPECT_EQ(h.scheduler->flush_site("mx.gone.example", /*bounce=*/true, "list withdrawn"), 12u);
   EXPECT_EQ(h.sink.count(DeliveryStatus::bounced), 12u);
   EXPECT_EQ(h.sink.containing("bounced by the operator: list withdrawn"), 12u);

@@ -81,6 +81,10 @@ TEST(HoldSet, MatchesReplacesExpiresAndRemoves) {
   EXPECT_EQ(set.match({.site = "other", .tenant = "campaigns"})->kind, HoldKind::tenant);
   EXPECT_EQ(set.match({.site = "other", .domain = "mx.example.com"}), nullptr);  // kinds apart
   EXPECT_EQ(set.match({}), nullptr);
+  // A site by one of its MX hosts too (not by a part of a name).
+  EXPECT_NE(set.match({.site = "alt1.example.com,mx.example.com:2525"}), nullptr);
+  EXPECT_NE(set.match({.site = "lmtp:mx.example.com"}), nullptr);
+  EXPECT_EQ(set.match({.site = "mx.example.com.evil,other"}), nullptr);
 
   site.reason = "b";  // the same kind and name: replaced, not added
   set = *set.with(site, error);
