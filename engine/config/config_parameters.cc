@@ -221,6 +221,9 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"reply_backoff_recovery_time", T::time, "300s", 1},
   // ringrelay: the deepest backoff step (the factor applied this many times at most).
   {"reply_backoff_steps", T::integer, "5", 1},
+  // ringrelay: texthash files of "site TABLE..." lines: a site's own reply rules (pcre: or regexp:
+  // tables), tried before reply_rules; the site by its name, an MX host or a bracketed next hop.
+  {"reply_rule_maps", T::list, ""},
   // ringrelay: regexp: or pcre: tables matched against the server's replies; their results are
   // actions (backoff, suspend=TIME, noreuse=TIME, close, defer): docs/shaping.md.
   {"reply_rules", T::list, ""},

@@ -392,6 +392,13 @@ EngineSettings engine_settings(const Config& c) {
     return std::string();
   });
   e.reply_rules = ReplyRules(c.list("reply_rules"));
+  for_each_destination_line(c, "reply_rule_maps", [&](const Words& words) {
+    if (words.size() < 2)
+      return std::string("expected \"site TABLE...\" (pcre: or regexp: tables)");
+    if (e.site_reply_rules.count(words[0]) != 0) return "\"" + words[0] + "\" is listed twice";
+    e.site_reply_rules.emplace(words[0], ReplyRules({words.begin() + 1, words.end()}));
+    return std::string();
+  });
   e.egress = egress_settings(c);
   e.debug_peers = c.list("debug_peer_list");
   e.debug_peer_level = static_cast<int>(c.integer("debug_peer_level"));

@@ -60,7 +60,9 @@ struct EngineSettings {
     std::optional<double> messages, connections;
   };
   std::map<std::string, Rates, std::less<>> rate_overrides;
-  ReplyRules reply_rules;                // reply_rules
+  ReplyRules reply_rules;  // reply_rules
+  // reply_rule_maps: a site's own rules (by its name or an MX host), tried before reply_rules.
+  std::map<std::string, ReplyRules, std::less<>> site_reply_rules;
   EgressSettings egress;                 // egress_source_maps, egress_pool_maps, ...
   std::vector<std::string> debug_peers;  // debug_peer_list
   // debug_peer_level: 1 logs connection and cache events for those peers, 2 (Postfix's default)

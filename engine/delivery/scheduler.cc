@@ -472,8 +472,8 @@ void Scheduler::on_result(Connection& c, const proto::RecipientResult& given) {
   const proto::RecipientResult* chosen = &given;
   proto::RecipientResult deferred;
   if (given.status != proto::DeliveryStatus::sent && !given.reply.empty() &&
-      !settings_.reply_rules.empty()) {
-    std::optional<ReplyAction> action = settings_.reply_rules.match(given.reply);
+      (!settings_.reply_rules.empty() || !settings_.site_reply_rules.empty())) {
+    std::optional<ReplyAction> action = reply_action(*slot.site, given.reply);
     if (action && !slot.rule_fired) apply_rule(slot, *action, given);
     if (action && action->defer && given.status == proto::DeliveryStatus::bounced) {
       // The refusal is about the sender's address or reputation, not the recipient: deferred.

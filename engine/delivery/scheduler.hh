@@ -179,6 +179,9 @@ class Scheduler : public ConnectionListener {
   void wake_at(Site& s, Clock::time_point at);
   void delivery_ended(Site& s, Clock::time_point now);  // a connection stopped carrying a job
   PaceSettings pace_settings(const Site& s) const;      // the protocol's, with the site's rates
+  // The rule a refusal from a server of `s` matches: the site's own (reply_rule_maps) first,
+  // then reply_rules.
+  std::optional<ReplyAction> reply_action(const Site& s, std::string_view reply) const;
   // reply_rules: a refusal on `slot` matched a rule; its actions on the site and the connection.
   void apply_rule(Slot& slot, const ReplyAction& action, const proto::RecipientResult& result);
   void arm_recovery(Site& s);  // the backoff climbs back a step when its quiet time has passed

@@ -60,6 +60,17 @@ std::string Scheduler::pace_summary(const Site& s) const {
   return text;
 }
 
+std::optional<ReplyAction> Scheduler::reply_action(const Site& s, std::string_view reply) const {
+  if (!settings_.site_reply_rules.empty()) {
+    auto own = find_for_site(settings_.site_reply_rules, s.base);
+    if (own != settings_.site_reply_rules.end()) {
+      if (auto action = own->second.match(reply)) return action;
+    }
+  }
+  if (settings_.reply_rules.empty()) return std::nullopt;
+  return settings_.reply_rules.match(reply);
+}
+
 void Scheduler::apply_rule(Slot& slot, const ReplyAction& action,
                            const proto::RecipientResult& result) {
   Site& s = *slot.site;

@@ -91,6 +91,36 @@ TEST(ShapingSim, DomainConnectionRateSpacesItsConnections) {
   EXPECT_TRUE(h.sink.exactly_once());
 }
 
+// A site's own reply rules (reply_rule_maps) come before the global ones: two sites refuse MAIL
+// FROM with the same blocklist words; the rule for one site (named by an MX host) defers, the
+// global one for every site suspends; only the named site's mail is deferred by its own rule, the
+// other site's by the global rule's suspension.
+TEST(ShapingSim, SiteReplyRulesComeBeforeTheGlobalOnes) {
+  Harness h(1, [](engine::EngineSettings& s) {
+    s.reply_rules = reply_rules("global-rules.pcre", "/blocked/ defer suspend=10m\n");
+    s.site_reply_rules.emplace("mx.own-rules.example",
+                               reply_rules("site-rules.pcre", "/blocked/ defer\n"));
+  });
+  std::string refusal = "550 5.7.1 Client host blocked";
+  h.network.add_server("192.0.2.78", {.mail_refusal = refusal});
+  h.network.add_server("192.0.2.79", {.mail_refusal = refusal});
+  h.resolver.add_mx("own.example", {{"mx.own-rules.example", "192.0.2.78"}});
+  h.resolver.add_mx("global.example", {{"mx.global-rules.example", "192.0.2.79"}});
+  for (int i = 0; i < 5; ++i) h.submit("own.example");
+  ASSERT_TRUE(h.settle());
+  for (int i = 0; i < 5; ++i) h.submit("global.example");
+  ASSERT_TRUE(h.settle());
+  EXPECT_EQ(h.sink.count(DeliveryStatus::deferred), 10u);
+  bool own_suspended = false, global_suspended = false;
+  for (const auto& state : h.scheduler->site_states()) {
+    (state.name == "mx.own-rules.example" ? own_suspended : global_suspended) = state.suspended;
+  }
+  EXPECT_FALSE(own_suspended);  // its own rule only defers
+  EXPECT_TRUE(global_suspended);
+  EXPECT_GE(h.logged("reply rule \"defer suspend=10m\""), 1u);
+  EXPECT_TRUE(h.sink.exactly_once());
+}
+
 // A fast rate lets a second's worth start at once, then holds: 10/s against 2,000 messages gives
 // 200 in 20 s (give or take the first second's burst), on several connections.
 TEST(ShapingSim, FastRateSpreadsOverSeveralConnections) {

@@ -349,6 +349,28 @@ TEST(ConfigValues, RateMapsAndReplyRulesAreCheckedAtStart) {
   EXPECT_FALSE(e.reply_rules.empty());
 }
 
+// reply_rule_maps: a site's own rule tables; a line without a table, a site listed twice and a
+// rule whose action does not parse stop the start with the file and line.
+TEST(ConfigValues, SiteReplyRulesAreCheckedAtStart) {
+  TableFiles file("site-rules");
+  std::string rules = file("gmail.pcre", "/4\\.7\\.28/ backoff\n");
+  std::string sites = file("sites", "gmail-smtp-in.l.google.com pcre:" + rules + "\n");
+  EngineSettings e = engine_settings(parse("reply_rule_maps = texthash:" + sites + "\n"));
+  ASSERT_EQ(e.site_reply_rules.count("gmail-smtp-in.l.google.com"), 1u);
+  EXPECT_TRUE(e.site_reply_rules.at("gmail-smtp-in.l.google.com").match("421 4.7.28 slow down"));
+  EXPECT_FALSE(e.site_reply_rules.at("gmail-smtp-in.l.google.com").match("550 5.1.1 unknown"));
+
+  std::string bare = file("bare", "mx.example.com\n");
+  EXPECT_EQ(settings_error("reply_rule_maps = " + bare + "\n"),
+            bare + ", line 1: expected \"site TABLE...\" (pcre: or regexp: tables)");
+  std::string twice = file("twice", "a.example pcre:" + rules + "\na.example pcre:" + rules + "\n");
+  EXPECT_EQ(settings_error("reply_rule_maps = " + twice + "\n"),
+            twice + ", line 2: \"a.example\" is listed twice");
+  std::string wrong = file("wrong.pcre", "/x/ explode\n");
+  std::string bad = file("bad", "a.example pcre:" + wrong + "\n");
+  EXPECT_NE(settings_error("reply_rule_maps = " + bad + "\n").find(wrong), std::string::npos);
+}
+
 }  // namespace
 // egress_source_maps and egress_pool_maps: sources with their addresses and EHLO names, weighted
 // pools of them, every source a pool of its own name; mistakes stop the start with file and line.
