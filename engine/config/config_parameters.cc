@@ -22,6 +22,9 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   // ringrelay: the admin socket's permissions, in octal: whoever can connect can suspend,
   // bounce and defer mail.
   {"control_socket_mode", T::text, "0600"},
+  // ringrelay: where the operator's holds (ringrelay ctl suspend) are saved, so that a restart
+  // keeps them; empty: they live in memory only (a reload keeps them, a restart does not).
+  {"control_state_file", T::text, ""},
   {"cyrus_sasl_config_path", T::text, ""},
   {"debug_peer_level", T::integer, "2", 1},
   {"debug_peer_list", T::list, ""},

@@ -95,6 +95,7 @@ struct EngineSettings {
   std::string control_socket;     // the admin socket (ringrelay ctl); empty: none
   int control_socket_mode = 0600;
   std::string control_socket_group;
+  std::string control_state_file;  // the operator's holds, kept across restarts; empty: not kept
   std::vector<unsigned> feed_allowed_users, feed_allowed_groups;  // uids, gids; empty: anyone
   std::string feed_tcp_listen;  // checked: a loopback address and port
   std::string feed_tcp_secret;  // read from feed_tcp_secret_file (required with TCP)

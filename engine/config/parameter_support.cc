@@ -126,6 +126,7 @@ namespace {
 constexpr std::string_view kRestartOnly[] = {"control_socket",
                                              "control_socket_group",
                                              "control_socket_mode",
+                                             "control_state_file",
                                              "cyrus_sasl_config_path",
                                              "dns_servers",
                                              "dns_timeout",

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "engine/control/hold_state.hh"
 #include "engine/runtime/unix_socket.hh"
 
 namespace ringrelay::engine {
@@ -85,6 +86,20 @@ ControlServer::~ControlServer() {
 }
 
 void ControlServer::listen() {
+  state_path_ = settings_.control_state_file;
+  if (!state_path_.empty()) {
+    std::vector<std::string> problems;
+    holds_ = std::make_shared<const HoldSet>(load_holds(state_path_, problems));
+    for (const std::string& p : problems) {
+      log_.notice("warning: control_state_file " + state_path_ + ", " + p + ": left out");
+    }
+    if (!holds_->empty()) {
+      log_.notice("control: " + std::to_string(holds_->holds().size()) + " holds restored from " +
+                  state_path_);
+      if (publish_holds) publish_holds(holds_);
+      expire_holds();  // those whose time passed while ringrelay was down end now, logged
+    }
+  }
   if (settings_.control_socket.empty()) return;
   path_ = settings_.control_socket;
   listen_fd_ = listen_unix_socket(path_, settings_.control_socket_group,
@@ -287,6 +302,7 @@ void ControlServer::change_holds(Connection& c, const ControlCommand& command) {
   log_.notice("control: " + c.peer + ": " + message);
   if (publish_holds) publish_holds(holds_);
   arm_expiry();
+  if (std::string warning = persist(); !warning.empty()) message += " (" + warning + ")";
   answer(c, json{{"ok", true}, {"message", message}}.dump());
 }
 
@@ -299,8 +315,22 @@ void ControlServer::expire_holds() {
       log_.notice("control: " + what_is_held(h) + " resumed: its suspension ended");
     }
     if (publish_holds) publish_holds(holds_);
+    persist();
   }
   arm_expiry();
+}
+
+std::string ControlServer::persist() {
+  if (state_path_.empty()) return "";
+  try {
+    save_holds(state_path_, *holds_);
+    return "";
+  } catch (const std::exception& e) {
+    std::string warning =
+        std::string("warning: the holds could not be saved to control_state_file: ") + e.what();
+    log_.notice(warning);
+    return warning;
+  }
 }
 
 void ControlServer::arm_expiry() {

@@ -1,6 +1,7 @@
 // The admin socket on shard 0: `ringrelay ctl` connects to a UNIX stream socket (control_socket,
 // owner-only by default), sends one command line and reads one JSON line back. Holds live here
-// and are published to every shard as one snapshot (they survive SIGHUP, not a restart); sites
+// and are published to every shard as one snapshot (they survive SIGHUP, and a restart when
+// control_state_file is set: hold_state.hh); sites
 // and flushes are asked of every shard and the answers gathered (at most kAnswerTime). Every
 // change is logged with the peer's uid and pid. The language: control_command.hh.
 #pragma once
@@ -84,6 +85,8 @@ class ControlServer {
   void close(Connection& c);
   void expire_holds();
   void arm_expiry();
+  // Writes the holds to control_state_file (when set); "" or a warning for the log and answer.
+  std::string persist();
 
   Ring& ring_;
   Timers& timers_;
@@ -91,6 +94,7 @@ class ControlServer {
   DeliveryLog& log_;
   int listen_fd_ = -1;
   std::string path_;
+  std::string state_path_;  // control_state_file, as at start; empty: holds are not saved
   Op accept_op_;
   std::map<std::uint64_t, std::unique_ptr<Connection>> connections_;
   std::vector<std::unique_ptr<Connection>> graveyard_;

@@ -87,6 +87,7 @@ void feed_access_settings(const Config& c, EngineSettings& e) {
   e.control_socket = c.value("control_socket");
   e.control_socket_mode = octal_mode(c, "control_socket_mode");
   e.control_socket_group = c.value("control_socket_group");
+  e.control_state_file = c.value("control_state_file");
   if (!e.control_socket_group.empty()) group_id(e.control_socket_group, "control_socket_group");
   if (!e.control_socket.empty() && e.control_socket == e.feed_socket) {
     throw ConfigError("control_socket: must not be the feed socket " + e.feed_socket);

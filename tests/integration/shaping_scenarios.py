@@ -162,7 +162,8 @@ def scenario_ctl_suspends_inspects_resumes_and_bounces(ringrelay):
     reason; mistakes are refused with a reason and exit 1. One result per recipient throughout."""
     with World(ringrelay) as w:
         sink = throttling_sink(w)
-        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", shards=2)
+        state = os.path.join(w.dir, "holds")
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", shards=2, control_state_file=state)
         site = f"[127.0.0.1]:{sink.port}"
         control = w.feed + ".control"
         assert stat.S_IMODE(os.stat(control).st_mode) == 0o600, oct(os.stat(control).st_mode)
@@ -223,8 +224,22 @@ def scenario_ctl_suspends_inspects_resumes_and_bounces(ringrelay):
         code, out, err = ctl(w, "suspend", "planet", "x")
         assert code == 1 and "expected site, source, domain, pool or tenant" in err, (code, err)
         assert ctl(w, "resume", "site", site)[0] == 0
+
+        # control_state_file: a hold outlives a restart.
+        assert ctl(w, "suspend", "domain", "kept.example", "defer", "reason", "persisted")[0] == 0
+        w.stop_serve()
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}", shards=2, control_state_file=state)
+        assert ctl_json(w, "holds")["holds"] == [{"kind": "domain", "name": "kept.example",
+                                                  "until": None, "defer": True,
+                                                  "reason": "persisted"}]
+        code, results, err = w.submit("--batch", w.batch(
+            [{"id": "k1", "recipients": ["k1@kept.example"]}], w.message()))
+        one_result_per_recipient(results, [("k1", "k1@kept.example")])
+        assert results[0]["status"] == "deferred" and "persisted" in results[0]["text"], results
+        assert ctl(w, "resume", "domain", "kept.example")[0] == 0
         w.stop_serve()
         log = "\n".join(w.log_lines())
+        assert "control: 1 holds restored from " + state in log, log
         assert re.search(r"control: uid \d+ pid \d+: site \S+ suspended until resumed", log), log
         assert "control: tenant campaigns resumed: its suspension ended" in log, log
         assert "control: 5 recipients queued for site" in log, log

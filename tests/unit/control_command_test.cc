@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/control/control_command.hh"
+#include "engine/control/hold_state.hh"
 
 namespace ringrelay::engine {
 namespace {
@@ -109,6 +110,41 @@ TEST(HoldSet, MatchesReplacesExpiresAndRemoves) {
   }
   EXPECT_FALSE(full.with({HoldKind::domain, "one-more", {}, false, ""}, error));
   EXPECT_NE(error.find("too many holds"), std::string::npos);
+}
+
+// control_state_file: holds survive a restart as written; a damaged line is left out and named.
+TEST(HoldState, RoundTripsAndNamesDamagedLines) {
+  using namespace std::chrono;
+  std::string error;
+  HoldSet set;
+  set = *set.with({HoldKind::site, "[127.0.0.1]:2525", system_clock::time_point::max(), false,
+                   "checking\ta complaint"},
+                  error);
+  set = *set.with(
+      {HoldKind::tenant, "shop", system_clock::time_point(seconds(1900000000)), true, ""}, error);
+  std::string text = format_holds(set);
+  EXPECT_EQ(text,
+            "site\t[127.0.0.1]:2525\t-\tkeep\tchecking a complaint\n"
+            "tenant\tshop\t1900000000\tdefer\t\n");
+  std::vector<std::string> problems;
+  HoldSet back =
+      parse_holds(text + "planet\tx\t-\tkeep\t\nsite\tx\tsoon\tkeep\t\nshort\n", problems);
+  ASSERT_EQ(back.holds().size(), 2u);
+  EXPECT_EQ(back.holds()[0].reason, "checking a complaint");
+  EXPECT_EQ(back.holds()[0].until, system_clock::time_point::max());
+  EXPECT_TRUE(back.holds()[1].defer);
+  EXPECT_EQ(back.holds()[1].until, system_clock::time_point(seconds(1900000000)));
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_EQ(problems[0], "line 3: not a hold");
+  EXPECT_EQ(problems[1], "line 4: \"soon\" is not a time");
+  EXPECT_EQ(problems[2], "line 5: expected 5 tab-separated fields, found 1");
+
+  std::string path = testing::TempDir() + "/holds-state";
+  save_holds(path, set);
+  problems.clear();
+  EXPECT_EQ(format_holds(load_holds(path, problems)), text);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_TRUE(load_holds(path + ".missing", problems).empty());
 }
 
 }  // namespace
