@@ -37,9 +37,12 @@ std::string held_text(const Hold& hold) {
 
 const Hold* Scheduler::hold_for(const Job& job, const Site& s) const {
   if (!holds_ || holds_->empty()) return nullptr;
+  // A request without a pool leaves from the default one: a hold on that pool holds it too.
+  const std::string& pool =
+      job.request->pool.empty() ? settings_.egress.default_pool : job.request->pool;
   return holds_->match({s.base, s.source,
-                        recipients_domain(job.destination->hop, job.message.recipients),
-                        job.request->pool, job.request->tenant});
+                        recipients_domain(job.destination->hop, job.message.recipients), pool,
+                        job.request->tenant});
 }
 
 Scheduler::Destination* Scheduler::hold_job(Site& s, std::unique_ptr<Job> job, const Hold& hold) {

@@ -208,8 +208,19 @@ TEST(EgressSim, SuspendedSourceLeavesItsPoolToTheOthers) {
   ASSERT_TRUE(h.settle());
   EXPECT_EQ(server.stats.messages_by_source[kAddressB], 50u);
 
+  // A hold on the default pool holds requests that name no pool.
+  h.settings.egress.default_pool = "bulk";
+  h.pool = "";
+  std::string error;
+  auto pool_hold = engine::HoldSet{}.with({engine::HoldKind::pool, "bulk", {}, false, ""}, error);
+  h.scheduler->set_holds(std::make_shared<const engine::HoldSet>(*pool_hold));
+  h.submit("rotated.example");
+  h.idle(1min);
+  EXPECT_EQ(server.stats.messages, 50u);
+  h.pool = "bulk";
+
   h.scheduler->set_holds(nullptr);
-  for (int i = 0; i < 10; ++i) h.submit("rotated.example");
+  for (int i = 0; i < 9; ++i) h.submit("rotated.example");
   ASSERT_TRUE(h.settle());
   EXPECT_EQ(server.stats.messages_by_source[kAddressA], 5u);
 
