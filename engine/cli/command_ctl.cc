@@ -122,11 +122,16 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
-std::string rate_text(double per_second) {
-  if (per_second <= 0) return "-";
+// Messages a minute, and with a connection rate "/ N conn/s".
+std::string rate_text(double messages_per_second, double connections_per_second) {
   std::ostringstream out;
-  out << std::setprecision(4) << per_second * 60 << "/min";
-  return out.str();
+  out << std::setprecision(4);
+  if (messages_per_second > 0) out << messages_per_second * 60 << "/min";
+  if (connections_per_second > 0) {
+    if (messages_per_second > 0) out << ' ';
+    out << connections_per_second << " conn/s";
+  }
+  return out.str().empty() ? "-" : out.str();
 }
 
 void print_sites(const json& sites) {
@@ -141,7 +146,8 @@ void print_sites(const json& sites) {
     rows.push_back({text_of(s, "site"), text_of(s, "source"), text_of(s, "window"),
                     text_of(s, "active"), text_of(s, "connections"), text_of(s, "queued"),
                     text_of(s, "held"), text_of(s, "backoff_step"),
-                    rate_text(s.value("message_rate", 0.0)), state, text_of(s, "last_rule")});
+                    rate_text(s.value("message_rate", 0.0), s.value("connection_rate", 0.0)), state,
+                    text_of(s, "last_rule")});
   }
   print_table(rows);
 }

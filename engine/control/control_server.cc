@@ -61,6 +61,7 @@ json site_json(const SiteState& s) {
               {"held", s.held},
               {"backoff_step", s.backoff_step},
               {"message_rate", s.message_rate},
+              {"connection_rate", s.connection_rate},
               {"dead", s.dead},
               {"suspended", s.suspended},
               {"last_rule", s.last_rule}};
@@ -279,6 +280,16 @@ void ControlServer::change_holds(Connection& c, const ControlCommand& command) {
   std::optional<HoldSet> changed;
   std::string message;
   if (command.verb == ControlCommand::Verb::suspend) {
+    // Sources and pools are configured: a name that is not one is a typo, not a hold.
+    if (command.kind == HoldKind::source && settings_.egress.source(command.name) == nullptr) {
+      answer(c, error_line("no egress source named " + command.name + " (egress_source_maps)"));
+      return;
+    }
+    if (command.kind == HoldKind::pool && settings_.egress.pool(command.name) == nullptr) {
+      answer(c, error_line("no egress pool or source named " + command.name +
+                           " (egress_pool_maps, egress_source_maps)"));
+      return;
+    }
     Hold hold;
     hold.kind = command.kind;
     hold.name = command.name;

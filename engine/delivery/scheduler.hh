@@ -47,7 +47,8 @@ struct SiteState {
   std::size_t active = 0, connections = 0, queued = 0;
   std::size_t held = 0;  // jobs kept back by an operator's hold (ctl suspend)
   std::size_t backoff_step = 0;
-  double message_rate = 0;  // per second in force (configured or backoff); 0: none
+  double message_rate = 0;     // per second in force (configured or backoff); 0: none
+  double connection_rate = 0;  // new connections per second configured; 0: none
   bool dead = false, suspended = false;
   std::string last_rule;  // the last reply rule that changed it
 };

@@ -132,7 +132,9 @@ std::vector<SiteState> Scheduler::site_states() const {
     state.queued = s->pending.size();
     state.held = s->held;
     state.backoff_step = s->pace.step();
-    state.message_rate = s->pace.message_rate(pace_settings(*s));
+    PaceSettings pace = pace_settings(*s);
+    state.message_rate = s->pace.message_rate(pace);
+    state.connection_rate = pace.connection_rate;
     state.dead = s->window.dead(now);
     state.suspended = s->pace.suspended(now);
     state.last_rule = s->last_rule;

@@ -221,6 +221,8 @@ def scenario_ctl_suspends_inspects_resumes_and_bounces(ringrelay):
         # Mistakes: refused, with the reason.
         code, out, err = ctl(w, "resume", "site", "nosuch.example")
         assert code == 1 and "no site nosuch.example is suspended" in err, (code, err)
+        code, out, err = ctl(w, "suspend", "source", "nosuch")
+        assert code == 1 and "no egress source named nosuch" in err, (code, err)
         code, out, err = ctl(w, "suspend", "planet", "x")
         assert code == 1 and "expected site, source, domain, pool or tenant" in err, (code, err)
         assert ctl(w, "resume", "site", site)[0] == 0

@@ -148,6 +148,8 @@ TEST(ShapingSim, ConnectionRateSpacesNewConnections) {
   h.idle(10s);
   EXPECT_GE(server.stats.connections, 19u);
   EXPECT_LE(server.stats.connections, 22u);
+  ASSERT_EQ(h.scheduler->site_states().size(), 1u);
+  EXPECT_EQ(h.scheduler->site_states().front().connection_rate, 2.0);  // what ctl sites shows
   ASSERT_TRUE(h.settle());
   EXPECT_TRUE(h.sink.exactly_once());
   EXPECT_EQ(h.sink.count(DeliveryStatus::sent), 100u);
