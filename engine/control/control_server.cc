@@ -362,7 +362,12 @@ void ControlServer::answer(Connection& c, std::string json_line) {
   c.answered = true;
   c.reply = std::move(json_line) + "\n";
   c.sent = 0;
-  io_uring_prep_send(ring_.prepare(&c.send_op), c.fd, c.reply.data(), c.reply.size(), MSG_NOSIGNAL);
+  send_rest(c);
+}
+
+void ControlServer::send_rest(Connection& c) {
+  io_uring_prep_send(ring_.prepare(&c.send_op), c.fd, c.reply.data() + c.sent,
+                     c.reply.size() - c.sent, MSG_NOSIGNAL);
   c.send_op.in_flight = true;
 }
 
@@ -374,9 +379,7 @@ void ControlServer::on_send(Completion& completion, int result, std::uint32_t) {
   if (result > 0) c.sent += static_cast<std::size_t>(result);
   bool again = result == -EINTR || result == -EAGAIN || (result > 0 && c.sent < c.reply.size());
   if (!c.closed && again) {
-    io_uring_prep_send(self.ring_.prepare(&c.send_op), c.fd, c.reply.data() + c.sent,
-                       c.reply.size() - c.sent, MSG_NOSIGNAL);
-    c.send_op.in_flight = true;
+    self.send_rest(c);
     return;
   }
   self.close(c);

@@ -82,6 +82,7 @@ class ControlServer {
   void change_holds(Connection& c, const ControlCommand& command);
   void finish(std::uint64_t asked_id);  // every shard answered, or the time is up
   void answer(Connection& c, std::string json_line);
+  void send_rest(Connection& c);  // what of the answer is not written yet
   void close(Connection& c);
   void expire_holds();
   void arm_expiry();

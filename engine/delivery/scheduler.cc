@@ -180,7 +180,8 @@ void Scheduler::dispatch(Destination& d) {
 Scheduler::Job* Scheduler::next_job(Site& s) {
   // The job whose turn it is (SiteQueue), unless its destination is at a limit of its own inside
   // the site (concurrency or rate overrides): then the next one in turn order that is not.
-  Clock::time_point now = timers_.now();
+  // The clock is read only when some domain may have a rate of its own (domain_rates).
+  Clock::time_point now = settings_.rate_overrides.empty() ? Clock::time_point{} : timers_.now();
   Clock::time_point earliest = SitePace::kNever;  // when a domain held back by its rate may go
   auto* job = s.pending.select(
       [&](const std::unique_ptr<Job>& candidate) {

@@ -127,6 +127,8 @@ class Scheduler : public ConnectionListener {
   // failing to bind, not dead or suspended at this site, and reach an address of its servers.
   // Null when the pool has no source it can use: the job was given its result.
   Site* site_for_job(Destination& d, const std::string& base, Job& job);
+  // The egress pool a job leaves from: its request's, else default_egress_pool ("" for none).
+  const std::string& pool_of(const Job& job) const;
   // A site whose source is unusable now (its address cannot be bound, or a reload removed it):
   // its queued jobs go back to their destinations to choose again.
   bool return_to_destinations(Site& s, Clock::time_point now);

@@ -11,9 +11,12 @@
 
 namespace ringrelay::engine {
 
+const std::string& Scheduler::pool_of(const Job& job) const {
+  return job.request->pool.empty() ? settings_.egress.default_pool : job.request->pool;
+}
+
 Scheduler::Site* Scheduler::site_for_job(Destination& d, const std::string& base, Job& job) {
-  const std::string& pool_name =
-      job.request->pool.empty() ? settings_.egress.default_pool : job.request->pool;
+  const std::string& pool_name = pool_of(job);
   if (pool_name.empty()) return &site(base, "", d.hop);  // no pool: nothing to choose
   const ResolveAnswer& answer = *d.answer;
   bool v4 = false, v6 = false;

@@ -38,8 +38,7 @@ std::string held_text(const Hold& hold) {
 const Hold* Scheduler::hold_for(const Job& job, const Site& s) const {
   if (!holds_ || holds_->empty()) return nullptr;
   // A request without a pool leaves from the default one: a hold on that pool holds it too.
-  const std::string& pool =
-      job.request->pool.empty() ? settings_.egress.default_pool : job.request->pool;
+  const std::string& pool = pool_of(job);
   return holds_->match({s.base, s.source,
                         recipients_domain(job.destination->hop, job.message.recipients), pool,
                         job.request->tenant});
@@ -68,8 +67,7 @@ bool Scheduler::source_held(const std::string& base, const std::string& source) 
 
 bool Scheduler::another_source(const Job& job, const Site& s) const {
   const Destination& d = *job.destination;
-  const std::string& pool_name =
-      job.request->pool.empty() ? settings_.egress.default_pool : job.request->pool;
+  const std::string& pool_name = pool_of(job);
   const EgressPool* pool = settings_.egress.pool(pool_name);
   if (pool == nullptr || !d.answer) return false;
   Clock::time_point now = timers_.now();
