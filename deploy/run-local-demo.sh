@@ -26,6 +26,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket,sys; s=socket.socket(type=int(sys.argv[1])); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "${1:-1}"; }
 port=$(free_port)       # both sinks listen on this port, at 127.0.0.2 and 127.0.0.3
 dns_port=$(free_port 2) # UDP
+metrics_port=$(free_port) # the Prometheus endpoint (docs/metrics.md)
 # smtp-sink drops to "nobody" when started as root, and needs no privileges otherwise.
 sink_user=()
 [ "$(id -u)" -eq 0 ] && sink_user=(-u nobody)
@@ -68,6 +69,7 @@ transport_maps = texthash:$work/transport
 dns_servers = 127.0.0.1:$dns_port
 maillog_file = $work/maillog
 smtp_helo_name = relay.demo.test
+metrics_listen = 127.0.0.1:$metrics_port
 CONF
 "$ringrelay" resolve -c "$work/main.cf" "example.com:$port" "example.net:$port" || true
 
@@ -89,12 +91,19 @@ set +e
 "$ringrelay" submit -c "$work/main.cf" --batch "$work/batch.jsonl" >"$work/results.jsonl"
 status=$?
 set -e
+# What a Prometheus scrape sees after the run (every recipient counted once, by status).
+python3 - "$metrics_port" >"$work/metrics.txt" <<'PY' || true
+import sys, urllib.request
+print(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=10).read().decode())
+PY
 kill -TERM "$serve"; wait "$serve" 2>/dev/null || true
 
 echo "== results (first 5 of $(wc -l <"$work/results.jsonl"), one JSON object per recipient)"
 head -5 "$work/results.jsonl"
 echo "== delivery log (first 5 lines, Postfix format)"
 grep -m5 'status=' "$work/maillog"
+echo "== metrics (GET http://127.0.0.1:$metrics_port/metrics, a few of them)"
+grep -E '^ringrelay_(recipients_total\{status="sent"|feed_requests_total|connections_(opened|reused)_total)' "$work/metrics.txt" || true
 echo "== summary"
 python3 - "$work/results.jsonl" "$work/sink-a.out" "$work/sink-b.out" <<'PY'
 import collections, json, sys

@@ -2,7 +2,7 @@
 # Installs everything ringrelay needs to build, test and benchmark on a bare Debian bookworm machine,
 # then builds the fast wolfSSL (deploy/build-wolfssl.sh; cached, so a second run does nothing).
 # Idempotent and non-interactive; run as root (or through sudo). The mail and DNS servers it brings
-# (postfix, dnsmasq, unbound) are left stopped and disabled, because ringrelay's tests start their
+# (postfix, dnsmasq, unbound, prometheus) are left stopped and disabled, because ringrelay's tests start their
 # own private instances on loopback with their own configuration.
 set -euo pipefail
 
@@ -13,16 +13,18 @@ packages=(
   # libraries (see shared notes/dependencies.md for the versions and traps)
   liburing-dev libwolfssl-dev libc-ares-dev libsasl2-dev libsasl2-modules sasl2-bin
   libmimalloc-dev libbenchmark-dev libgtest-dev libgmock-dev nlohmann-json3-dev libsimdjson-dev zlib1g-dev
-  libpcre2-dev liblmdb-dev libcdb-dev
+  libpcre2-dev liblmdb-dev libcdb-dev libsystemd-dev
   # building Debian's wolfSSL source with assembly (deploy/build-wolfssl.sh)
   autoconf automake libtool dpkg-dev
   # real peers for the integration tests and the load harness
   postfix postfix-lmdb postfix-cdb postfix-pcre dnsmasq unbound swaks openssl iproute2 procps
   # keys and signatures for the DANE tests' DNSSEC zone (ldns-keygen, ldns-signzone)
   ldnsutils
+  # promtool, which checks the metrics endpoint's exposition format in the tests
+  prometheus
 )
 # Daemons whose package starts them on install; we want the binaries, not a system service.
-daemons=(postfix dnsmasq unbound)
+daemons=(postfix dnsmasq unbound prometheus)
 
 if [ "$(id -u)" -ne 0 ]; then
   exec sudo --preserve-env=CI "$0" "$@"

@@ -27,7 +27,10 @@
 #include "engine/feed/feed_access.hh"
 #include "engine/feed/feed_protocol.hh"
 #include "engine/feed/feed_server.hh"
+#include "engine/metrics/metrics_server.hh"
+#include "engine/runtime/privileges.hh"
 #include "engine/runtime/ring.hh"
+#include "engine/runtime/service_notify.hh"
 #include "engine/runtime/shards.hh"
 #include "engine/runtime/timers.hh"
 #include "engine/version.hh"
@@ -123,8 +126,18 @@ int run_serve_command(std::span<const std::string_view> args) {
     RingNetwork network(ring, timers);
     std::size_t shard_count =
         settings.shards > 0 ? settings.shards : std::max(1u, std::thread::hardware_concurrency());
+    // Every shard's counters, read by the metrics endpoint (each written by its shard only).
+    std::vector<std::unique_ptr<ShardMetrics>> shard_metrics;
+    std::vector<ShardMetrics*> metrics_of;
+    for (std::size_t i = 0; i < shard_count; ++i) {
+      shard_metrics.push_back(std::make_unique<ShardMetrics>());
+      metrics_of.push_back(shard_metrics.back().get());
+    }
+    mark_started(*metrics_of[0]);
     Scheduler scheduler(network, timers, settings, resolver, feed, ShardPlace{0, shard_count});
     scheduler.log_notice = [&log](const std::string& text) { log.notice(text); };
+    scheduler.metrics = metrics_of[0];
+    feed.shard_metrics = metrics_of[0];
     // The other shards write each result's log line and format its feed record themselves.
     auto prepare_result = [&log](ResultRecord& record) {
       log.result(record);
@@ -132,7 +145,7 @@ int run_serve_command(std::span<const std::string_view> args) {
       record.unnumbered_record = std::move(formatted.text);
       record.seq_offset = formatted.seq_offset;
     };
-    ShardSet shards(shard_count, settings, ring, log, prepare_result);
+    ShardSet shards(shard_count, settings, ring, log, prepare_result, metrics_of);
     bool stopping = false;
     // Work for a shard: by the site a shard learnt for the next hop, else by the hop's hash. The
     // owning shard's lookup may hand it on once (`owned` then), to the shard owning its site.
@@ -183,6 +196,40 @@ int run_serve_command(std::span<const std::string_view> args) {
                              std::uint64_t id) { return shards.ask(command, id); };
     shards.on_control_reply = [&](ControlReply&& reply) { control.take_reply(std::move(reply)); };
     control.listen();
+    // The Prometheus endpoint: counters read from every shard, sites asked of them.
+    MetricsServer metrics(ring, timers, log);
+    double started_at =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    metrics.snapshot = [&] {
+      MetricsView view;
+      view.shards.assign(metrics_of.begin(), metrics_of.end());
+      view.feed = &feed.metrics();
+      view.requests_in_flight = feed.in_flight();
+      view.feed_clients = feed.clients();
+      view.site_limit = settings.metrics_site_limit;
+      view.version = kVersion;
+      view.process = read_process_figures();
+      view.process.start_time_seconds = started_at;
+      return view;
+    };
+    metrics.gather_sites = [&](MetricsServer::SitesDone done) {
+      control.gather_sites(std::move(done));
+    };
+    metrics.listen(settings.metrics_listen);
+    // Root's part is done: sockets bound, journal, log and state opened. From here on, none.
+    if (std::string dropped = drop_privileges(settings.ringrelay_user, {settings.results_journal});
+        !dropped.empty()) {
+      log.notice(dropped);
+    }
+    if (::geteuid() != 0) {
+      std::string problem = check_writable_directory(settings.results_journal, "results_journal");
+      if (problem.empty() && !settings.control_state_file.empty()) {
+        problem = check_writable_directory(
+            std::filesystem::path(settings.control_state_file).parent_path().string(),
+            "control_state_file " + settings.control_state_file);
+      }
+      if (!problem.empty()) throw std::runtime_error(problem);
+    }
 
     SignalReader signal_reader;
     signal_reader.handler = &on_signal;
@@ -192,12 +239,15 @@ int run_serve_command(std::span<const std::string_view> args) {
     log.notice("ringrelay " + std::string(kVersion) + " started: feed on " + settings.feed_socket +
                (settings.feed_tcp_listen.empty() ? "" : " and " + settings.feed_tcp_listen) +
                (settings.control_socket.empty() ? "" : ", admin on " + settings.control_socket) +
+               (settings.metrics_listen.empty() ? "" : ", metrics on " + settings.metrics_listen) +
                ", io_uring " + ring.mode() + ", " + std::to_string(shard_count) +
                (shard_count == 1 ? " shard" : " shards"));
+    notify_ready("delivering: feed on " + settings.feed_socket + ", " +
+                 std::to_string(shard_count) + (shard_count == 1 ? " shard" : " shards"));
 
     Clock::time_point stop_deadline{};
     for (;;) {
-      ring.run_once(timers.until_next(std::chrono::seconds(1)));
+      run_counted(ring, timers.until_next(std::chrono::seconds(1)), metrics_of[0]);
       timers.fire_due();
       shards.pump(feed, reroute);
       if (auto failure = shards.failure()) {
@@ -209,9 +259,12 @@ int run_serve_command(std::span<const std::string_view> args) {
       scheduler.collect_garbage();
       if (signal_reader.last == SIGHUP) {
         signal_reader.last = 0;
+        notify_reloading();
+        std::string outcome;  // for the service manager's status
         Config fresh(HostFacts::from_system());
         if (!load(path, explicit_path, fresh, error)) {
-          log.notice("reload refused, keeping the running configuration: " + error);
+          outcome = "reload refused, keeping the running configuration: " + error;
+          log.notice(outcome);
         } else {
           try {
             EngineSettings fresh_settings = engine_settings(fresh);
@@ -226,17 +279,22 @@ int run_serve_command(std::span<const std::string_view> args) {
             resolver.reload(settings);
             feed.attach(dispatch, *router);
             shards.broadcast(WorkItem::Kind::reload, std::make_shared<EngineSettings>(settings));
-            log.notice("configuration reloaded from " + path);
+            outcome = "configuration reloaded from " + path;
+            log.notice(outcome);
           } catch (const ConfigError& e) {
-            log.notice(std::string("reload refused, keeping the running configuration: ") +
-                       e.what());
+            outcome = std::string("reload refused, keeping the running configuration: ") + e.what();
+            log.notice(outcome);
           }
         }
+        notify_ready(outcome);
       } else if ((signal_reader.last == SIGTERM || signal_reader.last == SIGINT) && !stopping) {
         stopping = true;
         stop_deadline = Clock::now() + kShutdownGrace + std::chrono::seconds(5);
-        log.notice("stopping: no new requests; " + std::to_string(feed.in_flight()) +
-                   " requests in flight get their results");
+        std::string stopping_text = "stopping: no new requests; " +
+                                    std::to_string(feed.in_flight()) +
+                                    " requests in flight get their results";
+        log.notice(stopping_text);
+        notify_stopping(stopping_text);
         feed.stop_accepting();
         scheduler.shutdown(kShutdownGrace);
         shards.broadcast(WorkItem::Kind::shutdown);
@@ -247,6 +305,7 @@ int run_serve_command(std::span<const std::string_view> args) {
         if (feed.flushed()) break;
       }
       control.end_of_turn();
+      metrics.end_of_turn();
       feed.end_of_turn();  // commits the journal: results go out once it is on disk
       log.flush();         // before the next turn sends the results reported in this one
       if (stopping && Clock::now() > stop_deadline) {

@@ -206,6 +206,12 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"lmtp_xforward_timeout", T::time, "300s", 1},
   {"log_format", T::choice, "postfix", 0, 's', "postfix json"},
   {"maillog_file", T::text, ""},
+  // ringrelay: where Prometheus scrapes the metrics (GET /metrics), an IP address and port such
+  // as 127.0.0.1:9464; empty: no metrics endpoint.
+  {"metrics_listen", T::text, ""},
+  // ringrelay: how many sites (the busiest) get gauges of their own; the rest are summed under
+  // site="other", so that the number of series stays bounded.
+  {"metrics_site_limit", T::integer, "50", 0},
   {"mime_boundary_length_limit", T::integer, "2048", 1},
   {"mime_nesting_limit", T::integer, "100", 1},
   {"minimal_backoff_time", T::time, "300s", 1},
@@ -237,6 +243,10 @@ constexpr std::array kParameters = std::to_array<ParameterSpec>({
   {"results_journal_segment_limit", T::integer, "67108864", 4096},
   // ringrelay: each journal write is synced to disk (survives power loss); "no" survives a crash.
   {"results_journal_sync", T::boolean, "yes"},
+  // ringrelay: the user serve runs as once started as root has bound its sockets and opened its
+  // journal and log (Postfix's mail_owner idea); empty: it stays the user it was started as
+  // (a warning when that is root). main.cf.sample and the package set ringrelay.
+  {"ringrelay_user", T::text, ""},
   {"send_cyrus_sasl_authzid", T::boolean, "no"},
   {"sender_dependent_relayhost_maps", T::list, ""},
   // ringrelay: how many SMTP/LMTP sessions one shard may hold at once; the feed pushes back past it.

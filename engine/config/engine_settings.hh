@@ -110,6 +110,9 @@ struct EngineSettings {
   std::size_t feed_request_limit = 50000;
   std::size_t shards = 0;  // 0: one per core
   std::size_t shard_session_limit = 10000;
+  std::string metrics_listen;           // Prometheus scrape address:port; empty: no endpoint
+  std::size_t metrics_site_limit = 50;  // sites with their own gauges; the rest: site="other"
+  std::string ringrelay_user;  // serve started as root becomes this user; empty: stays as started
 
   std::string maillog_file;
   bool json_log = false;

@@ -215,11 +215,23 @@ void ControlServer::execute(Connection& c, std::string_view line) {
     case ControlCommand::Verb::sites:
       break;
   }
-  // Every shard's part: this one's now, the others' through take_reply.
-  std::uint64_t id = next_id_++;
   auto asked = std::make_unique<Asked>();
   asked->connection = c.id;
   asked->command = command;
+  ask_every_shard(std::move(asked));
+}
+
+void ControlServer::gather_sites(SitesDone done) {
+  auto asked = std::make_unique<Asked>();
+  asked->command = std::make_shared<const ControlCommand>();  // "sites": every site
+  asked->done = std::move(done);
+  ask_every_shard(std::move(asked));
+}
+
+void ControlServer::ask_every_shard(std::unique_ptr<Asked> asked) {
+  // Every shard's part: this one's now, the others' through take_reply.
+  std::uint64_t id = next_id_++;
+  const auto& command = asked->command;
   if (answer_here) asked->replies.push_back(answer_here(*command, id));
   asked->waiting = ask_others ? ask_others(command, id) : 0;
   Asked& ref = *asked;
@@ -246,13 +258,17 @@ void ControlServer::finish(std::uint64_t asked_id) {
   asked_.erase(it);
   const ControlCommand& command = *asked->command;
   bool partial = asked->waiting > 0;
+  std::vector<SiteState> sites;
+  for (auto& r : asked->replies) {
+    for (auto& s : r.sites) sites.push_back(std::move(s));
+  }
+  if (asked->done) {
+    asked->done(std::move(sites), partial);
+    return;
+  }
   json reply{{"ok", true}};
   if (partial) reply["partial"] = "a shard did not answer in time";
   if (command.verb == ControlCommand::Verb::sites) {
-    std::vector<SiteState> sites;
-    for (auto& r : asked->replies) {
-      for (auto& s : r.sites) sites.push_back(std::move(s));
-    }
     std::sort(sites.begin(), sites.end(), [](const SiteState& a, const SiteState& b) {
       std::size_t wa = a.queued + a.held + a.active, wb = b.queued + b.held + b.active;
       if (wa != wb) return wa > wb;

@@ -41,6 +41,10 @@ class ControlServer {
   // Listens on settings.control_socket (nothing when it is empty). Throws std::runtime_error.
   void listen();
   void take_reply(ControlReply reply);
+  // Every shard's sites, for the metrics: `done` runs on this thread once every shard answered or
+  // kAnswerTime passed (partial).
+  using SitesDone = std::function<void(std::vector<SiteState> sites, bool partial)>;
+  void gather_sites(SitesDone done);
   void end_of_turn();  // frees connections that closed
   // A connection waits at most this long for its command line, a command for the shards.
   static constexpr std::chrono::seconds kCommandTime{10};
@@ -70,6 +74,7 @@ class ControlServer {
     std::shared_ptr<const ControlCommand> command;
     std::size_t waiting = 0;
     std::vector<ControlReply> replies;
+    SitesDone done;  // asked for the metrics, not by a connection
     Timer deadline;
   };
 
@@ -79,6 +84,8 @@ class ControlServer {
   void arm_accept();
   void arm_recv(Connection& c);
   void execute(Connection& c, std::string_view line);
+  // Answers `command` here and asks the other shards; finish() sees the answers.
+  void ask_every_shard(std::unique_ptr<Asked> asked);
   void change_holds(Connection& c, const ControlCommand& command);
   void finish(std::uint64_t asked_id);  // every shard answered, or the time is up
   void answer(Connection& c, std::string json_line);

@@ -1,13 +1,22 @@
 // Delivery log lines in Postfix's format (or JSON), with a syslog-style prefix.
 #include "engine/delivery/delivery_log.hh"
-#include "engine/delivery/result_category.hh"
 
 #include <unistd.h>
 
 #include <cmath>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "engine/feed/feed_protocol.hh"
+
 namespace ringrelay::engine {
+namespace {
+
+std::string json_text(const std::string& text) {
+  return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
 
 DeliveryLog::DeliveryLog(const std::string& path, bool json, std::string syslog_name,
                          std::string hostname, int facility, std::string syslog_socket)
@@ -79,16 +88,11 @@ void DeliveryLog::result(const ResultRecord& r) {
     write(program, postfix_line(r));
     return;
   }
-  nlohmann::json j = {
-      {"queue_id", r.request->id}, {"to", r.request->message.recipients[r.recipient].address},
-      {"relay", r.relay},          {"conn_use", r.connection_use},
-      {"delay", r.delay},          {"delays", {r.delays[0], r.delays[1], r.delays[2], r.delays[3]}},
-      {"dsn", r.result.dsn},       {"status", std::string(proto::status_name(r.result.status))},
-      {"text", r.result.text},     {"category", std::string(category_name(categorize(r.result)))}};
-  if (r.result.ambiguous) j["ambiguous"] = true;  // the server may have taken it
-  if (!r.source.empty()) j["source"] = r.source;
-  if (!r.site.empty()) j["site"] = r.site;  // the MX site, when not the next hop itself
-  emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  // The feed's result record (one formatter for both), after the fields a log line needs.
+  std::string record = format_result(r, 0);
+  if (!record.empty() && record.back() == '\n') record.pop_back();
+  emit(json_start() + "\"sender\":" + json_text(r.request->message.sender) + "," +
+       record.substr(1));
 }
 
 void DeliveryLog::notice(const std::string& text) {
@@ -97,10 +101,23 @@ void DeliveryLog::notice(const std::string& text) {
   if (!json_) {
     write("smtp", text);
   } else {
-    nlohmann::json j = {{"notice", text}};
-    emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    emit(json_start() + "\"type\":\"notice\",\"text\":" + json_text(text) + "}");
   }
   flush();
+}
+
+std::string DeliveryLog::json_start() const {
+  static const int pid = static_cast<int>(::getpid());
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  std::tm tm{};
+  gmtime_r(&now.tv_sec, &tm);
+  char stamp[48];
+  std::size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(stamp + n, sizeof stamp - n, ".%06ldZ", now.tv_nsec / 1000);
+  return std::string("{\"time\":\"") + stamp + "\",\"host\":" + json_text(hostname_) +
+         ",\"program\":" + json_text(syslog_name_ + "/smtp") + ",\"pid\":" + std::to_string(pid) +
+         ",";
 }
 
 void DeliveryLog::emit(const std::string& line) {

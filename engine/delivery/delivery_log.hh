@@ -1,8 +1,10 @@
 // The delivery log: one line per recipient in Postfix's format, so pflogsumm and log exporters read
 // it unchanged ("QUEUEID: to=<...>, relay=..., delay=..., delays=a/b/c/d, dsn=..., status=..."), or
-// one JSON object per line. As Postfix 3.4+: to maillog_file, to syslog (mail facility) when it is
-// empty, to standard output or error with "/dev/stdout" or "/dev/stderr". Syslog lines are batched
-// by a writer thread (runtime/syslog_writer), not one syslog(3) call per recipient on shard 0.
+// one JSON object per line (log_format = json: a result carries the feed's result record fields,
+// docs/feed-protocol.md, after time, host, program, pid and sender; a notice its text). As
+// Postfix 3.4+: to maillog_file, to syslog (mail facility) when it is empty, to standard output or
+// error with "/dev/stdout" or "/dev/stderr". Syslog lines are batched by a writer thread
+// (runtime/syslog_writer), not one syslog(3) call per recipient on shard 0.
 #pragma once
 
 #include <cstdio>
@@ -37,6 +39,8 @@ class DeliveryLog {
  private:
   void write(const std::string& program, const std::string& text);
   void emit(const std::string& line);  // one JSON line
+  // `{"time":...,"host":...,"program":...,"pid":N,` for a JSON line.
+  std::string json_start() const;
   std::FILE* file_ = nullptr;
   bool own_file_ = false;
   std::unique_ptr<SyslogWriter> syslog_;  // when logging to syslog

@@ -12,6 +12,7 @@
 
 #include "engine/delivery/reuse_policy.hh"
 #include "engine/delivery/site_key.hh"
+#include "engine/metrics/shard_metrics.hh"
 #include "engine/runtime/invariant.hh"
 
 namespace ringrelay::engine {
@@ -378,6 +379,7 @@ void Scheduler::start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse) {
     owned->names = tls_.peer_names(d.hop, server);
     slot = owned.get();
     slots_[slot->connection.get()] = std::move(owned);
+    if (metrics != nullptr) metrics->connections_opened.add();
     if (debugging()) {
       debug(slot->connection->server(),
             "connecting for " + d.key + " (site " + s.name + ", window " +
@@ -385,6 +387,7 @@ void Scheduler::start_job(Site& s, std::unique_ptr<Job> job, Slot* reuse) {
                 std::to_string(s.active) + ")");
     }
   } else {
+    if (metrics != nullptr) metrics->connections_reused.add();
     cache_.remove(slot);
     slot->idle = false;
     slot->idle_timer.cancel();
@@ -443,8 +446,16 @@ void Scheduler::report(Job& job, std::size_t job_recipient, const proto::Recipie
     carrier.fresh = slot->fresh;
     carrier.reused_tls = slot->reused_tls;
   }
-  sink_.report(
-      result_record(job.request, job.recipients[job_recipient], result, carrier, timers_.now()));
+  ResultRecord record =
+      result_record(job.request, job.recipients[job_recipient], result, carrier, timers_.now());
+  if (metrics != nullptr) count_result(*metrics, record);
+  sink_.report(std::move(record));
+}
+
+void Scheduler::count_setup(Slot& slot) {
+  if (slot.setup_counted || metrics == nullptr) return;
+  slot.setup_counted = true;
+  count_connection_setup(*metrics, *slot.connection);
 }
 
 void Scheduler::fail_all(std::deque<std::unique_ptr<Job>>& jobs, const std::string& dsn,
@@ -553,6 +564,7 @@ std::size_t Scheduler::allowed_connections(const Site& s, const WindowSettings& 
 
 void Scheduler::on_transaction_done(Connection& c, const proto::TransactionDone& done) {
   Slot& slot = *slots_.at(&c);
+  count_setup(slot);
   Site& s = *slot.site;
   std::unique_ptr<Job> job = std::move(slot.job);
   if (!s.source.empty() && !c.bind_failure().empty()) {
@@ -737,6 +749,7 @@ void Scheduler::on_closed(Connection& c) {
   auto it = slots_.find(&c);
   if (it == slots_.end()) return;
   Slot& slot = *it->second;
+  count_setup(slot);
   Site& s = *slot.site;
   if (debugging()) debug(c.server(), "closed: " + c.close_reason());
   slot.idle_timer.cancel();

@@ -29,6 +29,8 @@
 
 namespace ringrelay::engine {
 
+struct ShardMetrics;
+
 // The sizes of the core's tables, for bounds checks and tests.
 struct SchedulerTables {
   std::size_t destinations = 0;
@@ -95,6 +97,8 @@ class Scheduler : public ConnectionListener {
 
   // Logs a notice (connection events, conversions, throttling); set by the shard.
   std::function<void(const std::string&)> log_notice;
+  // This shard's counters for the metrics (metrics_listen); null: not counted.
+  ShardMetrics* metrics = nullptr;
   // Work whose site another shard owns: hand it to shard `owner` (set when there are shards).
   std::function<void(std::size_t owner, const RequestPointer& request, const dns::Nexthop& hop,
                      std::vector<std::size_t> recipients,
@@ -201,6 +205,7 @@ class Scheduler : public ConnectionListener {
   void arm_sweep();
   // Connection and cache events for peers in debug_peer_list. Callers check debugging() first, so
   // the text is not even built on the per-message path when nobody is being debugged.
+  void count_setup(Slot& slot);  // once per connection, when it is ready or has ended
   bool debugging() const { return log_notice && !settings_.debug_peers.empty(); }
   void debug(const ServerAddress& peer, const std::string& text) const;
 

@@ -125,8 +125,9 @@ struct Scheduler::Slot {
   // How a reused TLS connection fares under the current job's policy ("Verified", ...); empty
   // for a fresh connection, whose own handshake says it.
   std::optional<TlsOutcome> reused_tls;
-  bool rule_fired = false;   // a reply rule acted on the current job (at most one does)
-  bool close_after = false;  // a reply rule said "close": no further transaction
+  bool rule_fired = false;     // a reply rule acted on the current job (at most one does)
+  bool setup_counted = false;  // its connection and handshake are in the metrics
+  bool close_after = false;    // a reply rule said "close": no further transaction
   Timer idle_timer;
 };
 

@@ -235,6 +235,7 @@ void FeedServer::recover(ResultsJournal::Recovered recovered, std::string& live)
       record.result.ambiguous = true;
       record.stage_text = "restart";
       log_.result(record);
+      if (shard_metrics != nullptr) count_result(*shard_metrics, record);
       ++shared->deferred;
       std::uint64_t seq = next_seq_++;
       StreamRecord stream_record{seq, format_result(record, seq), std::chrono::system_clock::now(),

@@ -19,6 +19,7 @@
 
 #include "engine/feed/feed_access.hh"
 #include "engine/feed/feed_protocol.hh"
+#include "engine/runtime/tcp_socket.hh"
 #include "engine/version.hh"
 
 namespace ringrelay::engine {
@@ -111,22 +112,7 @@ void FeedServer::listen() {
   }
   if (!settings_.feed_tcp_listen.empty()) {
     const std::string& spec = settings_.feed_tcp_listen;
-    auto colon = spec.rfind(':');
-    std::string host = spec.substr(0, colon);
-    if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
-    int port = std::atoi(spec.c_str() + colon + 1);
-    auto address = numeric_address(host, static_cast<std::uint16_t>(port));
-    if (!address) throw std::runtime_error("feed_tcp_listen " + spec + ": not an address");
-    int fd = ::socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (fd < 0 ||
-        ::bind(fd, reinterpret_cast<sockaddr*>(&address->storage), address->length) != 0 ||
-        ::listen(fd, 128) != 0) {
-      int e = errno;
-      if (fd >= 0) ::close(fd);
-      throw std::runtime_error("feed_tcp_listen " + spec + ": " + std::strerror(e));
-    }
+    int fd = listen_tcp_socket(spec, "feed_tcp_listen");
     auto l = std::make_unique<Listener>();
     l->fd = fd;
     l->name = spec;
@@ -205,7 +191,7 @@ void FeedServer::arm_recv(Client& client) {
       !accepting_)
     return;
   if (backlogged && backlogged()) {
-    client.held_back = true;
+    hold_back(client);
     return;
   }
   io_uring_sqe* sqe = ring_.prepare(&client.recv_op);
@@ -242,7 +228,7 @@ void FeedServer::consume(Client& client) {
   while (used < client.unread.size()) {
     if (backlogged && backlogged()) {
       client.unread.erase(0, used);
-      client.held_back = true;
+      hold_back(client);
       return;
     }
     std::string_view data = std::string_view(client.unread).substr(used);
@@ -275,6 +261,11 @@ void FeedServer::consume(Client& client) {
   arm_recv(client);
 }
 
+void FeedServer::hold_back(Client& client) {
+  if (!client.held_back) metrics_.pushback.add();
+  client.held_back = true;
+}
+
 void FeedServer::refuse(Client& client, const std::string& field, const std::string& message) {
   queue(client, format_error({"", field, message}));
 }
@@ -283,6 +274,7 @@ void FeedServer::handle_line(Client& client, std::string_view line) {
   FeedError error;
   auto command = parse_feed_line(line, error);
   if (!command) {
+    metrics_.requests_refused.add();
     queue(client, format_error(error));
     if (!client.authenticated) hang_up(client);
     return;
@@ -303,9 +295,12 @@ void FeedServer::handle_line(Client& client, std::string_view line) {
     case FeedCommand::Type::ack:
       handle_ack(client, command->upto);
       break;
-    case FeedCommand::Type::deliver:
+    case FeedCommand::Type::deliver: {
+      std::uint64_t accepted = metrics_.requests_accepted.value();
       handle_deliver(client, command->request);
+      if (metrics_.requests_accepted.value() == accepted) metrics_.requests_refused.add();
       break;
+    }
   }
 }
 
@@ -428,6 +423,8 @@ void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
   request->received = Clock::now();
   request->reported.assign(request->message.recipients.size(), false);
   in_flight_[request->id] = request;
+  metrics_.requests_accepted.add();
+  metrics_.recipients_received.add(request->message.recipients.size());
   if (!journal_) {
     start_request(request, routes);
     return;

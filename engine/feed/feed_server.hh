@@ -23,6 +23,7 @@
 #include "engine/feed/result_stream.hh"
 #include "engine/feed/results_journal.hh"
 #include "engine/feed/spool_reader.hh"
+#include "engine/metrics/metrics_exposition.hh"
 #include "engine/runtime/ring.hh"
 
 namespace ringrelay::engine {
@@ -53,6 +54,10 @@ class FeedServer : public ResultSink {
   // Once per loop turn: commits the journal, applies retention, frees closed connections.
   void end_of_turn();
   std::size_t in_flight() const { return in_flight_.size(); }
+  std::size_t clients() const { return clients_.size(); }
+  const FeedMetrics& metrics() const { return metrics_; }
+  // Shard 0's counters: the results a restart reports for interrupted requests are counted there.
+  ShardMetrics* shard_metrics = nullptr;
   bool body_memory_full() const;
   bool journal_behind() const;  // the journal is that far behind: stop reading requests
 
@@ -116,7 +121,8 @@ class FeedServer : public ResultSink {
                                     std::string& error) const;
   void written(Client& client, const OutLine& line);
   void close_client(Client& client);
-  void hang_up(Client& client);  // after what is queued for it has been written
+  void hang_up(Client& client);    // after what is queued for it has been written
+  void hold_back(Client& client);  // no more reading from it until resume_reading
   void drop_logged(const std::string& client, const StreamRecord& record, const char* why);
   std::string request_entry(const DeliveryRequest& request) const;
   std::uint64_t journal_record(const StreamRecord& record, const std::string& client,
@@ -137,6 +143,7 @@ class FeedServer : public ResultSink {
   std::unique_ptr<SpoolReader> spool_;
   std::unique_ptr<ResultsJournal> journal_;
   ResultStreams streams_;
+  FeedMetrics metrics_;
   std::deque<Waiting> waiting_;
   std::uint64_t next_seq_ = 1;
   std::vector<std::unique_ptr<Listener>> listeners_;

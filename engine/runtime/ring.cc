@@ -111,13 +111,19 @@ io_uring_sqe* Ring::prepare(Completion* completion) {
   return sqe;
 }
 
+void Ring::submit_only() {
+  io_uring_submit(&ring_);
+}
+
 unsigned Ring::run_once(std::chrono::nanoseconds timeout) {
   if (timeout.count() < 0) timeout = std::chrono::nanoseconds(0);
   __kernel_timespec ts{};
   ts.tv_sec = static_cast<long long>(timeout.count() / 1'000'000'000);
   ts.tv_nsec = static_cast<long long>(timeout.count() % 1'000'000'000);
   io_uring_cqe* cqe = nullptr;
+  auto before = std::chrono::steady_clock::now();
   int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+  last_wait_ = std::chrono::steady_clock::now() - before;
   if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
     throw std::system_error(-rc, std::generic_category(), "io_uring_submit_and_wait_timeout");
   }

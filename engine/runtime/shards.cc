@@ -31,8 +31,12 @@ class WorkerShard::ForwardingSink : public ResultSink {
 };
 
 WorkerShard::WorkerShard(ShardPlace place, EngineSettings settings, DeliveryLog& log,
-                         ResultPreparer prepare)
-    : place_(place), settings_(std::move(settings)), log_(log), prepare_(std::move(prepare)) {
+                         ResultPreparer prepare, ShardMetrics* metrics)
+    : place_(place),
+      settings_(std::move(settings)),
+      log_(log),
+      prepare_(std::move(prepare)),
+      metrics_(metrics) {
   inbox_bell_.handler = [](Completion&, int, std::uint32_t) {};
   outbox_bell_.handler = [](Completion&, int, std::uint32_t) {};
 }
@@ -92,6 +96,8 @@ void WorkerShard::run() {
   RingNetwork network(ring, timers);
   Scheduler scheduler(network, timers, *settings, resolver, sink, place_);
   scheduler.log_notice = [this](const std::string& text) { log_.notice(text); };
+  scheduler.metrics = metrics_;
+  if (metrics_ != nullptr) mark_started(*metrics_);
   scheduler.hand_over = [&sink](std::size_t owner, const RequestPointer& request,
                                 const dns::Nexthop& hop, std::vector<std::size_t> recipients,
                                 std::shared_ptr<const ResolveAnswer> answer) {
@@ -101,7 +107,7 @@ void WorkerShard::run() {
   ready_.store(true, std::memory_order_release);
   bool stopping = false;
   for (;;) {
-    ring.run_once(timers.until_next(std::chrono::milliseconds(200)));
+    run_counted(ring, timers.until_next(std::chrono::milliseconds(200)), metrics_);
     timers.fire_due();
     answer_doorbell(inbox_bell_);
     // While shard 0 is behind with results, no new work is taken: the inbox fills, shard 0 stops
@@ -155,10 +161,12 @@ void WorkerShard::run() {
 }
 
 ShardSet::ShardSet(std::size_t count, const EngineSettings& settings, Ring& home_ring,
-                   DeliveryLog& log, ResultPreparer prepare)
+                   DeliveryLog& log, ResultPreparer prepare,
+                   const std::vector<ShardMetrics*>& metrics)
     : home_ring_(home_ring) {
   for (std::size_t i = 1; i < count; ++i) {
-    auto worker = std::make_unique<WorkerShard>(ShardPlace{i, count}, settings, log, prepare);
+    auto worker = std::make_unique<WorkerShard>(ShardPlace{i, count}, settings, log, prepare,
+                                                i < metrics.size() ? metrics[i] : nullptr);
     worker->home_doorbell().ring_fd = home_ring.fd();
     worker->start();
     workers_.push_back(std::move(worker));
@@ -168,7 +176,9 @@ ShardSet::ShardSet(std::size_t count, const EngineSettings& settings, Ring& home
 
 ShardSet::~ShardSet() {
   broadcast(WorkItem::Kind::shutdown);
-  home_ring_.run_once(std::chrono::milliseconds(0));
+  // Only the doorbells go out: dispatching here could run a completion of an object already
+  // destroyed (the admin or metrics server, when serve ends with an exception).
+  home_ring_.submit_only();
   workers_.clear();  // joins
 }
 

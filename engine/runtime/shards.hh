@@ -20,6 +20,7 @@
 #include "engine/control/shard_answer.hh"
 #include "engine/delivery/delivery_log.hh"
 #include "engine/delivery/scheduler.hh"
+#include "engine/metrics/shard_metrics.hh"
 #include "engine/runtime/mailbox.hh"
 
 namespace ringrelay::engine {
@@ -62,8 +63,9 @@ using ResultPreparer = std::function<void(ResultRecord&)>;
 class WorkerShard {
  public:
   // `log` is shared by every shard: each line is one locked stdio write.
+  // `metrics`: the shard's counters (metrics_listen), kept by the caller; null: not counted.
   WorkerShard(ShardPlace place, EngineSettings settings, DeliveryLog& log,
-              ResultPreparer prepare = nullptr);
+              ResultPreparer prepare = nullptr, ShardMetrics* metrics = nullptr);
   ~WorkerShard();
 
   void start();  // returns once the shard's ring exists
@@ -89,6 +91,7 @@ class WorkerShard {
   EngineSettings settings_;
   DeliveryLog& log_;
   ResultPreparer prepare_;
+  ShardMetrics* metrics_;
   SpscQueue<WorkItem> inbox_{4096};
   using Outgoing = std::variant<ResultRecord, WorkItem, ControlReply>;  // or a hand-over, an answer
   // Results and hand-overs waiting for room in the outbox before the shard takes new work.
@@ -106,8 +109,9 @@ class WorkerShard {
 // Shard 0's view: which shard owns a destination, and the handing over of work.
 class ShardSet {
  public:
+  // `metrics[i]`, when there: shard i's counters.
   ShardSet(std::size_t count, const EngineSettings& settings, Ring& home_ring, DeliveryLog& log,
-           ResultPreparer prepare = nullptr);
+           ResultPreparer prepare = nullptr, const std::vector<ShardMetrics*>& metrics = {});
   ~ShardSet();
 
   std::size_t count() const { return workers_.size() + 1; }

@@ -530,6 +530,7 @@ from sasl_scenarios import *  # noqa: E402,F401,F403 (and SASL's)
 from config_scenarios import *  # noqa: E402,F401,F403 (and the parameters')
 from dane_scenarios import *  # noqa: E402,F401,F403 (and DANE's)
 from shaping_scenarios import *  # noqa: E402,F401,F403 (and traffic shaping's)
+from operations_scenarios import *  # noqa: E402,F401,F403 (and operations')
 
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
 

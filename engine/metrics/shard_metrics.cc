@@ -1,0 +1,75 @@
+// Counting results, connections and loop time into a shard's own metrics.
+#include "engine/metrics/shard_metrics.hh"
+
+#include <algorithm>
+
+#include "engine/delivery/connection.hh"
+#include "engine/delivery/delivery_results.hh"
+
+namespace ringrelay::engine {
+namespace {
+
+double seconds_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+TlsTrust trust_of(const std::string& trust) {
+  if (trust == "Verified") return TlsTrust::verified;
+  if (trust == "Trusted") return TlsTrust::trusted;
+  if (trust == "Untrusted") return TlsTrust::untrusted;
+  return TlsTrust::anonymous;
+}
+
+}  // namespace
+
+void Histogram::observe(double seconds) {
+  if (!(seconds >= 0)) seconds = 0;  // a clock step, or NaN
+  auto at = std::lower_bound(kBounds.begin(), kBounds.end(), seconds);
+  buckets_[static_cast<std::size_t>(at - kBounds.begin())].add();
+  count_.add();
+  sum_us_.add(static_cast<std::uint64_t>(seconds * 1e6));
+}
+
+void count_result(ShardMetrics& metrics, const ResultRecord& record) {
+  ResultStatus status = ResultStatus::deferred;
+  if (record.result.status == proto::DeliveryStatus::sent) status = ResultStatus::sent;
+  if (record.result.status == proto::DeliveryStatus::bounced) status = ResultStatus::bounced;
+  auto category = static_cast<std::size_t>(categorize(record.result));
+  metrics.recipients[static_cast<std::size_t>(status)][category].add();
+  if (record.relay != "none") metrics.transmission_seconds.observe(record.delays[3]);
+  metrics.delivery_seconds.observe(record.delays[1] + record.delays[2] + record.delays[3]);
+}
+
+void count_connection_setup(ShardMetrics& metrics, const Connection& connection) {
+  Clock::time_point connected = connection.connected_at();
+  if (connected == Clock::time_point{}) {
+    metrics.connection_failures[static_cast<std::size_t>(ConnectionFailure::connect)].add();
+    return;
+  }
+  metrics.connect_seconds.observe(seconds_between(connection.created(), connected));
+  if (connection.tls_failed_opportunistically()) metrics.tls_failed.add();
+  Clock::time_point ready = connection.handshake_done_at();
+  if (ready == Clock::time_point{}) {
+    metrics.connection_failures[static_cast<std::size_t>(ConnectionFailure::session_setup)].add();
+    return;
+  }
+  metrics.session_setup_seconds.observe(seconds_between(connected, ready));
+  const TlsOutcome& tls = connection.tls_outcome();
+  if (!tls.protocol.empty()) {
+    auto trust = static_cast<std::size_t>(trust_of(tls.trust));
+    (tls.resumed ? metrics.tls_resumed : metrics.tls_full)[trust].add();
+  }
+}
+
+void count_wait(ShardMetrics& metrics, std::chrono::steady_clock::duration waited) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(waited).count();
+  if (us > 0) metrics.loop_waited_us.add(static_cast<std::uint64_t>(us));
+}
+
+void mark_started(ShardMetrics& metrics) {
+  auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now().time_since_epoch());
+  metrics.started_us.store(now.count(), std::memory_order_relaxed);
+}
+
+}  // namespace ringrelay::engine
