@@ -8,20 +8,23 @@ set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 
 install(TARGETS ringrelay RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 
-# The unit names the binary where this installation puts it.
-file(READ ${PROJECT_SOURCE_DIR}/deploy/ringrelay.service ringrelay_unit)
-string(REPLACE "/usr/local/bin/ringrelay" "${CMAKE_INSTALL_FULL_SBINDIR}/ringrelay" ringrelay_unit
-       "${ringrelay_unit}")
-file(WRITE ${PROJECT_BINARY_DIR}/deploy/ringrelay.service "${ringrelay_unit}")
+# The unit names the binary where this installation puts it: written at install time, when the
+# prefix is known (cpack installs with /usr, `cmake --install` with CMAKE_INSTALL_PREFIX).
+install(CODE "
+  file(READ \"${PROJECT_SOURCE_DIR}/deploy/ringrelay.service\" unit)
+  string(REPLACE \"/usr/local/bin/ringrelay\"
+         \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_SBINDIR}/ringrelay\" unit \"\${unit}\")
+  file(WRITE \"${PROJECT_BINARY_DIR}/deploy/ringrelay.service\" \"\${unit}\")")
 install(FILES ${PROJECT_BINARY_DIR}/deploy/ringrelay.service DESTINATION lib/systemd/system)
 
+# The configuration lives where `ringrelay` looks for it without -c, whatever the prefix.
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/main.cf.sample
-        DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/ringrelay RENAME main.cf
+        DESTINATION /etc/ringrelay RENAME main.cf
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/reply-rules.pcre
-        DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/ringrelay)
+        DESTINATION /etc/ringrelay)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/ringrelay.logrotate
-        DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/logrotate.d RENAME ringrelay)
+        DESTINATION /etc/logrotate.d RENAME ringrelay)
 install(FILES ${PROJECT_SOURCE_DIR}/docs/man/ringrelay.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES ${PROJECT_SOURCE_DIR}/docs/man/ringrelay.conf.5
         DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
@@ -29,7 +32,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/LICENSE
               ${PROJECT_SOURCE_DIR}/NOTICE ${PROJECT_SOURCE_DIR}/deploy/grafana/ringrelay-dashboard.json
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}
-        FILES_MATCHING PATTERN "*.md" PATTERN "*.png")
+        FILES_MATCHING PATTERN "*.md" PATTERN "*.png" PATTERN "man" EXCLUDE)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME ringrelay)
@@ -44,4 +47,5 @@ set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${PROJECT_SOURCE_DIR}/deploy/debian/postinst;${PROJECT_SOURCE_DIR}/deploy/debian/prerm;${PROJECT_SOURCE_DIR}/deploy/debian/postrm;${PROJECT_SOURCE_DIR}/deploy/debian/conffiles")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+set(CPACK_WARN_ON_ABSOLUTE_INSTALL_DESTINATION OFF)  # /etc/ringrelay, on purpose
 include(CPack)
