@@ -1,11 +1,13 @@
 """Renders the Grafana dashboard's main panels (deploy/grafana/ringrelay-dashboard.json) with
 matplotlib from a live run, because Grafana is not a Debian package: starts smtp-sink and
 `ringrelay serve` with metrics_listen (through the integration harness), feeds it for a while
-(one message in ten to a closed port, so some are deferred), scrapes /metrics every second,
+(one message in ten to a closed port, so some are deferred; one in twenty to an smtp-sink that
+answers DATA after a second), scrapes /metrics every second,
 computes what the panels' PromQL computes (rates, histogram quantiles) and writes a PNG.
 
     python3 deploy/grafana/render_panels.py build/release/engine/ringrelay docs/metrics-demo.png
 """
+import json
 import os
 import subprocess
 import sys
@@ -63,12 +65,14 @@ def main():
     seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 40
     with World(ringrelay) as w:
         sink = Sink(w)
+        slow = Sink(w, options=("-w", "1"))  # answers DATA after a second: a slow receiver
         closed = free_port()
         port = free_port()
         w.serve(relayhost=f"[127.0.0.1]:{sink.port}", shards=2, metrics_listen=f"127.0.0.1:{port}",
                 smtp_connect_timeout="2s")
         message = w.message()
         stop = threading.Event()
+        submitters = []
 
         def feed():
             n = 0
@@ -79,10 +83,20 @@ def main():
                     r = {"id": f"demo{n}", "recipients": [f"r{n}@example.com"]}
                     if n % 10 == 0:
                         r["nexthop"] = f"[127.0.0.1]:{closed}"
+                    elif n % 20 == 1:
+                        r["nexthop"] = f"[127.0.0.1]:{slow.port}"
                     requests.append(r)
                     n += 1
-                subprocess.run([ringrelay, "submit", "--socket", w.feed, "--batch",
-                                w.batch(requests, message)], capture_output=True, timeout=120)
+                path = os.path.join(w.dir, f"batch{n}.jsonl")
+                with open(path, "w") as f:
+                    for r in requests:
+                        r.update(sender="s@example.org",
+                                 body={"path": message, "size": os.path.getsize(message)})
+                        f.write(json.dumps(r) + "\n")
+                submitters.append(subprocess.Popen([ringrelay, "submit", "--socket", w.feed,
+                                                    "--batch", path],
+                                                   stdout=subprocess.DEVNULL,
+                                                   stderr=subprocess.DEVNULL))
                 time.sleep(0.5)
 
         feeder = threading.Thread(target=feed)
@@ -94,6 +108,8 @@ def main():
             time.sleep(1)
         stop.set()
         feeder.join()
+        for p in submitters:
+            p.wait(timeout=120)
 
     t, series = [], {k: [] for k in ("sent", "deferred", "p50", "p99", "opened", "reused",
                                       "inflight", "shard0", "shard1", "rss")}
@@ -112,7 +128,7 @@ def main():
                                  - a["ringrelay_connections_reused_total"]) / dt)
         series["inflight"].append(b["ringrelay_feed_requests_in_flight"])
         for shard in (0, 1):
-            key = f'ringrelay_shard_busy_seconds_total{{shard="{shard}"}}'
+            key = f'ringrelay_shard_cpu_seconds_total{{shard="{shard}"}}'
             series[f"shard{shard}"].append((b[key] - a[key]) / dt)
         series["rss"].append(b["process_resident_memory_bytes"] / 2**20)
 
@@ -123,7 +139,7 @@ def main():
         ("Delivery latency, feed to result", [("p50", "p50"), ("p99", "p99")], "seconds"),
         ("Connections per second", [("opened", "opened"), ("reused", "reused")], "/s"),
         ("Feed: requests in flight", [("inflight", "in flight")], "requests"),
-        ("Shard utilisation", [("shard0", "shard 0"), ("shard1", "shard 1")], "busy fraction"),
+        ("Shard utilisation", [("shard0", "shard 0"), ("shard1", "shard 1")], "CPU cores"),
         ("Resident memory", [("rss", "resident")], "MiB"),
     ]
     for ax, (title, lines, unit) in zip(axes.flat, panels):

@@ -133,7 +133,7 @@ int run_serve_command(std::span<const std::string_view> args) {
       shard_metrics.push_back(std::make_unique<ShardMetrics>());
       metrics_of.push_back(shard_metrics.back().get());
     }
-    mark_started(*metrics_of[0]);
+    mark_shard_thread(*metrics_of[0]);
     Scheduler scheduler(network, timers, settings, resolver, feed, ShardPlace{0, shard_count});
     scheduler.log_notice = [&log](const std::string& text) { log.notice(text); };
     scheduler.metrics = metrics_of[0];
@@ -203,6 +203,9 @@ int run_serve_command(std::span<const std::string_view> args) {
     metrics.snapshot = [&] {
       MetricsView view;
       view.shards.assign(metrics_of.begin(), metrics_of.end());
+      for (const ShardMetrics* shard : metrics_of) {
+        view.shard_cpu_seconds.push_back(shard_cpu_seconds(*shard));
+      }
       view.feed = &feed.metrics();
       view.requests_in_flight = feed.in_flight();
       view.feed_clients = feed.clients();
@@ -247,7 +250,7 @@ int run_serve_command(std::span<const std::string_view> args) {
 
     Clock::time_point stop_deadline{};
     for (;;) {
-      run_counted(ring, timers.until_next(std::chrono::seconds(1)), metrics_of[0]);
+      ring.run_once(timers.until_next(std::chrono::seconds(1)));
       timers.fire_due();
       shards.pump(feed, reroute);
       if (auto failure = shards.failure()) {

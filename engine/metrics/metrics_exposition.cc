@@ -257,21 +257,12 @@ std::string render_metrics(const MetricsView& view) {
             "(Postfix's delays=b+c+d).",
             &ShardMetrics::delivery_seconds);
 
-  w.family("ringrelay_shard_busy_seconds_total", "counter",
-           "Time each shard's loop spent working rather than waiting for completions; "
-           "rate() of it is the shard's utilisation.");
-  auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now().time_since_epoch())
-                    .count();
-  for (std::size_t i = 0; i < view.shards.size(); ++i) {
-    const ShardMetrics& s = *view.shards[i];
-    std::int64_t started = s.started_us.load(std::memory_order_relaxed);
-    double busy = 0;
-    if (started > 0) {
-      double up = static_cast<double>(now_us - started);
-      busy = std::max(0.0, up - static_cast<double>(s.loop_waited_us.value())) / 1e6;
-    }
-    w.sample("ringrelay_shard_busy_seconds_total", label("shard", std::to_string(i)), busy);
+  w.family("ringrelay_shard_cpu_seconds_total", "counter",
+           "CPU time of each shard's thread; rate() is its utilisation of one core (shard 0 also "
+           "runs the feed, the admin socket and this endpoint).");
+  for (std::size_t i = 0; i < view.shard_cpu_seconds.size(); ++i) {
+    w.sample("ringrelay_shard_cpu_seconds_total", label("shard", std::to_string(i)),
+             view.shard_cpu_seconds[i]);
   }
 
   site_gauges(w, view);

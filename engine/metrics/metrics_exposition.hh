@@ -30,6 +30,7 @@ struct FeedMetrics {
 
 struct MetricsView {
   std::vector<const ShardMetrics*> shards;  // index = shard number
+  std::vector<double> shard_cpu_seconds;    // each shard thread's CPU time (shard_cpu_seconds)
   const FeedMetrics* feed = nullptr;
   std::size_t requests_in_flight = 0, feed_clients = 0;
   std::vector<SiteState> sites;  // every shard's, in any order

@@ -1,7 +1,10 @@
-// Counting results, connections and loop time into a shard's own metrics.
+// Counting results and connections, and reading the thread CPU clock, for a shard's own metrics.
 #include "engine/metrics/shard_metrics.hh"
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <ctime>
 
 #include "engine/delivery/connection.hh"
 #include "engine/delivery/delivery_results.hh"
@@ -61,15 +64,18 @@ void count_connection_setup(ShardMetrics& metrics, const Connection& connection)
   }
 }
 
-void count_wait(ShardMetrics& metrics, std::chrono::steady_clock::duration waited) {
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(waited).count();
-  if (us > 0) metrics.loop_waited_us.add(static_cast<std::uint64_t>(us));
+void mark_shard_thread(ShardMetrics& metrics) {
+  clockid_t clock{};
+  if (pthread_getcpuclockid(pthread_self(), &clock) == 0) {
+    metrics.cpu_clock.store(static_cast<int>(clock), std::memory_order_relaxed);
+  }
 }
 
-void mark_started(ShardMetrics& metrics) {
-  auto now = std::chrono::duration_cast<std::chrono::microseconds>(
-      std::chrono::steady_clock::now().time_since_epoch());
-  metrics.started_us.store(now.count(), std::memory_order_relaxed);
+double shard_cpu_seconds(const ShardMetrics& metrics) {
+  int clock = metrics.cpu_clock.load(std::memory_order_relaxed);
+  timespec used{};
+  if (clock == -1 || clock_gettime(static_cast<clockid_t>(clock), &used) != 0) return 0;
+  return static_cast<double>(used.tv_sec) + static_cast<double>(used.tv_nsec) / 1e9;
 }
 
 }  // namespace ringrelay::engine

@@ -1,5 +1,5 @@
 // What one shard counts for the Prometheus scrape (metrics_listen): recipients by status and
-// category, connections, TLS handshakes, latencies, its loop's idle time. Only the shard's own
+// category, connections, TLS handshakes, latencies, its thread's CPU clock. Only the shard's own
 // thread writes its counters (a relaxed load and store: no lock, no read-modify-write); the scraper
 // on shard 0 reads every shard's and sums them (metrics_exposition.hh).
 #pragma once
@@ -69,23 +69,18 @@ struct ShardMetrics {
   Histogram session_setup_seconds;  // greeting, EHLO, STARTTLS and its EHLO, AUTH
   Histogram transmission_seconds;   // MAIL FROM to the end-of-data reply (Postfix's delays=d)
   Histogram delivery_seconds;       // from the feed to the result (delays=b+c+d)
-  Counter loop_waited_us;           // time the shard's loop slept waiting for completions
-  std::atomic<std::int64_t> started_us{0};  // steady clock at the shard's start, microseconds
+  // The shard thread's CPU clock (pthread_getcpuclockid), read by the scraper: what the thread
+  // used, at no cost on the loop. Not set: -1.
+  std::atomic<int> cpu_clock{-1};
 };
 
 // The counting, done by the shard that decided: one final result of a recipient; a connection
 // that is ready to carry mail or that ended before it was (each connection is counted once).
 void count_result(ShardMetrics& metrics, const ResultRecord& record);
 void count_connection_setup(ShardMetrics& metrics, const Connection& connection);
-void count_wait(ShardMetrics& metrics, std::chrono::steady_clock::duration waited);
-void mark_started(ShardMetrics& metrics);
-
-// One turn of a shard's loop (Ring::run_once), its time in the kernel counted as waiting.
-template <typename LoopRing>
-unsigned run_counted(LoopRing& ring, std::chrono::nanoseconds timeout, ShardMetrics* metrics) {
-  unsigned dispatched = ring.run_once(timeout);
-  if (metrics != nullptr) count_wait(*metrics, ring.last_wait());
-  return dispatched;
-}
+// Called on the shard's own thread when it starts.
+void mark_shard_thread(ShardMetrics& metrics);
+// CPU seconds the shard's thread has used so far (0 when it is not known).
+double shard_cpu_seconds(const ShardMetrics& metrics);
 
 }  // namespace ringrelay::engine

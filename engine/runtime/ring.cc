@@ -121,9 +121,7 @@ unsigned Ring::run_once(std::chrono::nanoseconds timeout) {
   ts.tv_sec = static_cast<long long>(timeout.count() / 1'000'000'000);
   ts.tv_nsec = static_cast<long long>(timeout.count() % 1'000'000'000);
   io_uring_cqe* cqe = nullptr;
-  auto before = std::chrono::steady_clock::now();
   int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
-  last_wait_ = std::chrono::steady_clock::now() - before;
   if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
     throw std::system_error(-rc, std::generic_category(), "io_uring_submit_and_wait_timeout");
   }

@@ -45,8 +45,6 @@ class Ring {
   // Submits what is prepared without waiting or dispatching: for a destructor, when the objects
   // completions point into may already be gone.
   void submit_only();
-  // How long the last run_once waited in the kernel (submitting and sleeping), for the metrics.
-  std::chrono::nanoseconds last_wait() const { return last_wait_; }
 
   int fd() const { return ring_.ring_fd; }
   // The shard's receive-buffer pool (multishot receives select from it).
@@ -58,7 +56,6 @@ class Ring {
   io_uring ring_{};
   std::string mode_;
   std::unique_ptr<ProvidedBuffers> buffers_;
-  std::chrono::nanoseconds last_wait_{0};
 };
 
 }  // namespace ringrelay::engine

@@ -97,7 +97,7 @@ void WorkerShard::run() {
   Scheduler scheduler(network, timers, *settings, resolver, sink, place_);
   scheduler.log_notice = [this](const std::string& text) { log_.notice(text); };
   scheduler.metrics = metrics_;
-  if (metrics_ != nullptr) mark_started(*metrics_);
+  if (metrics_ != nullptr) mark_shard_thread(*metrics_);
   scheduler.hand_over = [&sink](std::size_t owner, const RequestPointer& request,
                                 const dns::Nexthop& hop, std::vector<std::size_t> recipients,
                                 std::shared_ptr<const ResolveAnswer> answer) {
@@ -107,7 +107,7 @@ void WorkerShard::run() {
   ready_.store(true, std::memory_order_release);
   bool stopping = false;
   for (;;) {
-    run_counted(ring, timers.until_next(std::chrono::milliseconds(200)), metrics_);
+    ring.run_once(timers.until_next(std::chrono::milliseconds(200)));
     timers.fire_due();
     answer_doorbell(inbox_bell_);
     // While shard 0 is behind with results, no new work is taken: the inbox fills, shard 0 stops

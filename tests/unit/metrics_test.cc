@@ -135,7 +135,7 @@ TEST(Metrics, TheWholeScrapePassesPromtool) {
   FeedMetrics feed;
   count_result(a, result(proto::DeliveryStatus::sent, 250, "2.0.0", "ok"));
   a.tls_full[static_cast<std::size_t>(TlsTrust::verified)].add();
-  mark_started(a);
+  mark_shard_thread(a);
   MetricsView view;
   view.shards = {&a, &b};
   view.feed = &feed;
@@ -143,6 +143,7 @@ TEST(Metrics, TheWholeScrapePassesPromtool) {
   view.sites = {site("mx.example", 3, 1), site("other.example", 0, 0)};
   view.site_limit = 1;
   view.process = read_process_figures();
+  view.shard_cpu_seconds = {shard_cpu_seconds(a), shard_cpu_seconds(b)};
   std::string path = ::testing::TempDir() + "metrics.prom";
   std::ofstream(path) << render_metrics(view);
   std::string command = "promtool check metrics < " + path + " 2>&1";
