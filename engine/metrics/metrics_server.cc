@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "engine/metrics/http_request.hh"
 #include "engine/runtime/tcp_socket.hh"
 
 namespace ringrelay::engine {
@@ -94,7 +95,7 @@ void MetricsServer::on_recv(Completion& completion, int result, std::uint32_t) {
     return;
   }
   c.head.append(c.buffer.data(), static_cast<std::size_t>(result));
-  if (c.head.find("\r\n\r\n") != std::string::npos || c.head.find("\n\n") != std::string::npos) {
+  if (http_head_complete(c.head)) {
     self.handle(c);
   } else if (c.head.size() > kRequestHeadLimit) {
     self.respond(c, "431 Request Header Fields Too Large", "text/plain; charset=utf-8",
@@ -105,28 +106,21 @@ void MetricsServer::on_recv(Completion& completion, int result, std::uint32_t) {
 }
 
 void MetricsServer::handle(Connection& c) {
-  // The request line: METHOD SP TARGET SP HTTP/x.y
-  std::string_view head(c.head);
-  std::string_view line = head.substr(0, head.find_first_of("\r\n"));
-  auto first_space = line.find(' ');
-  auto second_space = line.find(' ', first_space == std::string_view::npos ? 0 : first_space + 1);
-  if (first_space == std::string_view::npos || second_space == std::string_view::npos ||
-      line.substr(second_space + 1).substr(0, 5) != "HTTP/") {
-    respond(c, "400 Bad Request", "text/plain; charset=utf-8", "not an HTTP request\n");
+  std::string error;
+  auto request = parse_http_request_line(c.head, error);
+  if (!request) {
+    respond(c, "400 Bad Request", "text/plain; charset=utf-8", error + "\n");
     return;
   }
-  std::string_view method = line.substr(0, first_space);
-  std::string_view target = line.substr(first_space + 1, second_space - first_space - 1);
-  target = target.substr(0, target.find('?'));
-  if (method != "GET" && method != "HEAD") {
+  if (request->method != "GET" && request->method != "HEAD") {
     respond(c, "405 Method Not Allowed", "text/plain; charset=utf-8", "GET or HEAD only\n",
             "Allow: GET, HEAD\r\n");
     return;
   }
-  c.head_only = method == "HEAD";
-  if (target == "/metrics") {
+  c.head_only = request->method == "HEAD";
+  if (request->path == "/metrics") {
     scrape(c);
-  } else if (target == "/") {
+  } else if (request->path == "/") {
     respond(c, "200 OK", "text/plain; charset=utf-8",
             "ringrelay: the metrics are at /metrics (Prometheus text format)\n");
   } else {

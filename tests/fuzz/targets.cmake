@@ -16,4 +16,5 @@ set(RINGRELAY_FUZZ_TARGETS
   result_category
   shaping_values
   control_command
+  metrics_endpoint
 )

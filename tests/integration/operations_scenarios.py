@@ -4,6 +4,7 @@ the results the feed client received; every scrape passes `promtool check metric
 systemd readiness protocol (sd_notify) seen by a listener on NOTIFY_SOCKET. Every recipient ends
 with exactly one result."""
 import os
+import re
 import shutil
 import signal
 import socket
@@ -115,6 +116,17 @@ def scenario_metrics_count_every_result(ringrelay):
         assert after["process_resident_memory_bytes"] > 1e6
         # The sink saw what the counters say.
         wait_for(lambda: sink.counter("mesg") >= 40, 10, "the sink's counter")
+
+        # Every metric the shipped dashboard and docs/metrics.md's alerts query is served.
+        families = set(re.findall(r"^# TYPE (\S+)", body, re.M))
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        queried = set()
+        for path in ("deploy/grafana/ringrelay-dashboard.json", "docs/metrics.md"):
+            text = open(os.path.join(root, path)).read()
+            queried |= set(re.findall(r"\b((?:ringrelay|process)_[a-z_]+)", text))
+        queried = {re.sub(r"_(bucket|sum|count)$", "", name) for name in queried
+                   if not name.endswith("_")}
+        assert queried - families == set(), queried - families
 
         status, _, _ = http_get(port, "/nowhere")
         assert status == 404, status
