@@ -332,6 +332,7 @@ void ClientSession::send_ehlo() {
 void ClientSession::handle_handshake_reply(const Reply& reply) {
   switch (phase_) {
     case Phase::greeting: {
+      greeting_received_ = true;
       if (!positive(reply)) {
         Verdict v = reply_verdict(reply, Stage::greeting, peer_, settings_.skip_5xx_greeting,
                                   settings_.auth_soft_bounce);

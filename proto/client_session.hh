@@ -116,6 +116,8 @@ class ClientSession {
   bool tls_active() const { return tls_active_; }
   // The greeting, EHLO, STARTTLS and AUTH are behind us (Postfix's "connection set-up" time ends).
   bool handshake_done() const { return handshake_done_; }
+  // The server's greeting has come (whatever it said).
+  bool greeting_received() const { return greeting_received_; }
   const Capabilities& capabilities() const { return caps_; }
   std::size_t transactions_done() const { return transactions_done_; }
   // The server refused MAIL FROM after this many transactions on this connection, worded as a
@@ -188,6 +190,7 @@ class ClientSession {
   bool tls_verified_ = false;
   bool authenticated_ = false;
   bool handshake_done_ = false;
+  bool greeting_received_ = false;
   bool pix_disable_esmtp_ = false;  // the greeting was a PIX firewall's (smtp_pix_workarounds)
   bool pix_delay_dotcrlf_ = false;
   std::unique_ptr<Transaction> transaction_;

@@ -136,6 +136,10 @@ int run_serve_command(std::span<const std::string_view> args) {
     mark_shard_thread(*metrics_of[0]);
     Scheduler scheduler(network, timers, settings, resolver, feed, ShardPlace{0, shard_count});
     scheduler.log_notice = [&log](const std::string& text) { log.notice(text); };
+    scheduler.log_connection_notice = [&log](const std::string& id, const std::string& peer,
+                                             const std::string& text) {
+      log.connection_notice(id, peer, text);
+    };
     scheduler.metrics = metrics_of[0];
     feed.shard_metrics = metrics_of[0];
     // The other shards write each result's log line and format its feed record themselves.

@@ -87,6 +87,12 @@ class Connection {
   virtual Clock::time_point created() const = 0;
   virtual Clock::time_point connected_at() const = 0;  // {} when it never connected
   virtual Clock::time_point handshake_done_at() const = 0;
+  // When steps of the set-up ended, for the metrics' phase histograms ({}: not reached, or not
+  // known to this kind of connection).
+  struct SetupTimes {
+    Clock::time_point greeting, tls_started, tls_done;
+  };
+  virtual SetupTimes setup_times() const { return {}; }
   virtual std::string close_reason() const = 0;
   // What the connection was opened under and showed: decides which requests it may serve.
   virtual const tls::Established& established() const = 0;

@@ -120,6 +120,19 @@ std::string DeliveryLog::json_start() const {
          ",";
 }
 
+void DeliveryLog::connection_notice(const std::string& id, const std::string& peer,
+                                    const std::string& text) {
+  if (!json_) {
+    notice(id.empty() ? text : id + ": " + text);
+    return;
+  }
+  std::string line = json_start() + "\"type\":\"notice\",";
+  if (!id.empty()) line += "\"id\":" + json_text(id) + ",";
+  line += "\"peer\":" + json_text(peer) + ",\"text\":" + json_text(text) + "}";
+  emit(line);
+  flush();
+}
+
 void DeliveryLog::emit(const std::string& line) {
   if (syslog_) {
     syslog_->add(line);

@@ -26,6 +26,9 @@ class DeliveryLog {
 
   void result(const ResultRecord& record);
   void notice(const std::string& text);
+  // A notice about a connection: "ID: text" in Postfix's format (the text names the peer), with
+  // "id" and "peer" fields in JSON.
+  void connection_notice(const std::string& id, const std::string& peer, const std::string& text);
   // Result lines are buffered; the feed shard flushes once per loop turn, before the results it
   // reported reach the queue manager, so a result is in the log before its record is sent.
   // Notices are written at once.

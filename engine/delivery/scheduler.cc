@@ -674,14 +674,14 @@ void Scheduler::learn_recipient_limit(Site& s, const Connection& c) {
 }
 
 void Scheduler::on_notice(Connection& c, const std::string& text) {
-  if (!log_notice) return;
   // About the message on the connection (header checks, conversions): under its id, as Postfix
   // logs with the queue id.
   auto slot = slots_.find(&c);
-  if (slot != slots_.end() && slot->second->job) {
-    log_notice(slot->second->job->request->id + ": " + text);
-  } else {
-    log_notice(text);
+  std::string id = slot != slots_.end() && slot->second->job ? slot->second->job->request->id : "";
+  if (log_connection_notice) {
+    log_connection_notice(id, c.server().name_address_port(), text);
+  } else if (log_notice) {
+    log_notice(id.empty() ? text : id + ": " + text);
   }
 }
 

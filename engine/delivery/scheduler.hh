@@ -97,6 +97,11 @@ class Scheduler : public ConnectionListener {
 
   // Logs a notice (connection events, conversions, throttling); set by the shard.
   std::function<void(const std::string&)> log_notice;
+  // A connection's notice (TLS established, a header rule, a conversion): the message's id when a
+  // message is on it ("" otherwise) and the peer, for a log that keeps them apart (JSON). Unset:
+  // log_notice with "ID: " before the text.
+  std::function<void(const std::string& id, const std::string& peer, const std::string& text)>
+      log_connection_notice;
   // This shard's counters for the metrics (metrics_listen); null: not counted.
   ShardMetrics* metrics = nullptr;
   // Work whose site another shard owns: hand it to shard `owner` (set when there are shards).

@@ -376,6 +376,9 @@ void SmtpConnection::run_actions() {
         begin_close();
       }
     }
+    if (setup_times_.greeting == Clock::time_point{} && session_.greeting_received()) {
+      setup_times_.greeting = timers_.now();
+    }
     if (!handshake_seen_ && session_.handshake_done()) {
       handshake_seen_ = true;
       handshake_done_at_ = timers_.now();
@@ -405,6 +408,7 @@ std::string SmtpConnection::tls_session_key() const {
 }
 
 void SmtpConnection::start_tls() {
+  setup_times_.tls_started = timers_.now();
   if (tls_.context == nullptr) {
     session_.on_tls_failed("TLS is not configured");
     return;
@@ -452,6 +456,7 @@ void SmtpConnection::tls_failed(const std::string& reason) {
 void SmtpConnection::finish_handshake() {
   tls::PeerCertificate certificate = channel_->peer_certificate(tls_.digest);
   tls::Judgement judgement = tls::judge(tls_.policy, certificate, tls_.names);
+  setup_times_.tls_done = timers_.now();
   tls_outcome_.protocol = channel_->protocol();
   tls_outcome_.cipher = channel_->cipher();
   tls_outcome_.trust = std::string(tls::trust_word(judgement.trust));

@@ -53,6 +53,7 @@ class SmtpConnection final : public Connection {
   Clock::time_point created() const override { return created_; }
   Clock::time_point connected_at() const override { return connected_at_; }
   Clock::time_point handshake_done_at() const override { return handshake_done_at_; }
+  SetupTimes setup_times() const override { return setup_times_; }
   std::string close_reason() const override { return close_reason_; }
   // What the connection was opened under and showed: decides which requests it may serve.
   const tls::Established& established() const override { return established_; }
@@ -128,6 +129,7 @@ class SmtpConnection final : public Connection {
   Clock::time_point created_;
   Clock::time_point connected_at_{};
   Clock::time_point handshake_done_at_{};
+  SetupTimes setup_times_;
   std::string close_reason_;
   std::string bind_failure_;  // the source address that could not be bound, and why
   // Passing errors (EINTR, EAGAIN, ENOBUFS) in a row are retried at most kPassingErrorLimit times.

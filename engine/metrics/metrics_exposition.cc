@@ -249,6 +249,16 @@ std::string render_metrics(const MetricsView& view) {
             "From the TCP connection to a session ready for mail: greeting, EHLO, STARTTLS with "
             "its second EHLO, AUTH.",
             &ShardMetrics::session_setup_seconds);
+  histogram(w, view, "ringrelay_greeting_seconds",
+            "From the TCP connection to the server's greeting (a slow greeting is a tarpit or a "
+            "busy server).",
+            &ShardMetrics::greeting_seconds);
+  histogram(w, view, "ringrelay_tls_handshake_seconds",
+            "From STARTTLS accepted to the TLS handshake done.",
+            &ShardMetrics::tls_handshake_seconds);
+  histogram(w, view, "ringrelay_ehlo_seconds",
+            "The rest of the session set-up: EHLO (again after STARTTLS) and AUTH.",
+            &ShardMetrics::ehlo_seconds);
   histogram(w, view, "ringrelay_transmission_seconds",
             "From MAIL FROM to the end-of-data reply (Postfix's delays=d).",
             &ShardMetrics::transmission_seconds);

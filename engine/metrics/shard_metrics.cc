@@ -57,6 +57,16 @@ void count_connection_setup(ShardMetrics& metrics, const Connection& connection)
     return;
   }
   metrics.session_setup_seconds.observe(seconds_between(connected, ready));
+  Connection::SetupTimes steps = connection.setup_times();
+  if (steps.greeting != Clock::time_point{}) {
+    metrics.greeting_seconds.observe(seconds_between(connected, steps.greeting));
+    double tls = 0;
+    if (steps.tls_started != Clock::time_point{} && steps.tls_done != Clock::time_point{}) {
+      tls = seconds_between(steps.tls_started, steps.tls_done);
+      metrics.tls_handshake_seconds.observe(tls);
+    }
+    metrics.ehlo_seconds.observe(seconds_between(steps.greeting, ready) - tls);
+  }
   const TlsOutcome& tls = connection.tls_outcome();
   if (!tls.protocol.empty()) {
     auto trust = static_cast<std::size_t>(trust_of(tls.trust));

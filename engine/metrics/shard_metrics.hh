@@ -67,6 +67,9 @@ struct ShardMetrics {
   Counter tls_failed;  // a handshake that failed (the delivery went on in plaintext or did not)
   Histogram connect_seconds;        // connect() to the TCP connection
   Histogram session_setup_seconds;  // greeting, EHLO, STARTTLS and its EHLO, AUTH
+  Histogram greeting_seconds;       // the TCP connection to the server's greeting
+  Histogram tls_handshake_seconds;  // STARTTLS accepted to the TLS handshake done
+  Histogram ehlo_seconds;           // the rest of the set-up: EHLO (twice with TLS), AUTH
   Histogram transmission_seconds;   // MAIL FROM to the end-of-data reply (Postfix's delays=d)
   Histogram delivery_seconds;       // from the feed to the result (delays=b+c+d)
   // The shard thread's CPU clock (pthread_getcpuclockid), read by the scraper: what the thread

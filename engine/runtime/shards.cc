@@ -96,6 +96,10 @@ void WorkerShard::run() {
   RingNetwork network(ring, timers);
   Scheduler scheduler(network, timers, *settings, resolver, sink, place_);
   scheduler.log_notice = [this](const std::string& text) { log_.notice(text); };
+  scheduler.log_connection_notice = [this](const std::string& id, const std::string& peer,
+                                           const std::string& text) {
+    log_.connection_notice(id, peer, text);
+  };
   scheduler.metrics = metrics_;
   if (metrics_ != nullptr) mark_shard_thread(*metrics_);
   scheduler.hand_over = [&sink](std::size_t owner, const RequestPointer& request,

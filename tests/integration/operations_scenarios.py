@@ -106,7 +106,10 @@ def scenario_metrics_count_every_result(ringrelay):
         assert opened >= 2 and opened + reused >= 41, (opened, reused)
         assert after['ringrelay_connection_failures_total{reason="connect"}'] >= 1, after
         # Connections that carried mail were counted as set up when their first transaction ended.
-        assert after["ringrelay_session_setup_seconds_count"] >= 1
+        setups = after["ringrelay_session_setup_seconds_count"]
+        assert setups >= 1 and after["ringrelay_greeting_seconds_count"] == setups, after
+        assert after["ringrelay_ehlo_seconds_count"] == setups
+        assert after["ringrelay_tls_handshake_seconds_count"] == 0  # smtp-sink offers no TLS
         assert after["ringrelay_sites"] >= 1
         site = f'ringrelay_site_window{{site="[127.0.0.1]:{sink.port}",source=""}}'
         assert site in after, [k for k in after if k.startswith("ringrelay_site_window")]

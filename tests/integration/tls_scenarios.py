@@ -58,6 +58,14 @@ def deliver(w, hop, recipient="a@example.com"):
     return results[0]
 
 
+def scraped(port):
+    """The metrics endpoint's samples, {'name{labels}': value}."""
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    return {k: float(v) for k, _, v in (line.rpartition(" ") for line in text.splitlines()
+                                         if line and not line.startswith("#"))}
+
+
 def established(w):
     return [line for line in w.log_lines() if "TLS connection established to" in line]
 
@@ -202,9 +210,10 @@ def scenario_tls_handshake_failure_may_retries_plaintext(ringrelay):
     with World(ringrelay) as w:
         smtpd = tls_smtpd(w, smtpd_tls_protocols="<=TLSv1.2")
         p = smtpd.port
+        metrics = free_port()
         serve(w, [(f"[localhost]:{p}", "may"), (f"[mx.test.example]:{p}", "encrypt")],
               smtp_tls_protocols=">=TLSv1.3", smtp_tls_mandatory_protocols=">=TLSv1.3",
-              smtp_connection_cache_on_demand="no")
+              smtp_connection_cache_on_demand="no", metrics_listen=f"127.0.0.1:{metrics}")
         r = deliver(w, f"[localhost]:{p}")
         assert r["status"] == "sent" and "tls" not in r, r
         again = deliver(w, f"[localhost]:{p}", "b@example.com")
@@ -214,6 +223,11 @@ def scenario_tls_handshake_failure_may_retries_plaintext(ringrelay):
         strict = deliver(w, f"[mx.test.example]:{p}")
         assert strict["status"] == "deferred" and strict["dsn"] == "4.7.5", strict
         assert strict["text"].startswith("Cannot start TLS: handshake failure"), strict
+        # One failed handshake where TLS was optional (then remembered); the encrypt one failed
+        # its set-up.
+        m = scraped(metrics)
+        assert m["ringrelay_tls_handshake_failures_total"] == 1, m
+        assert m['ringrelay_connection_failures_total{reason="session_setup"}'] >= 1, m
 
 
 def scenario_tls_session_resumption(ringrelay):
@@ -223,13 +237,21 @@ def scenario_tls_session_resumption(ringrelay):
     with World(ringrelay) as w:
         smtpd = tls_smtpd(w)
         hop = f"[mx.test.example]:{smtpd.port}"
-        serve(w, [(hop, "verify")], smtp_connection_cache_on_demand="no")
+        metrics = free_port()
+        serve(w, [(hop, "verify")], smtp_connection_cache_on_demand="no",
+              metrics_listen=f"127.0.0.1:{metrics}")
         first, second = deliver(w, hop), deliver(w, hop, "b@example.com")
         assert first["status"] == "sent" and not first["tls"]["resumed"], first
         assert second["status"] == "sent" and second["tls"]["resumed"], second
         assert second["tls"]["verification"] == "Verified", second
         lines = established(w)
         assert len(lines) == 2 and lines[1].endswith("(session resumed)"), lines
+        # The metrics saw one full and one resumed handshake, both verified.
+        m = scraped(metrics)
+        assert m['ringrelay_tls_handshakes_total{handshake="full",trust="verified"}'] == 1, m
+        assert m['ringrelay_tls_handshakes_total{handshake="resumed",trust="verified"}'] == 1, m
+        assert m["ringrelay_tls_handshake_seconds_count"] == 2, m
+        assert m["ringrelay_connections_opened_total"] == 2, m
 
 
 def scenario_tls_cached_connection_reuse(ringrelay):

@@ -46,9 +46,11 @@ TEST(DeliveryLog, JsonLinesCarryTheResultRecordsFields) {
     DeliveryLog log(path, true, "ringrelay", "relay.test");
     log.result(r);
     log.notice("Untrusted TLS connection established to mx[192.0.2.1]:25: \"quoted\"\nnext");
+    log.connection_notice("Q2", "mx[192.0.2.1]:25", "Untrusted TLS connection established");
+    log.connection_notice("", "mx[192.0.2.1]:25", "Host offered STARTTLS: [mx]");
   }
   auto lines = json_lines(path);
-  ASSERT_EQ(lines.size(), 2u);
+  ASSERT_EQ(lines.size(), 4u);
   const auto& result = lines[0];
   EXPECT_EQ(result["type"], "result");
   EXPECT_EQ(result["host"], "relay.test");
@@ -70,6 +72,11 @@ TEST(DeliveryLog, JsonLinesCarryTheResultRecordsFields) {
   EXPECT_EQ(lines[1]["type"], "notice");
   EXPECT_EQ(lines[1]["text"],
             "Untrusted TLS connection established to mx[192.0.2.1]:25: \"quoted\"\nnext");
+  EXPECT_EQ(lines[2]["id"], "Q2");
+  EXPECT_EQ(lines[2]["peer"], "mx[192.0.2.1]:25");
+  EXPECT_EQ(lines[2]["text"], "Untrusted TLS connection established");
+  EXPECT_FALSE(lines[3].contains("id"));
+  EXPECT_EQ(lines[3]["peer"], "mx[192.0.2.1]:25");
   std::remove(path.c_str());
 }
 
