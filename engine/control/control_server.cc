@@ -71,19 +71,31 @@ json site_json(const SiteState& s) {
 
 ControlServer::ControlServer(Ring& ring, Timers& timers, const EngineSettings& settings,
                              DeliveryLog& log)
-    : ring_(ring), timers_(timers), settings_(settings), log_(log) {
-  accept_op_.server = this;
-  accept_op_.handler = &ControlServer::on_accept;
+    : timers_(timers),
+      settings_(settings),
+      log_(log),
+      server_(ring, timers, {kConnectionLimit, kControlLineLimit, kCommandTime}) {
+  server_.request_length = [](std::string_view received) -> std::size_t {
+    auto newline = received.find('\n');
+    return newline == std::string_view::npos ? 0 : newline + 1;
+  };
+  server_.on_request = [this](std::uint64_t id, int fd, std::string_view line) {
+    line.remove_suffix(1);  // the newline
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    execute(id, peer_of(fd), line);
+  };
+  server_.too_long_answer =
+      error_line("request longer than " + std::to_string(kControlLineLimit) + " bytes") + "\n";
+  server_.busy_answer =
+      error_line("busy: " + std::to_string(kConnectionLimit) + " admin connections are open") +
+      "\n";
+  server_.log = [this](const std::string& text) {
+    log_.notice("control: " + text + " on " + path_);
+  };
 }
 
 ControlServer::~ControlServer() {
-  for (auto& [id, c] : connections_) {
-    if (c->fd >= 0) ::close(c->fd);
-  }
-  if (listen_fd_ >= 0) {
-    ::close(listen_fd_);
-    ::unlink(path_.c_str());
-  }
+  if (!path_.empty()) ::unlink(path_.c_str());
 }
 
 void ControlServer::listen() {
@@ -102,94 +114,13 @@ void ControlServer::listen() {
     }
   }
   if (settings_.control_socket.empty()) return;
+  int fd = listen_unix_socket(settings_.control_socket, settings_.control_socket_group,
+                              settings_.control_socket_mode, "control_socket");
   path_ = settings_.control_socket;
-  listen_fd_ = listen_unix_socket(path_, settings_.control_socket_group,
-                                  settings_.control_socket_mode, "control_socket");
-  arm_accept();
+  server_.listen(fd);
 }
 
-void ControlServer::arm_accept() {
-  if (accept_op_.in_flight || listen_fd_ < 0) return;
-  io_uring_prep_accept(ring_.prepare(&accept_op_), listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-  accept_op_.in_flight = true;
-}
-
-void ControlServer::on_accept(Completion& completion, int result, std::uint32_t) {
-  auto& op = static_cast<Op&>(completion);
-  op.in_flight = false;
-  ControlServer& self = *op.server;
-  if (result >= 0) {
-    if (self.connections_.size() >= kConnectionLimit) {
-      std::string busy =
-          error_line("busy: " + std::to_string(kConnectionLimit) + " admin connections are open") +
-          "\n";
-      [[maybe_unused]] ssize_t n =
-          ::send(result, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      ::close(result);
-    } else {
-      auto connection = std::make_unique<Connection>();
-      Connection& c = *connection;
-      c.id = self.next_id_++;
-      c.fd = result;
-      c.peer = peer_of(result);
-      c.buffer.resize(1024);
-      for (Op* op2 : {&c.recv_op, &c.send_op}) {
-        op2->server = &self;
-        op2->connection = &c;
-      }
-      c.recv_op.handler = &ControlServer::on_recv;
-      c.send_op.handler = &ControlServer::on_send;
-      self.connections_[c.id] = std::move(connection);
-      // A client that neither sends a command nor reads its answer is cut off.
-      c.deadline.arm(self.timers_, kCommandTime, [&self, &c] { self.close(c); });
-      self.arm_recv(c);
-    }
-  } else if (result != -ECANCELED && result != -EINTR && result != -EAGAIN) {
-    self.log_.notice("control: accept on " + self.path_ + ": " + std::strerror(-result));
-  }
-  self.arm_accept();
-}
-
-void ControlServer::arm_recv(Connection& c) {
-  if (c.recv_op.in_flight || c.closed) return;
-  io_uring_prep_recv(ring_.prepare(&c.recv_op), c.fd, c.buffer.data(), c.buffer.size(), 0);
-  c.recv_op.in_flight = true;
-}
-
-void ControlServer::on_recv(Completion& completion, int result, std::uint32_t) {
-  auto& op = static_cast<Op&>(completion);
-  op.in_flight = false;
-  ControlServer& self = *op.server;
-  Connection& c = *op.connection;
-  if (c.closed || c.answered) {
-    self.close(c);
-    return;
-  }
-  if (result == -EINTR || result == -EAGAIN) {
-    self.arm_recv(c);
-    return;
-  }
-  if (result <= 0) {
-    self.close(c);  // gone before its command
-    return;
-  }
-  c.unread.append(c.buffer.data(), static_cast<std::size_t>(result));
-  auto newline = c.unread.find('\n');
-  if (newline == std::string::npos) {
-    if (c.unread.size() > kControlLineLimit) {
-      self.answer(
-          c, error_line("request longer than " + std::to_string(kControlLineLimit) + " bytes"));
-    } else {
-      self.arm_recv(c);
-    }
-    return;
-  }
-  std::string line = c.unread.substr(0, newline);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  self.execute(c, line);
-}
-
-void ControlServer::execute(Connection& c, std::string_view line) {
+void ControlServer::execute(std::uint64_t c, const std::string& peer, std::string_view line) {
   std::string error;
   auto parsed = parse_control_command(line, error);
   if (!parsed) {
@@ -206,17 +137,17 @@ void ControlServer::execute(Connection& c, std::string_view line) {
     }
     case ControlCommand::Verb::suspend:
     case ControlCommand::Verb::resume:
-      change_holds(c, *command);
+      change_holds(c, peer, *command);
       return;
     case ControlCommand::Verb::bounce:
     case ControlCommand::Verb::defer:
-      log_.notice("control: " + c.peer + ": " + std::string(line));
+      log_.notice("control: " + peer + ": " + std::string(line));
       break;
     case ControlCommand::Verb::sites:
       break;
   }
   auto asked = std::make_unique<Asked>();
-  asked->connection = c.id;
+  asked->connection = c;
   asked->command = command;
   ask_every_shard(std::move(asked));
 }
@@ -287,11 +218,11 @@ void ControlServer::finish(std::uint64_t asked_id) {
     reply["recipients"] = recipients;
     reply["message"] = message;
   }
-  auto c = connections_.find(asked->connection);
-  if (c != connections_.end()) answer(*c->second, reply.dump());
+  answer(asked->connection, reply.dump());
 }
 
-void ControlServer::change_holds(Connection& c, const ControlCommand& command) {
+void ControlServer::change_holds(std::uint64_t c, const std::string& peer,
+                                 const ControlCommand& command) {
   std::string error;
   std::optional<HoldSet> changed;
   std::string message;
@@ -326,7 +257,7 @@ void ControlServer::change_holds(Connection& c, const ControlCommand& command) {
     return;
   }
   holds_ = std::make_shared<const HoldSet>(std::move(*changed));
-  log_.notice("control: " + c.peer + ": " + message);
+  log_.notice("control: " + peer + ": " + message);
   if (publish_holds) publish_holds(holds_);
   arm_expiry();
   if (std::string warning = persist(); !warning.empty()) message += " (" + warning + ")";
@@ -373,52 +304,12 @@ void ControlServer::arm_expiry() {
       [this] { expire_holds(); });
 }
 
-void ControlServer::answer(Connection& c, std::string json_line) {
-  if (c.answered || c.closed) return;
-  c.answered = true;
-  c.reply = std::move(json_line) + "\n";
-  c.sent = 0;
-  send_rest(c);
-}
-
-void ControlServer::send_rest(Connection& c) {
-  io_uring_prep_send(ring_.prepare(&c.send_op), c.fd, c.reply.data() + c.sent,
-                     c.reply.size() - c.sent, MSG_NOSIGNAL);
-  c.send_op.in_flight = true;
-}
-
-void ControlServer::on_send(Completion& completion, int result, std::uint32_t) {
-  auto& op = static_cast<Op&>(completion);
-  op.in_flight = false;
-  ControlServer& self = *op.server;
-  Connection& c = *op.connection;
-  if (result > 0) c.sent += static_cast<std::size_t>(result);
-  bool again = result == -EINTR || result == -EAGAIN || (result > 0 && c.sent < c.reply.size());
-  if (!c.closed && again) {
-    self.send_rest(c);
-    return;
-  }
-  self.close(c);
-}
-
-void ControlServer::close(Connection& c) {
-  if (!c.closed) {
-    c.closed = true;
-    c.deadline.cancel();
-    ::shutdown(c.fd, SHUT_RDWR);  // ends a receive or send still in flight
-  }
-  if (c.recv_op.in_flight || c.send_op.in_flight) return;  // their completions come back here
-  ::close(c.fd);
-  c.fd = -1;
-  auto it = connections_.find(c.id);
-  if (it != connections_.end()) {
-    graveyard_.push_back(std::move(it->second));
-    connections_.erase(it);
-  }
+void ControlServer::answer(std::uint64_t connection, std::string json_line) {
+  server_.answer(connection, std::move(json_line) + "\n");
 }
 
 void ControlServer::end_of_turn() {
-  graveyard_.clear();
+  server_.end_of_turn();
 }
 
 }  // namespace ringrelay::engine

@@ -1,9 +1,9 @@
 // The admin socket on shard 0: `ringrelay ctl` connects to a UNIX stream socket (control_socket,
-// owner-only by default), sends one command line and reads one JSON line back. Holds live here
-// and are published to every shard as one snapshot (they survive SIGHUP, and a restart when
-// control_state_file is set: hold_state.hh); sites
-// and flushes are asked of every shard and the answers gathered (at most kAnswerTime). Every
-// change is logged with the peer's uid and pid. The language: control_command.hh.
+// owner-only by default; runtime/request_server), sends one command line and reads one JSON line
+// back. Holds live here and are published to every shard as one snapshot (they survive SIGHUP,
+// and a restart when control_state_file is set: hold_state.hh); sites and flushes are asked of
+// every shard and the answers gathered (at most kAnswerTime; the metrics gather sites the same
+// way). Every change is logged with the peer's uid and pid. The language: control_command.hh.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,7 @@
 #include "engine/control/shard_answer.hh"
 #include "engine/delivery/delivery_log.hh"
 #include "engine/delivery/holds.hh"
+#include "engine/runtime/request_server.hh"
 #include "engine/runtime/ring.hh"
 #include "engine/runtime/timers.hh"
 
@@ -52,25 +53,9 @@ class ControlServer {
   static constexpr std::size_t kConnectionLimit = 16;
 
  private:
-  struct Connection;
-  struct Op : Completion {
-    ControlServer* server = nullptr;
-    Connection* connection = nullptr;
-    bool in_flight = false;
-  };
-  struct Connection {
-    std::uint64_t id = 0;
-    int fd = -1;
-    std::string peer;  // "uid 0 pid 123", for the log
-    Op recv_op, send_op;
-    std::string buffer, unread, reply;
-    std::size_t sent = 0;
-    bool answered = false, closed = false;
-    Timer deadline;
-  };
   // A command waiting for the other shards' answers.
   struct Asked {
-    std::uint64_t connection = 0;
+    std::uint64_t connection = 0;  // the request server's id for the asking connection
     std::shared_ptr<const ControlCommand> command;
     std::size_t waiting = 0;
     std::vector<ControlReply> replies;
@@ -78,34 +63,24 @@ class ControlServer {
     Timer deadline;
   };
 
-  static void on_accept(Completion& c, int result, std::uint32_t flags);
-  static void on_recv(Completion& c, int result, std::uint32_t flags);
-  static void on_send(Completion& c, int result, std::uint32_t flags);
-  void arm_accept();
-  void arm_recv(Connection& c);
-  void execute(Connection& c, std::string_view line);
+  void execute(std::uint64_t connection, const std::string& peer, std::string_view line);
   // Answers `command` here and asks the other shards; finish() sees the answers.
   void ask_every_shard(std::unique_ptr<Asked> asked);
-  void change_holds(Connection& c, const ControlCommand& command);
+  void change_holds(std::uint64_t connection, const std::string& peer,
+                    const ControlCommand& command);
   void finish(std::uint64_t asked_id);  // every shard answered, or the time is up
-  void answer(Connection& c, std::string json_line);
-  void send_rest(Connection& c);  // what of the answer is not written yet
-  void close(Connection& c);
+  void answer(std::uint64_t connection, std::string json_line);
   void expire_holds();
   void arm_expiry();
   // Writes the holds to control_state_file (when set); "" or a warning for the log and answer.
   std::string persist();
 
-  Ring& ring_;
   Timers& timers_;
   const EngineSettings& settings_;
   DeliveryLog& log_;
-  int listen_fd_ = -1;
-  std::string path_;
+  RequestServer server_;
+  std::string path_;        // the socket, removed at the end
   std::string state_path_;  // control_state_file, as at start; empty: holds are not saved
-  Op accept_op_;
-  std::map<std::uint64_t, std::unique_ptr<Connection>> connections_;
-  std::vector<std::unique_ptr<Connection>> graveyard_;
   std::map<std::uint64_t, std::unique_ptr<Asked>> asked_;
   std::uint64_t next_id_ = 1;
   HoldSetPointer holds_ = std::make_shared<const HoldSet>();

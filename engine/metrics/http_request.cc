@@ -27,9 +27,13 @@ std::optional<HttpRequestLine> parse_http_request_line(std::string_view head, st
   return request;
 }
 
-bool http_head_complete(std::string_view received) {
-  return received.find("\r\n\r\n") != std::string_view::npos ||
-         received.find("\n\n") != std::string_view::npos;
+std::size_t http_head_length(std::string_view received) {
+  auto crlf = received.find("\r\n\r\n");
+  auto lf = received.find("\n\n");
+  std::size_t end = std::string_view::npos;
+  if (crlf != std::string_view::npos) end = crlf + 4;
+  if (lf != std::string_view::npos && (end == std::string_view::npos || lf + 2 < end)) end = lf + 2;
+  return end == std::string_view::npos ? 0 : end;
 }
 
 }  // namespace ringrelay::engine

@@ -17,7 +17,8 @@ struct HttpRequestLine {
 // when it is not METHOD SP TARGET SP HTTP/x.y with a target starting with '/'.
 std::optional<HttpRequestLine> parse_http_request_line(std::string_view head, std::string& error);
 
-// Whether `received` holds a whole request head (up to the empty line).
-bool http_head_complete(std::string_view received);
+// The length of the request head at the start of `received`, through its empty line; 0 while
+// it is not whole.
+std::size_t http_head_length(std::string_view received);
 
 }  // namespace ringrelay::engine

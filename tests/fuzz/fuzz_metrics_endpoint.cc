@@ -56,7 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (request->path.empty() || request->path.front() != '/') std::abort();
     if (request->path.find('?') != std::string::npos) std::abort();
   }
-  (void)http_head_complete(input);
+  std::size_t head = http_head_length(input);
+  if (head > input.size() || (head > 0 && input[head - 1] != '\n')) std::abort();
 
   MetricsView view;
   SiteState site;
