@@ -143,13 +143,8 @@ int run_serve_command(std::span<const std::string_view> args) {
     scheduler.metrics = metrics_of[0];
     feed.shard_metrics = metrics_of[0];
     // The other shards write each result's log line and format its feed record themselves.
-    auto prepare_result = [&log](ResultRecord& record) {
-      log.result(record);
-      auto formatted = format_unnumbered_result(record);
-      record.unnumbered_record = std::move(formatted.text);
-      record.seq_offset = formatted.seq_offset;
-    };
-    ShardSet shards(shard_count, settings, ring, log, prepare_result, metrics_of);
+    auto prepare = [&log](ResultRecord& record) { prepare_result(record, log); };
+    ShardSet shards(shard_count, settings, ring, log, prepare, metrics_of);
     bool stopping = false;
     // Work for a shard: by the site a shard learnt for the next hop, else by the hop's hash. The
     // owning shard's lookup may hand it on once (`owned` then), to the shard owning its site.

@@ -7,7 +7,6 @@
 #include <syslog.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -18,6 +17,7 @@
 #include "engine/config/parameter_support.hh"
 #include "engine/feed/feed_access.hh"
 #include "engine/runtime/address.hh"
+#include "engine/runtime/tcp_socket.hh"
 #include "proto/ascii.hh"
 
 namespace ringrelay::engine {
@@ -466,17 +466,9 @@ EngineSettings engine_settings(const Config& c) {
   e.shards = static_cast<std::size_t>(c.count_or_auto("shards"));
   e.shard_session_limit = static_cast<std::size_t>(c.integer("shard_session_limit"));
   e.metrics_listen = c.value("metrics_listen");
-  if (!e.metrics_listen.empty()) {
-    auto colon = e.metrics_listen.rfind(':');
-    std::string host = e.metrics_listen.substr(0, colon == std::string::npos ? 0 : colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-      host = host.substr(1, host.size() - 2);
-    }
-    int port = colon == std::string::npos ? 0 : std::atoi(e.metrics_listen.c_str() + colon + 1);
-    if (!numeric_address(host, 1) || port <= 0 || port > 65535) {
-      throw ConfigError("metrics_listen = " + e.metrics_listen +
-                        ": expected an IP address and port, e.g. 127.0.0.1:9464");
-    }
+  if (!e.metrics_listen.empty() && !listen_address(e.metrics_listen)) {
+    throw ConfigError("metrics_listen = " + e.metrics_listen +
+                      ": expected an IP address and port, e.g. 127.0.0.1:9464");
   }
   e.metrics_site_limit = static_cast<std::size_t>(c.integer("metrics_site_limit"));
   e.ringrelay_user = c.value("ringrelay_user");

@@ -88,11 +88,14 @@ void DeliveryLog::result(const ResultRecord& r) {
     write(program, postfix_line(r));
     return;
   }
-  // The feed's result record (one formatter for both), after the fields a log line needs.
-  std::string record = format_result(r, 0);
-  if (!record.empty() && record.back() == '\n') record.pop_back();
+  // The feed's result record (one formatter for both, and formatted once when the feed did it
+  // already), after the fields a log line needs.
+  std::string formatted;
+  std::string_view record = r.unnumbered_record;
+  if (record.empty()) record = formatted = format_result(r, 0);
+  if (!record.empty() && record.back() == '\n') record.remove_suffix(1);
   emit(json_start() + "\"sender\":" + json_text(r.request->message.sender) + "," +
-       record.substr(1));
+       std::string(record.substr(1)));
 }
 
 void DeliveryLog::notice(const std::string& text) {

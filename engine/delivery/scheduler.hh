@@ -208,9 +208,9 @@ class Scheduler : public ConnectionListener {
   const EngineSettings::Rates* domain_rates(const Destination& d) const;
   void sweep();  // frees idle destinations and sites, forgets expired broken TLS peers
   void arm_sweep();
+  void count_setup(Slot& slot);  // once per connection, when it is ready or has ended
   // Connection and cache events for peers in debug_peer_list. Callers check debugging() first, so
   // the text is not even built on the per-message path when nobody is being debugged.
-  void count_setup(Slot& slot);  // once per connection, when it is ready or has ended
   bool debugging() const { return log_notice && !settings_.debug_peers.empty(); }
   void debug(const ServerAddress& peer, const std::string& text) const;
 

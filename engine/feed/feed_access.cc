@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "engine/config/engine_settings.hh"
-#include "engine/runtime/address.hh"
+#include "engine/runtime/tcp_socket.hh"
 #include "engine/runtime/unix_socket.hh"
 
 namespace ringrelay::engine {
@@ -103,13 +103,8 @@ void feed_access_settings(const Config& c, EngineSettings& e) {
   e.feed_tcp_secret.clear();
   if (!e.feed_tcp_listen.empty()) {
     const std::string& spec = e.feed_tcp_listen;
-    auto colon = spec.rfind(':');
-    std::string host = colon == std::string::npos ? spec : spec.substr(0, colon);
-    if (!host.empty() && host.front() == '[' && host.back() == ']')
-      host = host.substr(1, host.size() - 2);
-    int port = colon == std::string::npos ? 0 : std::atoi(spec.c_str() + colon + 1);
-    bool loopback = host == "::1" || host.starts_with("127.");
-    if (!numeric_address(host, 1) || port <= 0 || port > 65535 || !loopback) {
+    auto address = listen_address(spec);
+    if (!address || !(address->address == "::1" || address->address.starts_with("127."))) {
       throw ConfigError("feed_tcp_listen = " + spec +
                         ": expected a loopback address and port, e.g. 127.0.0.1:2526");
     }

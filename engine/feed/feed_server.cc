@@ -295,12 +295,14 @@ void FeedServer::handle_line(Client& client, std::string_view line) {
     case FeedCommand::Type::ack:
       handle_ack(client, command->upto);
       break;
-    case FeedCommand::Type::deliver: {
-      std::uint64_t accepted = metrics_.requests_accepted.value();
-      handle_deliver(client, command->request);
-      if (metrics_.requests_accepted.value() == accepted) metrics_.requests_refused.add();
+    case FeedCommand::Type::deliver:
+      if (handle_deliver(client, command->request)) {
+        metrics_.requests_accepted.add();
+        metrics_.recipients_received.add(command->request->message.recipients.size());
+      } else {
+        metrics_.requests_refused.add();
+      }
       break;
-    }
   }
 }
 
@@ -377,16 +379,16 @@ void FeedServer::handle_collect(Client& client) {
   queue(client, format_collected(results, done));
 }
 
-void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
+bool FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
   if (in_flight_.count(request->id)) {
     queue(client, format_error({request->id, "id", "a request with this id is already in flight"}));
-    return;
+    return false;
   }
   if (!request->pool.empty() && settings_.egress.pool(request->pool) == nullptr) {
     queue(client, format_error({request->id, "pool",
                                 "no egress pool or source named \"" + request->pool +
                                     "\" (egress_pool_maps, egress_source_maps)"}));
-    return;
+    return false;
   }
   if (request->spool_reference) {
     const auto& ref = *request->spool_reference;
@@ -394,12 +396,12 @@ void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
       queue(client, format_error({request->id, "body.size",
                                   "larger than feed_body_memory_limit (" +
                                       std::to_string(settings_.feed_body_memory_limit) + ")"}));
-      return;
+      return false;
     }
     if (auto problem = spool_->read(ref.path, ref.offset, ref.size, request->spool)) {
       queue(client, format_error({request->id, problem->about_path ? "body.path" : "body",
                                   problem->message}));
-      return;
+      return false;
     }
     request->body_waiting = request->spool.waiting();
     if (!request->body_waiting) request->message.body = {request->spool.bytes()};
@@ -412,7 +414,7 @@ void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
     if (!hop) {
       queue(client,
             format_error({request->id, "recipients[" + std::to_string(i) + "].address", error}));
-      return;
+      return false;
     }
     auto& to = routes[hop->key()];
     to.first = std::move(*hop);
@@ -423,11 +425,9 @@ void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
   request->received = Clock::now();
   request->reported.assign(request->message.recipients.size(), false);
   in_flight_[request->id] = request;
-  metrics_.requests_accepted.add();
-  metrics_.recipients_received.add(request->message.recipients.size());
   if (!journal_) {
     start_request(request, routes);
-    return;
+    return true;
   }
   // Started only once the journal knows of it: after a crash, every recipient it might have
   // reached is accounted for.
@@ -436,6 +436,7 @@ void FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
   w.request = request;
   w.routes = std::move(routes);
   waiting_.push_back(std::move(w));
+  return true;
 }
 
 std::optional<dns::Nexthop> FeedServer::route(const DeliveryRequest& request, std::size_t index,
@@ -480,8 +481,7 @@ void FeedServer::report(ResultRecord record) {
     }
     request.reported[record.recipient] = true;
   }
-  bool prepared = !record.unnumbered_record.empty();  // by the delivering shard: logged there
-  if (!prepared) log_.result(record);
+  if (record.unnumbered_record.empty()) prepare_result(record, log_);  // a result of this shard
   switch (record.result.status) {
     case proto::DeliveryStatus::sent:
       ++request.sent;
@@ -494,9 +494,7 @@ void FeedServer::report(ResultRecord record) {
       break;
   }
   std::uint64_t seq = next_seq_++;
-  std::string line =
-      prepared ? number_record({std::move(record.unnumbered_record), record.seq_offset}, seq)
-               : format_result(record, seq);
+  std::string line = number_record({std::move(record.unnumbered_record), record.seq_offset}, seq);
   add_record(request, std::move(line), seq, record.recipient);
   if (request.unfinished > 0 && --request.unfinished == 0) {
     std::uint64_t done_seq = next_seq_++;
@@ -504,6 +502,13 @@ void FeedServer::report(ResultRecord record) {
     if (journal_) journal_finished(request.id);
     in_flight_.erase(request.id);
   }
+}
+
+void prepare_result(ResultRecord& record, DeliveryLog& log) {
+  auto formatted = format_unnumbered_result(record);
+  record.unnumbered_record = std::move(formatted.text);
+  record.seq_offset = formatted.seq_offset;
+  log.result(record);
 }
 
 void FeedServer::add_record(DeliveryRequest& request, std::string line, std::uint64_t seq,

@@ -23,10 +23,15 @@
 #include "engine/feed/result_stream.hh"
 #include "engine/feed/results_journal.hh"
 #include "engine/feed/spool_reader.hh"
-#include "engine/metrics/metrics_exposition.hh"
+#include "engine/metrics/shard_metrics.hh"
 #include "engine/runtime/ring.hh"
 
 namespace ringrelay::engine {
+
+// What is done once for each result, by the shard that delivered it (or the feed's shard for its
+// own): its record formatted without the sequence number (ResultRecord::unnumbered_record), then
+// its log line written (a JSON log line reuses the record).
+void prepare_result(ResultRecord& record, DeliveryLog& log);
 
 class FeedServer : public ResultSink {
  public:
@@ -103,7 +108,8 @@ class FeedServer : public ResultSink {
   void consume(Client& client);  // handles the complete lines received so far
   void handle_line(Client& client, std::string_view line);
   void handle_hello(Client& client, struct FeedCommand& command);
-  void handle_deliver(Client& client, const RequestPointer& request);
+  // False when the request was refused (an error line queued for the client).
+  bool handle_deliver(Client& client, const RequestPointer& request);
   void handle_ack(Client& client, std::uint64_t upto);
   void handle_collect(Client& client);
   void queue(Client& client, std::string line, std::uint64_t seq = 0, bool is_result = true);

@@ -21,13 +21,6 @@ struct ProcessFigures {
 };
 ProcessFigures read_process_figures();
 
-// Counted by the feed on shard 0.
-struct FeedMetrics {
-  Counter requests_accepted, requests_refused;  // refused: malformed or refused lines too
-  Counter recipients_received;
-  Counter pushback;  // a client's reading stopped: engine full, journal behind, too many in flight
-};
-
 struct MetricsView {
   std::vector<const ShardMetrics*> shards;  // index = shard number
   std::vector<double> shard_cpu_seconds;    // each shard thread's CPU time (shard_cpu_seconds)

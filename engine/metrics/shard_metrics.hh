@@ -77,6 +77,13 @@ struct ShardMetrics {
   std::atomic<int> cpu_clock{-1};
 };
 
+// Counted by the feed on shard 0.
+struct FeedMetrics {
+  Counter requests_accepted, requests_refused;  // refused: malformed or refused lines too
+  Counter recipients_received;
+  Counter pushback;  // a client's reading stopped: engine full, journal behind, too many in flight
+};
+
 // The counting, done by the shard that decided: one final result of a recipient; a connection
 // that is ready to carry mail or that ended before it was (each connection is counted once).
 void count_result(ShardMetrics& metrics, const ResultRecord& record);

@@ -9,15 +9,11 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "engine/runtime/address.hh"
-
 namespace ringrelay::engine {
 
-int listen_tcp_socket(const std::string& spec, const std::string& parameter) {
+std::optional<ServerAddress> listen_address(const std::string& spec) {
   auto colon = spec.rfind(':');
-  if (colon == std::string::npos) {
-    throw std::runtime_error(parameter + " " + spec + ": not address:port");
-  }
+  if (colon == std::string::npos) return std::nullopt;
   std::string host = spec.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
@@ -26,11 +22,15 @@ int listen_tcp_socket(const std::string& spec, const std::string& parameter) {
   const char* first = spec.data() + colon + 1;
   const char* last = spec.data() + spec.size();
   auto [end, ec] = std::from_chars(first, last, port);
-  if (ec != std::errc() || end != last || first == last || port > 65535) {
-    throw std::runtime_error(parameter + " " + spec + ": not a port number after the colon");
+  if (ec != std::errc() || end != last || port == 0 || port > 65535) return std::nullopt;
+  return numeric_address(host, static_cast<std::uint16_t>(port));
+}
+
+int listen_tcp_socket(const std::string& spec, const std::string& parameter) {
+  auto address = listen_address(spec);
+  if (!address) {
+    throw std::runtime_error(parameter + " " + spec + ": not an IP address and port");
   }
-  auto address = numeric_address(host, static_cast<std::uint16_t>(port));
-  if (!address) throw std::runtime_error(parameter + " " + spec + ": not an IP address");
   int fd = ::socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
