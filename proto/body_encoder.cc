@@ -95,8 +95,19 @@ std::size_t BodyEncoder::produce(OutputBatch& out, std::size_t max_bytes) {
       }
       bool has_cr = length > 0 ? cursor[length - 1] == '\r' : previous_was_cr_;
       if (!has_cr) {
-        flush(newline);
-        insert(kCrLf);
+        auto bytes = static_cast<std::size_t>(newline - run);
+        if (bytes < kCopyRunsBelow && (changed_ || out.copy_open())) {
+          // The common case of a body with bare LFs: the line and its CRLF in one copy.
+          char* to = out.copy_space(bytes + kCrLf.size(), copy_hint(run));
+          std::memcpy(to, run, bytes);
+          std::memcpy(to + bytes, kCrLf.data(), kCrLf.size());
+          out.commit_copy(bytes + kCrLf.size());
+          produced += bytes + kCrLf.size();
+          changed_ = true;
+        } else {
+          flush(newline);
+          insert(kCrLf);
+        }
         run = newline + 1;  // the bare LF is replaced
       }
       cursor = newline + 1;

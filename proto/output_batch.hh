@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,22 +56,33 @@ class OutputBatch {
   static constexpr std::size_t kMaxCopyBuffer = 64 * 1024;
   void add_copy(std::string_view bytes, std::size_t capacity_hint) {
     if (bytes.empty()) return;
-    total_ += bytes.size();
-    if (copy_open_ && owned_.back().capacity() - owned_.back().size() >= bytes.size()) {
-      std::string& buffer = owned_.back();
-      buffer.append(bytes);  // within the capacity: the segment's data pointer stays valid
-      segments_.back() = std::string_view(buffer.data(), buffer.size());
-      return;
+    std::memcpy(copy_space(bytes.size(), capacity_hint), bytes.data(), bytes.size());
+    commit_copy(bytes.size());
+  }
+  // Room for `bytes` more at the end of the open copy buffer (a new one, sized as add_copy says,
+  // when none is open or it has too little room): the caller writes there, then commit_copy()
+  // says how much it wrote. For the encoder's inner loop: a line and its CRLF in one step.
+  char* copy_space(std::size_t bytes, std::size_t capacity_hint) {
+    if (copy_open_ && copies_.back().capacity - copies_.back().size >= bytes) {
+      return copies_.back().bytes.get() + copies_.back().size;
     }
-    std::size_t capacity = std::min(
-        {capacity_hint, kMaxCopyBuffer, std::max(kFirstCopyBuffer, 2 * last_copy_capacity_)});
-    std::string& buffer = owned_.emplace_back();
-    buffer.reserve(std::max(bytes.size(), capacity));
-    last_copy_capacity_ = buffer.capacity();
-    buffer.append(bytes);
-    segments_.push_back(buffer);
+    std::size_t capacity =
+        std::max(bytes, std::min({capacity_hint, kMaxCopyBuffer,
+                                  std::max(kFirstCopyBuffer, 2 * last_copy_capacity_)}));
+    CopyBuffer& buffer = copies_.emplace_back();
+    buffer.bytes = std::make_unique_for_overwrite<char[]>(capacity);
+    buffer.capacity = capacity;
+    last_copy_capacity_ = capacity;
+    segments_.emplace_back(buffer.bytes.get(), 0);
     last_owned_ = true;
     copy_open_ = true;
+    return buffer.bytes.get();
+  }
+  void commit_copy(std::size_t bytes) {
+    CopyBuffer& buffer = copies_.back();
+    buffer.size += bytes;
+    total_ += bytes;
+    segments_.back() = std::string_view(buffer.bytes.get(), buffer.size);
   }
   // Whether add_copy() would extend the last segment (the encoder then copies what it inserts).
   bool copy_open() const { return copy_open_; }
@@ -84,6 +97,7 @@ class OutputBatch {
   void append(OutputBatch&& other) {
     for (auto segment : other.segments_) segments_.push_back(segment);
     owned_.splice(owned_.end(), other.owned_);
+    copies_.splice(copies_.end(), other.copies_);
     total_ += other.total_;
     last_owned_ = true;  // never merge across batches
     copy_open_ = false;
@@ -103,10 +117,16 @@ class OutputBatch {
 
  private:
   std::vector<std::string_view> segments_;
+  // A copy buffer: written in place, never reallocated (segments point into it).
+  struct CopyBuffer {
+    std::unique_ptr<char[]> bytes;
+    std::size_t size = 0, capacity = 0;
+  };
   std::list<std::string> owned_;  // list: nodes never move, so views into them stay valid
+  std::list<CopyBuffer> copies_;
   std::size_t total_ = 0;
   bool last_owned_ = false;
-  bool copy_open_ = false;  // the last segment is owned_.back(), a copy buffer
+  bool copy_open_ = false;  // the last segment is copies_.back()
   std::size_t last_copy_capacity_ = 0;
 };
 
