@@ -30,9 +30,12 @@ std::string normalised(const std::string& path) {
 
 // Opens `relative` beneath `directory_fd`: no "..", absolute symlink or magic link may lead out of
 // it, the last component may not be a symlink, and a FIFO or device does not block the open.
-int open_beneath(int directory_fd, const std::string& relative) {
+// `no_atime`: reading it does not update its access time (an inode write and, on ext4, a journal
+// entry per message); only for the file's owner or with CAP_FOWNER, EPERM otherwise.
+int open_beneath(int directory_fd, const std::string& relative, bool no_atime) {
   open_how how{};
-  how.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+  how.flags =
+      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | (no_atime ? O_NOATIME : 0);
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
   for (int attempt = 0; attempt < 8; ++attempt) {
     long fd = ::syscall(SYS_openat2, directory_fd, relative.c_str(), &how, sizeof how);
@@ -151,7 +154,12 @@ std::optional<SpoolReader::Problem> SpoolReader::read(const std::string& path, s
                              (names_.empty() ? "none" : names_) + ")"};
   }
   std::string relative = wanted.substr(beneath->path == "/" ? 1 : beneath->path.size() + 1);
-  int fd = open_beneath(beneath->fd, relative);
+  int fd = open_beneath(beneath->fd, relative, no_atime_.load(std::memory_order_relaxed));
+  if (fd < 0 && errno == EPERM && no_atime_.load(std::memory_order_relaxed)) {
+    // Not the files' owner (the queue manager's user): access times are updated from now on.
+    no_atime_.store(false, std::memory_order_relaxed);
+    fd = open_beneath(beneath->fd, relative, false);
+  }
   if (fd < 0) {
     int e = errno;
     if (e == EXDEV) return Problem{true, path + " resolves outside spool_directories"};

@@ -8,6 +8,7 @@
 // is sent and shard 0 does not copy every body. Not here: parsing requests (feed_protocol).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -79,6 +80,9 @@ class SpoolReader {
   std::vector<Directory> directories_;
   std::string names_;  // for messages: "/var/spool/a, /var/spool/b"
   std::uint64_t max_files_waiting_;
+  // Opened with O_NOATIME until the kernel refuses it once (files of another user, no
+  // CAP_FOWNER).
+  mutable std::atomic<bool> no_atime_{true};
 };
 
 }  // namespace ringrelay::engine
