@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -45,21 +47,33 @@ DeliveryLog::~DeliveryLog() {
 }
 
 std::string DeliveryLog::format_delay(double seconds) {
-  if (seconds < 0) seconds = 0;
+  // Postfix's precision: whole seconds from 10 s, tenths from 1 s, hundredths below, truncated,
+  // trailing zeros dropped. Integer arithmetic: two of these per result, four more in delays=.
+  if (!(seconds >= 0)) seconds = 0;   // negative or NaN
+  seconds = std::min(seconds, 1e15);  // fits the integer below
   char text[32];
+  char* end = text + sizeof text;
+  char* out = text;
+  auto digits = [&](std::uint64_t value) { out = std::to_chars(out, end, value).ptr; };
   if (seconds >= 10) {
-    std::snprintf(text, sizeof text, "%.0f", std::floor(seconds));
+    digits(static_cast<std::uint64_t>(seconds));
   } else if (seconds >= 1) {
-    std::snprintf(text, sizeof text, "%.1f", std::floor(seconds * 10) / 10);
+    auto tenths = static_cast<std::uint64_t>(seconds * 10);
+    digits(tenths / 10);
+    if (tenths % 10 != 0) {
+      *out++ = '.';
+      *out++ = static_cast<char>('0' + tenths % 10);
+    }
   } else {
-    std::snprintf(text, sizeof text, "%.2f", std::floor(seconds * 100) / 100);
+    auto hundredths = static_cast<std::uint64_t>(seconds * 100);
+    *out++ = '0';
+    if (hundredths != 0) {
+      *out++ = '.';
+      *out++ = static_cast<char>('0' + hundredths / 10);
+      if (hundredths % 10 != 0) *out++ = static_cast<char>('0' + hundredths % 10);
+    }
   }
-  std::string out = text;
-  if (out.find('.') != std::string::npos) {
-    while (out.back() == '0') out.pop_back();
-    if (out.back() == '.') out.pop_back();
-  }
-  return out;
+  return std::string(text, out);
 }
 
 std::string DeliveryLog::postfix_line(const ResultRecord& r) {

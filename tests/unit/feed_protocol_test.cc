@@ -1,6 +1,8 @@
 // The feed protocol: every request field's validation and its error text, and the result records.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -302,6 +304,15 @@ TEST(DeliveryLog, PostfixDelayNotationAndLine) {
   EXPECT_EQ(DeliveryLog::format_delay(0.1), "0.1");
   EXPECT_EQ(DeliveryLog::format_delay(1.27), "1.2");
   EXPECT_EQ(DeliveryLog::format_delay(23.7), "23");
+  EXPECT_EQ(DeliveryLog::format_delay(0.5), "0.5");
+  EXPECT_EQ(DeliveryLog::format_delay(0.999), "0.99");
+  EXPECT_EQ(DeliveryLog::format_delay(1), "1");
+  EXPECT_EQ(DeliveryLog::format_delay(9.99), "9.9");
+  EXPECT_EQ(DeliveryLog::format_delay(10), "10");
+  EXPECT_EQ(DeliveryLog::format_delay(86400.5), "86400");
+  EXPECT_EQ(DeliveryLog::format_delay(-3), "0");
+  EXPECT_EQ(DeliveryLog::format_delay(std::nan("")), "0");
+  EXPECT_EQ(DeliveryLog::format_delay(HUGE_VAL), "1000000000000000");
   auto request = std::make_shared<DeliveryRequest>();
   request->id = "4XyZ";
   request->message.recipients.push_back({"a@example.com", "rfc822;alias@example.com", ""});
