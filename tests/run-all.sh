@@ -28,7 +28,7 @@ bash deploy/package-test.sh build/release
 # c-ares channels on worker shards, the native (getaddrinfo) lookup thread, and TLS on a shard.
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan --target ringrelay ringrelay_unit_tests
-ctest --preset tsan --timeout 300 -R 'SpscQueue|SyslogWriter|integration\.(many_destinations_across_shards|feeder_disconnects_without_reading|sigterm_with_work_in_flight|cache_reuse_by_endpoint|dns_ttl_expiry_and_cache|dns_next_mx_when_first_is_down|tls_cached_connection_reuse|spool_body_truncated_before_its_delivery|ctl_suspends_inspects_resumes_and_bounces|metrics_count_every_result)'
+ctest --preset tsan --timeout 300 -R 'SpscQueue|SyslogWriter|integration\.(many_destinations_across_shards|feeder_disconnects_without_reading|sigterm_with_work_in_flight|cache_reuse_by_endpoint|dns_ttl_expiry_and_cache|dns_next_mx_when_first_is_down|tls_cached_connection_reuse|spool_body_truncated_before_its_delivery|ctl_suspends_inspects_resumes_and_bounces|metrics_count_every_result|feed_clients_served_on_every_shard|journal_taken_over_when_the_shard_count_changes)|FeedRegistry'
 
 cmake --preset asan >/dev/null
 cmake --build --preset asan

@@ -118,14 +118,16 @@ int run_serve_command(std::span<const std::string_view> args) {
                     settings.myhostname, settings.syslog_facility);
     Ring ring(4096);
     Timers timers;
-    auto router =
-        std::make_unique<Router>(settings.relayhost, settings.transport_maps,
-                                 settings.sender_relayhost_maps, settings.empty_sender_key);
+    // Shared with the other shards' feed servers (it does not change once made).
+    std::shared_ptr<const Router> router =
+        std::make_shared<const Router>(settings.relayhost, settings.transport_maps,
+                                       settings.sender_relayhost_maps, settings.empty_sender_key);
     ShardResolver resolver(ring, timers, settings);
-    FeedServer feed(ring, timers, settings, log);
-    RingNetwork network(ring, timers);
     std::size_t shard_count =
         settings.shards > 0 ? settings.shards : std::max(1u, std::thread::hardware_concurrency());
+    FeedRegistry feed_registry;
+    FeedServer feed(ring, timers, settings, log, feed_registry, ShardPlace{0, shard_count});
+    RingNetwork network(ring, timers);
     // Every shard's counters, read by the metrics endpoint (each written by its shard only).
     std::vector<std::unique_ptr<ShardMetrics>> shard_metrics;
     std::vector<ShardMetrics*> metrics_of;
@@ -144,7 +146,7 @@ int run_serve_command(std::span<const std::string_view> args) {
     feed.shard_metrics = metrics_of[0];
     // The other shards write each result's log line and format its feed record themselves.
     auto prepare = [&log](ResultRecord& record) { prepare_result(record, log); };
-    ShardSet shards(shard_count, settings, ring, log, prepare, metrics_of);
+    ShardSet shards(shard_count, settings, ring, log, prepare, metrics_of, &feed_registry);
     bool stopping = false;
     // Work for a shard: by the site a shard learnt for the next hop, else by the hop's hash. The
     // owning shard's lookup may hand it on once (`owned` then), to the shard owning its site.
@@ -170,18 +172,47 @@ int run_serve_command(std::span<const std::string_view> args) {
       route(request, hop, std::move(recipients), true, owner, std::move(answer));
     };
     scheduler.hand_over = hand_over;
+    // A feed connection goes to the shard that holds its client (FeedConnection::target).
+    auto move_connection = [&](FeedConnection&& connection) {
+      if (connection.target == 0) {
+        feed.adopt(std::move(connection));
+      } else if (stopping || shards.finished(connection.target)) {
+        ::close(connection.fd);
+      } else {
+        shards.submit(connection.target, WorkItem::feed_connection(std::move(connection)));
+      }
+    };
     auto reroute = [&](WorkItem&& item) {
-      hand_over(item.owner, item.request, item.hop, std::move(item.recipients),
-                std::move(item.answer));
+      if (item.kind == WorkItem::Kind::feed_connection) {
+        move_connection(std::move(item.connection));
+      } else if (!item.owned) {  // a request another shard's feed took
+        dispatch(item.request, item.hop, std::move(item.recipients));
+      } else {
+        hand_over(item.owner, item.request, item.hop, std::move(item.recipients),
+                  std::move(item.answer));
+      }
     };
     feed.attach(dispatch, *router);
+    // A result for another shard's feed server goes there.
+    feed.forward_result = [&](ResultRecord record) {
+      std::size_t to = record.request->feed_shard;
+      if (shards.finished(to)) {
+        log.notice("feed: a result of " + record.request->id + " for shard " + std::to_string(to) +
+                   ", which has stopped, is left to its results journal");
+        return;
+      }
+      shards.submit(to, WorkItem::feed_result(std::move(record)));
+    };
+    feed.hand_off = [&](FeedConnection connection) { move_connection(std::move(connection)); };
     // Push-back: no request is read while a shard's mailbox is full or too many are in flight.
     auto backlogged = [&] {
-      return shards.backlogged() || feed.in_flight() >= settings.feed_request_limit ||
+      return shards.backlogged() ||
+             feed_registry.requests_in_flight() >= settings.feed_request_limit ||
              feed.body_memory_full() || feed.journal_behind();
     };
     feed.backlogged = backlogged;
     feed.listen();
+    shards.start_feeds(feed.listeners(), router);
     // The admin socket (ringrelay ctl): holds go to every shard, questions are asked of all.
     ControlServer control(ring, timers, settings, log);
     control.publish_holds = [&](const HoldSetPointer& holds) {
@@ -205,9 +236,9 @@ int run_serve_command(std::span<const std::string_view> args) {
       for (const ShardMetrics* shard : metrics_of) {
         view.shard_cpu_seconds.push_back(shard_cpu_seconds(*shard));
       }
-      view.feed = &feed.metrics();
-      view.requests_in_flight = feed.in_flight();
-      view.feed_clients = feed.clients();
+      view.feeds = shards.feed_metrics();
+      view.feeds.insert(view.feeds.begin(), &feed.metrics());
+      view.requests_in_flight = feed_registry.requests_in_flight();
       view.site_limit = settings.metrics_site_limit;
       view.version = kVersion;
       view.process = read_process_figures();
@@ -219,7 +250,11 @@ int run_serve_command(std::span<const std::string_view> args) {
     };
     metrics.listen(settings.metrics_listen);
     // Root's part is done: sockets bound, journal, log and state opened. From here on, none.
-    if (std::string dropped = drop_privileges(settings.ringrelay_user, {settings.results_journal});
+    std::vector<std::string> journal_directories;  // each shard's, handed to ringrelay_user
+    for (std::size_t i = 0; i < shard_count && !settings.results_journal.empty(); ++i) {
+      journal_directories.push_back(shard_journal_directory(settings.results_journal, i));
+    }
+    if (std::string dropped = drop_privileges(settings.ringrelay_user, journal_directories);
         !dropped.empty()) {
       log.notice(dropped);
     }
@@ -270,7 +305,7 @@ int run_serve_command(std::span<const std::string_view> args) {
         } else {
           try {
             EngineSettings fresh_settings = engine_settings(fresh);
-            auto fresh_router = std::make_unique<Router>(
+            auto fresh_router = std::make_shared<const Router>(
                 fresh_settings.relayhost, fresh_settings.transport_maps,
                 fresh_settings.sender_relayhost_maps, fresh_settings.empty_sender_key);
             fresh_settings.generation = settings.generation + 1;
@@ -280,7 +315,8 @@ int run_serve_command(std::span<const std::string_view> args) {
             router = std::move(fresh_router);
             resolver.reload(settings);
             feed.attach(dispatch, *router);
-            shards.broadcast(WorkItem::Kind::reload, std::make_shared<EngineSettings>(settings));
+            shards.broadcast(WorkItem::Kind::reload, std::make_shared<EngineSettings>(settings),
+                             router);
             outcome = "configuration reloaded from " + path;
             log.notice(outcome);
           } catch (const ConfigError& e) {
@@ -293,7 +329,7 @@ int run_serve_command(std::span<const std::string_view> args) {
         stopping = true;
         stop_deadline = Clock::now() + kShutdownGrace + std::chrono::seconds(5);
         std::string stopping_text = "stopping: no new requests; " +
-                                    std::to_string(feed.in_flight()) +
+                                    std::to_string(feed_registry.requests_in_flight()) +
                                     " requests in flight get their results";
         log.notice(stopping_text);
         notify_stopping(stopping_text);

@@ -24,6 +24,7 @@ inline constexpr std::size_t kTenantNameLimit = 64;
 struct DeliveryRequest {
   std::string id;                 // the queue manager's id (Postfix's queue id in logs)
   std::uint64_t feed_client = 0;  // the feed connection that sent it (0: none)
+  std::size_t feed_shard = 0;     // the shard whose feed server took it: its results go there
   std::string nexthop;            // explicit next hop, or empty to route by recipient domain
   proto::Message message;         // body spans point into `inline_body` or `spool`
   std::string inline_body;

@@ -9,8 +9,10 @@
 // protocol-1 client, or dropped by retention), S the next sequence number.
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <unordered_map>
 
 #include "engine/feed/feed_protocol.hh"
@@ -86,19 +88,74 @@ void FeedServer::journal_finished(const std::string& id) {
   journal_->append("F\t" + id);
 }
 
+std::vector<std::string> FeedServer::orphaned_journals() const {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(settings_.results_journal, ec)) {
+    std::string name = entry.path().filename().string();
+    if (!name.starts_with("shard-") || !entry.is_directory(ec)) continue;
+    std::size_t index = 0;
+    auto [end, error] = std::from_chars(name.data() + 6, name.data() + name.size(), index);
+    if (error != std::errc{} || end != name.data() + name.size() || index == 0) continue;
+    if (index >= place_.count && index % place_.count == place_.index) {
+      found.push_back(entry.path().string());
+    }
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
 void FeedServer::open_journal() {
   ResultsJournal::Options options;
-  options.directory = settings_.results_journal;
+  options.directory = shard_journal_directory(settings_.results_journal, place_.index);
   options.sync = settings_.results_journal_sync;
   options.segment_bytes = settings_.results_journal_segment_limit;
   options.commit_delay = settings_.results_journal_commit_delay;
+  // A run with more shards left journals of shards that no longer exist: this shard takes those
+  // whose number is its own modulo today's count, before its own (which is newer, when a start
+  // that took them over was cut short before it removed them).
+  ResultsJournal::Recovered recovered;
+  std::vector<std::unique_ptr<ResultsJournal>> orphans;
+  for (const std::string& directory : orphaned_journals()) {
+    ResultsJournal::Options orphan = options;
+    orphan.directory = directory;
+    orphans.push_back(std::make_unique<ResultsJournal>(orphan));
+    auto taken = orphans.back()->recover();
+    for (auto& e : taken.entries) recovered.entries.push_back(std::move(e));
+    for (auto& p : taken.problems) recovered.problems.push_back(directory + ": " + p);
+  }
   journal_ = std::make_unique<ResultsJournal>(options);
   journal_->log_notice = [this](const std::string& text) { log_.notice(text); };
   journal_->on_durable = [this] { release_waiting(); };
   journal_->live_state = [this] { return live_state(); };
+  auto own = journal_->recover();
+  for (auto& e : own.entries) recovered.entries.push_back(std::move(e));
+  for (auto& p : own.problems) recovered.problems.push_back(std::move(p));
   std::string live;
-  recover(journal_->recover(), live);
+  recover(std::move(recovered), live);
   journal_->start(ring_, live);
+  for (auto& orphan : orphans) {
+    std::string directory = orphan->directory();
+    orphan.reset();  // its lock
+    std::error_code ec;
+    std::filesystem::remove_all(directory, ec);
+    log_.notice("results journal " + directory +
+                " (a shard of an earlier run) taken over by shard " + std::to_string(place_.index) +
+                (ec ? ", but it could not be removed: " + ec.message() : ""));
+  }
+  // The clients whose records came back are served here until nothing of them is left.
+  std::set<std::string> names;
+  streams_.for_each([&](const std::string& client, const StreamRecord&) {
+    if (!client.empty()) names.insert(client);
+  });
+  for (const std::string& name : names) {
+    auto holder = registry_.claim(name, place_.index);
+    if (holder && *holder != place_.index) {
+      log_.notice("results journal: client " + name + " has records on shards " +
+                  std::to_string(*holder) + " and " + std::to_string(place_.index) +
+                  "; its connections go to shard " + std::to_string(*holder));
+    }
+  }
 }
 
 // Replays an earlier run's journal: unacknowledged records go back to their streams (flagged as
@@ -193,7 +250,7 @@ void FeedServer::recover(ResultsJournal::Recovered recovered, std::string& live)
       next = std::max(next, to_number(f[1]));
     }
   }
-  next_seq_ = std::max(next_seq_, next);
+  registry_.raise_seq(next);
   std::size_t offered = 0;
   // Back into streams in sequence order (a stream is in seq order; the pool takes any).
   std::map<std::uint64_t, Record*> in_order;
@@ -237,24 +294,28 @@ void FeedServer::recover(ResultsJournal::Recovered recovered, std::string& live)
       log_.result(record);
       if (shard_metrics != nullptr) count_result(*shard_metrics, record);
       ++shared->deferred;
-      std::uint64_t seq = next_seq_++;
+      std::uint64_t seq = registry_.next_seq();
       StreamRecord stream_record{seq, format_result(record, seq), std::chrono::system_clock::now(),
                                  true, false};
       frame_record(live, seq, r.client, stream_record.when, true, "", "-", stream_record.line);
       streams_.add(r.client, std::move(stream_record));
       ++unknown;
     }
-    std::uint64_t seq = next_seq_++;
+    std::uint64_t seq = registry_.next_seq();
     StreamRecord done{seq, format_done(*shared, seq), std::chrono::system_clock::now(), false,
                       false};
     frame_record(live, seq, r.client, done.when, false, "", "-", done.line);
     streams_.add(r.client, std::move(done));
+    // Finished now: read again with an older journal that still has its Q (a take-over cut
+    // short), it is not reported twice.
+    ResultsJournal::frame(live, "F\t" + id);
   }
-  ResultsJournal::frame(live, "S\t" + std::to_string(next_seq_));
+  ResultsJournal::frame(live, "S\t" + std::to_string(registry_.peek_seq()));
   if (offered + unknown > 0 || !requests.empty()) {
-    log_.notice("results journal " + settings_.results_journal + ": " + std::to_string(offered) +
-                " unacknowledged records offered again; " + std::to_string(unknown) +
-                " recipients of " + std::to_string(requests.size()) +
+    log_.notice("results journal " +
+                shard_journal_directory(settings_.results_journal, place_.index) + ": " +
+                std::to_string(offered) + " unacknowledged records offered again; " +
+                std::to_string(unknown) + " recipients of " + std::to_string(requests.size()) +
                 " interrupted requests reported as deferred with an unknown outcome");
   }
   streams_.expire();
@@ -284,7 +345,7 @@ std::string FeedServer::request_entry(const DeliveryRequest& request) const {
 // queued to a protocol-1 connection and not yet written) and every unfinished request.
 std::string FeedServer::live_state() const {
   std::string live;
-  ResultsJournal::frame(live, "S\t" + std::to_string(next_seq_));
+  ResultsJournal::frame(live, "S\t" + std::to_string(registry_.peek_seq()));
   streams_.for_each([&](const std::string& client, const StreamRecord& r) {
     frame_record(live, r.seq, client, r.when, r.is_result, "", "-", r.line);
   });

@@ -31,19 +31,22 @@ constexpr std::size_t kMaxClientNames = 1024;       // protocol-2 identities con
 // Requests and records waiting for a journal write: past this (a stalled disk) no request is read.
 constexpr std::size_t kMaxWaitingForJournal = 100000;
 
-// Sequence numbers are unique across restarts even without a journal: they start from the clock.
-std::uint64_t clock_seq() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
+// A connection that moved this often is refused rather than moved again (a name held by one
+// shard, let go and taken by another while the connection travelled: it does not go round).
+constexpr int kMaxMoves = 4;
 
 }  // namespace
+
+std::string shard_journal_directory(const std::string& results_journal, std::size_t index) {
+  if (index == 0 || results_journal.empty()) return results_journal;
+  return results_journal + "/shard-" + std::to_string(index);
+}
 
 struct FeedServer::Listener {
   int fd = -1;
   std::string name;
   bool tcp = false;
+  bool shut = false;  // shut down (SIGTERM on shard 0): no more accepts on it
   Op accept_op;
 };
 
@@ -62,10 +65,17 @@ struct FeedServer::Client {
   std::array<iovec, 64> iov{};
   msghdr message{};
   bool closing = false;
-  bool paused = false;        // it does not read its results
-  bool held_back = false;     // the engine is backlogged
+  bool paused = false;     // it does not read its results
+  bool held_back = false;  // the engine is backlogged
+  bool tcp = false;
   bool authenticated = true;  // a TCP client is not until its hello gives the secret
   bool hanging_up = false;    // refused: no more reading, closed once its outbox is written
+  bool moving = false;        // it belongs on shard move_target: handed off once its outbox is out
+  bool write_failed = false;  // gone for writing: read to the end of its data, then closed
+  bool superseded = false;    // a newer connection of its client reads the results
+  std::size_t move_target = 0;
+  std::string carry;  // what it sent that this shard leaves to the next
+  int moves = 0;
   int protocol = 1;
   std::string name;                   // protocol 2: the identity whose stream this connection reads
   std::uint64_t last_queued_seq = 0;  // protocol 2: records up to here are in the outbox
@@ -74,20 +84,22 @@ struct FeedServer::Client {
   std::size_t backlog_results = 0, backlog_done = 0;
 };
 
-FeedServer::FeedServer(Ring& ring, Timers& timers, const EngineSettings& settings, DeliveryLog& log)
+FeedServer::FeedServer(Ring& ring, Timers& timers, const EngineSettings& settings, DeliveryLog& log,
+                       FeedRegistry& registry, ShardPlace place)
     : ring_(ring),
       timers_(timers),
       settings_(settings),
       log_(log),
+      registry_(registry),
+      place_(place),
       streams_(settings.result_retention_limit, settings.result_retention_time) {
   streams_.on_drop = [this](const std::string& client, const StreamRecord& record,
                             const char* why) { drop_logged(client, record, why); };
-  next_seq_ = clock_seq();
 }
 
 FeedServer::~FeedServer() {
   for (auto& l : listeners_) {
-    if (l->fd >= 0) ::close(l->fd);
+    if (l->fd >= 0 && owns_listeners_) ::close(l->fd);
   }
   for (auto& [id, c] : clients_) {
     if (c->fd >= 0) ::close(c->fd);
@@ -102,7 +114,32 @@ void FeedServer::listen() {
   spool_ = std::make_unique<SpoolReader>(settings_.spool_directories, warnings);
   for (const auto& w : warnings) log_.notice("warning: " + w);
   if (!settings_.results_journal.empty()) open_journal();
+  open_listeners();
+  start_listening();
+}
 
+void FeedServer::listen_shared(const std::vector<FeedListener>& listeners) {
+  std::vector<std::string> warnings;  // shard 0 logged them
+  spool_ = std::make_unique<SpoolReader>(settings_.spool_directories, warnings);
+  if (!settings_.results_journal.empty()) open_journal();
+  for (const FeedListener& shared : listeners) {
+    auto l = std::make_unique<Listener>();
+    l->fd = shared.fd;
+    l->name = shared.name;
+    l->tcp = shared.tcp;
+    listeners_.push_back(std::move(l));
+  }
+  start_listening();
+}
+
+std::vector<FeedListener> FeedServer::listeners() const {
+  std::vector<FeedListener> out;
+  for (const auto& l : listeners_) out.push_back({l->fd, l->name, l->tcp});
+  return out;
+}
+
+void FeedServer::open_listeners() {
+  owns_listeners_ = true;
   if (!settings_.feed_socket.empty()) {
     auto l = std::make_unique<Listener>();
     l->fd = listen_feed_socket(settings_);
@@ -119,6 +156,9 @@ void FeedServer::listen() {
     l->tcp = true;
     listeners_.push_back(std::move(l));
   }
+}
+
+void FeedServer::start_listening() {
   for (auto& l : listeners_) {
     l->accept_op.server = this;
     l->accept_op.owner = l.get();
@@ -130,7 +170,7 @@ void FeedServer::listen() {
 // ---- connections ------------------------------------------------------------------------------
 
 void FeedServer::arm_accept(Listener& l) {
-  if (!accepting_ || l.accept_op.in_flight || l.fd < 0) return;
+  if (!accepting_ || l.accept_op.in_flight || l.fd < 0 || l.shut) return;
   io_uring_sqe* sqe = ring_.prepare(&l.accept_op);
   io_uring_prep_accept(sqe, l.fd, nullptr, nullptr, SOCK_CLOEXEC);
   l.accept_op.in_flight = true;
@@ -154,21 +194,12 @@ void FeedServer::on_accept(Completion& c, int result, std::uint32_t) {
           ::send(result, refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       ::close(result);
     } else {
-      auto client = std::make_unique<Client>();
-      client->id = self.next_client_id_++;
-      client->fd = result;
-      client->authenticated = !listener->tcp;
-      client->recv_op.owner = client.get();
-      client->send_op.owner = client.get();
-      client->recv_op.server = &self;
-      client->send_op.server = &self;
-      client->recv_op.handler = &FeedServer::on_recv;
-      client->send_op.handler = &FeedServer::on_send;
-      Client& ref = *client;
-      self.clients_[ref.id] = std::move(client);
-      self.queue(ref, format_hello(kVersion, self.journal_ != nullptr), 0);
-      self.arm_recv(ref);
+      Client& client = self.add_client(result, listener->tcp, !listener->tcp);
+      self.queue(client, format_hello(kVersion, self.journal_ != nullptr), 0);
+      self.arm_recv(client);
     }
+  } else if (result == -EINVAL || result == -EBADF) {
+    if (listener != nullptr) listener->shut = true;  // shut down by shard 0: stopping
   } else if (result != -ECANCELED && result != -EINTR && result != -EAGAIN) {
     self.log_.notice("feed: accept on " + (listener ? listener->name : "?") + ": " +
                      std::strerror(-result));
@@ -176,11 +207,40 @@ void FeedServer::on_accept(Completion& c, int result, std::uint32_t) {
   if (listener != nullptr) self.arm_accept(*listener);
 }
 
+FeedServer::Client& FeedServer::add_client(int fd, bool tcp, bool authenticated) {
+  auto client = std::make_unique<Client>();
+  client->id = next_client_id_++;
+  client->fd = fd;
+  client->tcp = tcp;
+  client->authenticated = authenticated;
+  client->recv_op.owner = client.get();
+  client->send_op.owner = client.get();
+  client->recv_op.server = this;
+  client->send_op.server = this;
+  client->recv_op.handler = &FeedServer::on_recv;
+  client->send_op.handler = &FeedServer::on_send;
+  Client& ref = *client;
+  clients_[ref.id] = std::move(client);
+  metrics_->clients.set(clients_.size());
+  return ref;
+}
+
+void FeedServer::adopt(FeedConnection connection) {
+  if (!accepting_) {
+    ::close(connection.fd);  // stopping: like a connection that came a moment too late
+    return;
+  }
+  Client& client = add_client(connection.fd, connection.tcp, connection.authenticated);
+  client.moves = connection.moves;
+  client.unread = std::move(connection.carry);
+  consume(client);
+}
+
 void FeedServer::stop_accepting() {
   accepting_ = false;
   for (auto& l : listeners_) {
     if (l->accept_op.in_flight) io_uring_prep_cancel(ring_.prepare_untracked(), &l->accept_op, 0);
-    ::shutdown(l->fd, SHUT_RDWR);
+    if (owns_listeners_) ::shutdown(l->fd, SHUT_RDWR);
   }
   if (owns_socket_) ::unlink(settings_.feed_socket.c_str());
   owns_socket_ = false;
@@ -188,7 +248,7 @@ void FeedServer::stop_accepting() {
 
 void FeedServer::arm_recv(Client& client) {
   if (client.recv_op.in_flight || client.closing || client.hanging_up || client.paused ||
-      !accepting_)
+      client.moving || !accepting_)
     return;
   if (backlogged && backlogged()) {
     hold_back(client);
@@ -255,14 +315,24 @@ void FeedServer::consume(Client& client) {
     client.inbox.clear();
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (!line.empty()) handle_line(client, line);
+    if (client.moving) {  // this line and the rest are for the shard it moves to
+      client.carry = line + "\n" + client.unread.substr(used);
+      client.unread.clear();
+      finish_move(client);
+      return;
+    }
     if (client.closing || client.hanging_up) return;
   }
   client.unread.clear();
+  if (client.write_failed && client.outbox_bytes > kPauseAboveBytes) {
+    close_client(client);  // it reads nothing and sends on: its records go to the pool
+    return;
+  }
   arm_recv(client);
 }
 
 void FeedServer::hold_back(Client& client) {
-  if (!client.held_back) metrics_.pushback.add();
+  if (!client.held_back) metrics_->pushback.add();
   client.held_back = true;
 }
 
@@ -274,7 +344,7 @@ void FeedServer::handle_line(Client& client, std::string_view line) {
   FeedError error;
   auto command = parse_feed_line(line, error);
   if (!command) {
-    metrics_.requests_refused.add();
+    metrics_->requests_refused.add();
     queue(client, format_error(error));
     if (!client.authenticated) hang_up(client);
     return;
@@ -283,6 +353,18 @@ void FeedServer::handle_line(Client& client, std::string_view line) {
     refuse(client, "secret", "authenticate first: a hello with the feed_tcp_secret_file secret");
     log_.notice("feed: TCP client refused: a request before authenticating");
     hang_up(client);
+    return;
+  }
+  std::optional<std::size_t> serving = serving_shard(client, *command);
+  if (!serving) return;  // refused
+  if (*serving != place_.index) {
+    if (client.moves >= kMaxMoves) {
+      refuse(client, "client", "the client name moved between shards meanwhile: connect again");
+      hang_up(client);
+      return;
+    }
+    client.moving = true;  // consume() hands this line and the rest over with the connection
+    client.move_target = *serving;
     return;
   }
   switch (command->type) {
@@ -297,27 +379,43 @@ void FeedServer::handle_line(Client& client, std::string_view line) {
       break;
     case FeedCommand::Type::deliver:
       if (handle_deliver(client, command->request)) {
-        metrics_.requests_accepted.add();
-        metrics_.recipients_received.add(command->request->message.recipients.size());
+        metrics_->requests_accepted.add();
+        metrics_->recipients_received.add(command->request->message.recipients.size());
       } else {
-        metrics_.requests_refused.add();
+        metrics_->requests_refused.add();
       }
       break;
   }
 }
 
-void FeedServer::handle_hello(Client& client, FeedCommand& command) {
-  if (!client.authenticated) {
-    if (!secret_matches(command.secret, settings_.feed_tcp_secret)) {
-      refuse(client, "secret", "authentication failed");
-      log_.notice("feed: TCP client refused: wrong or missing secret");
-      hang_up(client);
-      return;
+std::optional<std::size_t> FeedServer::serving_shard(Client& client, const FeedCommand& command) {
+  if (command.type == FeedCommand::Type::hello) {
+    if (!client.authenticated) {  // checked where it arrives: it moves authenticated, or not
+      if (!secret_matches(command.secret, settings_.feed_tcp_secret)) {
+        refuse(client, "secret", "authentication failed");
+        log_.notice("feed: TCP client refused: wrong or missing secret");
+        hang_up(client);
+        return std::nullopt;
+      }
+      client.authenticated = true;
     }
-    client.authenticated = true;
+    if (!command.client.empty() && command.client != client.name) {
+      std::optional<std::size_t> holder = registry_.claim(command.client, place_.index);
+      if (!holder) {
+        refuse(client, "client",
+               "too many client names in use (" + std::to_string(FeedRegistry::kMaxClients) + ")");
+        return std::nullopt;
+      }
+      return *holder;
+    }
   }
+  // An unnamed client's results go to its connection or to the collect pool, which shard 0 keeps.
+  return client.name.empty() ? 0 : place_.index;
+}
+
+void FeedServer::handle_hello(Client& client, FeedCommand& command) {
   client.protocol = command.protocol;
-  if (command.client.empty() || command.client == client.name) {
+  if (command.client.empty() || (command.client == client.name && !client.superseded)) {
     if (client.protocol >= 2 && command.client.empty()) {
       queue(client, format_welcome("", 0, 0));
     }
@@ -326,24 +424,29 @@ void FeedServer::handle_hello(Client& client, FeedCommand& command) {
   if (!named_.count(command.client) && named_.size() >= kMaxClientNames) {
     refuse(client, "client",
            "too many client names in use (" + std::to_string(kMaxClientNames) + ")");
+    maybe_release(command.client);
     return;
   }
-  if (!client.name.empty()) named_.erase(client.name);
+  std::string previous = client.name;
+  if (auto mine = named_.find(previous); mine != named_.end() && mine->second == &client) {
+    named_.erase(mine);
+  }
+  client.superseded = false;
   auto holder = named_.find(command.client);
   if (holder != named_.end() && holder->second != &client) {
     // The newest connection of a client takes its stream; what the older one was sent and did
-    // not acknowledge is sent again here.
+    // not acknowledge is sent again here. The older one's requests are still the client's.
     log_.notice("feed: client " + command.client +
                 " connected again; its results go to the new connection");
-    holder->second->name.clear();
+    holder->second->superseded = true;
   }
   client.name = command.client;
   named_[client.name] = &client;
+  if (!previous.empty()) maybe_release(previous);
   client.last_queued_seq = 0;
   auto& records = streams_.records(client.name);
-  std::size_t in_flight = 0;
-  for (const auto& [id, request] : in_flight_)
-    in_flight += request->feed_client_name == client.name;
+  auto requests = requests_of_.find(client.name);
+  std::size_t in_flight = requests == requests_of_.end() ? 0 : requests->second;
   queue(client, format_welcome(client.name, records.size(), in_flight));
   client.backlog_end = records.empty() ? 0 : records.back().seq;
   client.backlog_open = true;
@@ -420,11 +523,17 @@ bool FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
     to.first = std::move(*hop);
     to.second.push_back(i);
   }
+  if (!registry_.add_request(request->id)) {  // in flight on another shard
+    queue(client, format_error({request->id, "id", "a request with this id is already in flight"}));
+    return false;
+  }
   request->feed_client = client.id;
   request->feed_client_name = client.name;
+  request->feed_shard = place_.index;
   request->received = Clock::now();
   request->reported.assign(request->message.recipients.size(), false);
   in_flight_[request->id] = request;
+  if (!client.name.empty()) ++requests_of_[client.name];
   if (!journal_) {
     start_request(request, routes);
     return true;
@@ -451,11 +560,16 @@ void FeedServer::start_request(const RequestPointer& request, Routes& routes) {
 }
 
 void FeedServer::resume_reading() {
+  // consume() may close a client or hand it off (clients_ changes): by id, not by iterator.
+  std::vector<std::uint64_t> held;
   for (auto& [id, client] : clients_) {
-    if (client->held_back && !client->closing) {
-      client->held_back = false;
-      consume(*client);
-    }
+    if (client->held_back && !client->closing && !client->moving) held.push_back(id);
+  }
+  for (std::uint64_t id : held) {
+    auto it = clients_.find(id);
+    if (it == clients_.end()) continue;
+    it->second->held_back = false;
+    consume(*it->second);
   }
 }
 
@@ -470,6 +584,11 @@ bool FeedServer::journal_behind() const {
 // ---- results ----------------------------------------------------------------------------------
 
 void FeedServer::report(ResultRecord record) {
+  if (record.request->feed_shard != place_.index) {  // another shard's feed took the request
+    if (record.unnumbered_record.empty()) prepare_result(record, log_);
+    forward_result(std::move(record));
+    return;
+  }
   DeliveryRequest& request = *record.request;
   RINGRELAY_CHECK(record.recipient < request.message.recipients.size(),
                   "result for a known recipient");
@@ -493,14 +612,22 @@ void FeedServer::report(ResultRecord record) {
       ++request.deferred;
       break;
   }
-  std::uint64_t seq = next_seq_++;
+  std::uint64_t seq = registry_.next_seq();
   std::string line = number_record({std::move(record.unnumbered_record), record.seq_offset}, seq);
   add_record(request, std::move(line), seq, record.recipient);
   if (request.unfinished > 0 && --request.unfinished == 0) {
-    std::uint64_t done_seq = next_seq_++;
+    std::uint64_t done_seq = registry_.next_seq();
     add_record(request, format_done(request, done_seq), done_seq, std::nullopt);
     if (journal_) journal_finished(request.id);
     in_flight_.erase(request.id);
+    registry_.remove_request(request.id);
+    if (!request.feed_client_name.empty()) {
+      auto requests = requests_of_.find(request.feed_client_name);
+      if (requests != requests_of_.end() && --requests->second == 0) {
+        requests_of_.erase(requests);
+        maybe_release(request.feed_client_name);
+      }
+    }
   }
 }
 
@@ -566,7 +693,7 @@ void FeedServer::hand_out(Waiting& w) {
 }
 
 void FeedServer::pump_stream(Client& client) {
-  if (client.name.empty() || client.closing || client.fd < 0) return;
+  if (client.name.empty() || client.superseded || client.closing || client.fd < 0) return;
   auto& records = streams_.records(client.name);
   auto next =
       std::upper_bound(records.begin(), records.end(), client.last_queued_seq,
@@ -604,12 +731,16 @@ void FeedServer::drop_logged(const std::string& client, const StreamRecord& reco
 void FeedServer::queue(Client& client, std::string line, std::uint64_t seq, bool is_result) {
   client.outbox_bytes += line.size();
   client.outbox.push_back(OutLine{std::move(line), seq, is_result});
-  if (client.outbox_bytes > kPauseAboveBytes) client.paused = true;  // it is not reading
+  if (client.outbox_bytes > kPauseAboveBytes && !client.write_failed) {
+    client.paused = true;  // it is not reading
+  }
   kick_send(client);
 }
 
 void FeedServer::kick_send(Client& client) {
-  if (client.send_op.in_flight || client.outbox.empty() || client.fd < 0 || client.closing) return;
+  if (client.send_op.in_flight || client.outbox.empty() || client.fd < 0 || client.closing ||
+      client.write_failed)
+    return;
   std::size_t count = 0;
   for (const OutLine& line : client.outbox) {
     if (count == client.iov.size()) break;
@@ -639,7 +770,25 @@ void FeedServer::on_send(Completion& c, int result, std::uint32_t) {
       self.kick_send(client);
       return;
     }
-    self.close_client(client);  // keeps what was not written
+    if (client.moving) {  // what it sent still goes on, to be read there to its end
+      client.outbox.clear();
+      client.outbox_bytes = 0;
+      client.sent_offset = 0;
+      self.finish_move(client);
+      return;
+    }
+    if (client.closing || client.hanging_up) {
+      self.close_client(client);  // keeps what was not written
+      return;
+    }
+    // The client went away (it may close without reading its results). What it wrote before is
+    // still to be read: its requests are taken until the end of its data, then it is closed.
+    client.write_failed = true;
+    if (client.paused) {
+      client.paused = false;
+      self.arm_recv(client);
+    }
+    if (!client.recv_op.in_flight && !client.held_back) self.close_client(client);
     return;
   }
   client.sent_offset += static_cast<std::size_t>(result);
@@ -653,6 +802,10 @@ void FeedServer::on_send(Completion& c, int result, std::uint32_t) {
     self.close_client(client);
     return;
   }
+  if (client.moving && client.outbox.empty()) {
+    self.finish_move(client);
+    return;
+  }
   if (client.outbox_bytes < kPauseAboveBytes / 16) {
     self.pump_stream(client);
     if (client.paused && client.outbox_bytes < kPauseAboveBytes / 16) {
@@ -663,6 +816,23 @@ void FeedServer::on_send(Completion& c, int result, std::uint32_t) {
   self.kick_send(client);
 }
 
+void FeedServer::finish_move(Client& client) {
+  if (!client.outbox.empty() || client.send_op.in_flight || client.recv_op.in_flight ||
+      client.closing)
+    return;  // on_send calls again once the outbox is written
+  FeedConnection connection{
+      client.fd,          client.tcp,      client.authenticated, std::move(client.carry),
+      client.move_target, client.moves + 1};
+  client.fd = -1;  // it goes on: not shut down or closed here
+  close_client(client);
+  hand_off(std::move(connection));
+}
+
+void FeedServer::maybe_release(const std::string& name) {
+  if (name.empty() || named_.count(name) || requests_of_.count(name) || streams_.has(name)) return;
+  registry_.release(name, place_.index);
+}
+
 void FeedServer::hang_up(Client& client) {
   client.hanging_up = true;
   if (client.outbox.empty() && !client.send_op.in_flight) close_client(client);
@@ -671,11 +841,12 @@ void FeedServer::hang_up(Client& client) {
 void FeedServer::close_client(Client& client) {
   if (!client.closing) {
     client.closing = true;
-    ::shutdown(client.fd, SHUT_RDWR);
+    if (client.fd >= 0) ::shutdown(client.fd, SHUT_RDWR);
     if (!client.name.empty()) {
       auto holder = named_.find(client.name);
       if (holder != named_.end() && holder->second == &client) named_.erase(holder);
       streams_.forget_if_empty(client.name);
+      maybe_release(client.name);
     }
     if (collector_ == client.id) collector_ = 0;
     // Protocol-1 records not wholly written go to the pool for a later "collect"; one written in
@@ -695,12 +866,13 @@ void FeedServer::close_client(Client& client) {
     client.sent_offset = 0;
   }
   if (client.recv_op.in_flight || client.send_op.in_flight) return;
-  ::close(client.fd);
+  if (client.fd >= 0) ::close(client.fd);
   client.fd = -1;
   auto it = clients_.find(client.id);
   if (it != clients_.end() && it->second.get() == &client) {
     graveyard_.push_back(std::move(it->second));
     clients_.erase(it);
+    metrics_->clients.set(clients_.size());
   }
 }
 

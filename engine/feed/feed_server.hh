@@ -5,6 +5,9 @@
 // when a connection fails before they are written. With a results journal, every accepted request
 // and every result is on disk before it is acted on or sent, and a restart offers them again.
 // Reading stops while a client does not read its results or the engine is full (bounded memory).
+// Every shard runs one: each accepts on the shared listening sockets; a named client's connection
+// moves to the shard that holds its stream (FeedRegistry), an unnamed one to shard 0, which keeps
+// the protocol-1 collect pool. Each shard journals what its own clients were promised.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +23,8 @@
 #include "engine/delivery/delivery_log.hh"
 #include "engine/delivery/router.hh"
 #include "engine/delivery/scheduler.hh"
+#include "engine/feed/feed_connection.hh"
+#include "engine/feed/feed_registry.hh"
 #include "engine/feed/result_stream.hh"
 #include "engine/feed/results_journal.hh"
 #include "engine/feed/spool_reader.hh"
@@ -33,15 +38,27 @@ namespace ringrelay::engine {
 // its log line written (a JSON log line reuses the record).
 void prepare_result(ResultRecord& record, DeliveryLog& log);
 
+// A listening socket every shard accepts on (shard 0 made it and closes it).
+struct FeedListener {
+  int fd = -1;
+  std::string name;
+  bool tcp = false;
+};
+
+// Where shard `index`'s results journal lives: results_journal itself for shard 0, a folder in it
+// for the others.
+std::string shard_journal_directory(const std::string& results_journal, std::size_t index);
+
 class FeedServer : public ResultSink {
  public:
-  FeedServer(Ring& ring, Timers& timers, const EngineSettings& settings, DeliveryLog& log);
+  FeedServer(Ring& ring, Timers& timers, const EngineSettings& settings, DeliveryLog& log,
+             FeedRegistry& registry, ShardPlace place = {});
   ~FeedServer() override;
 
   // Where routed work goes (the owner shard's scheduler), and how requests are routed.
   using Dispatch =
       std::function<void(const RequestPointer&, const dns::Nexthop&, std::vector<std::size_t>)>;
-  void attach(Dispatch dispatch, Router& router) {
+  void attach(Dispatch dispatch, const Router& router) {
     dispatch_ = std::move(dispatch);
     router_ = &router;
   }
@@ -50,17 +67,28 @@ class FeedServer : public ResultSink {
   // Reading resumes once the backlog has cleared.
   void resume_reading();
   // Opens the results journal and offers what an earlier run left; then listens. Throws
-  // std::runtime_error naming the socket, the journal or the reason.
+  // std::runtime_error naming the socket, the journal or the reason. Shard 0 makes the sockets;
+  // the other shards accept on them too (listen_shared, with what listeners() gives).
   void listen();
+  void listen_shared(const std::vector<FeedListener>& listeners);
+  std::vector<FeedListener> listeners() const;
+  // A result of a request another shard's feed server took: goes there (prepared).
+  std::function<void(ResultRecord)> forward_result;
+  // A connection that belongs on another shard (FeedConnection::target).
+  std::function<void(FeedConnection)> hand_off;
+  // A connection handed over by another shard: what it sent is read as if received here.
+  void adopt(FeedConnection connection);
   // No new connections or requests (SIGTERM); results still flow to connected clients.
   void stop_accepting();
   // Every connected client has been written everything queued for it, and the journal is idle.
   bool flushed() const;
   // Once per loop turn: commits the journal, applies retention, frees closed connections.
   void end_of_turn();
-  std::size_t in_flight() const { return in_flight_.size(); }
+  std::size_t in_flight() const { return in_flight_.size(); }  // this shard's
   std::size_t clients() const { return clients_.size(); }
-  const FeedMetrics& metrics() const { return metrics_; }
+  const FeedMetrics& metrics() const { return *metrics_; }
+  // Counts into `metrics` (kept by the caller, read by the scrape on another thread) from now on.
+  void count_into(FeedMetrics& metrics) { metrics_ = &metrics; }
   // Shard 0's counters: the results a restart reports for interrupted requests are counted there.
   ShardMetrics* shard_metrics = nullptr;
   bool body_memory_full() const;
@@ -101,12 +129,23 @@ class FeedServer : public ResultSink {
   // The journal side (feed_journal.cc): opening and replaying it, and the entries written.
   void open_journal();
   void recover(ResultsJournal::Recovered recovered, std::string& live);
+  // Journals of shards beyond today's count that this shard takes over (index % count).
+  std::vector<std::string> orphaned_journals() const;
   std::string live_state() const;
   void arm_accept(Listener& listener);
   void arm_recv(Client& client);
   void kick_send(Client& client);
   void consume(Client& client);  // handles the complete lines received so far
   void handle_line(Client& client, std::string_view line);
+  // The shard that handles `command` of `client` (this one, or where it must move), or nullopt
+  // when it was refused here.
+  std::optional<std::size_t> serving_shard(Client& client, const struct FeedCommand& command);
+  Client& add_client(int fd, bool tcp, bool authenticated);
+  void finish_move(Client& client);  // once its outbox is written: hand it off
+  // The registry lets go of `name` when nothing of it is left here.
+  void maybe_release(const std::string& name);
+  void open_listeners();
+  void start_listening();
   void handle_hello(Client& client, struct FeedCommand& command);
   // False when the request was refused (an error line queued for the client).
   bool handle_deliver(Client& client, const RequestPointer& request);
@@ -144,21 +183,25 @@ class FeedServer : public ResultSink {
   Timer commit_timer_;  // wakes the loop for a commit that results_journal_commit_delay_ms held
   const EngineSettings& settings_;
   DeliveryLog& log_;
+  FeedRegistry& registry_;
+  ShardPlace place_;
   Dispatch dispatch_;
-  Router* router_ = nullptr;
+  const Router* router_ = nullptr;
   std::unique_ptr<SpoolReader> spool_;
   std::unique_ptr<ResultsJournal> journal_;
   ResultStreams streams_;
-  FeedMetrics metrics_;
+  FeedMetrics own_metrics_;
+  FeedMetrics* metrics_ = &own_metrics_;
   std::deque<Waiting> waiting_;
-  std::uint64_t next_seq_ = 1;
   std::vector<std::unique_ptr<Listener>> listeners_;
+  bool owns_listeners_ = false;
   std::unordered_map<std::uint64_t, std::unique_ptr<Client>> clients_;
   std::map<std::string, Client*> named_;  // protocol-2 identities and their current connection
   std::uint64_t collector_ = 0;           // the latest connection that collected the pool
   std::vector<std::unique_ptr<Client>> graveyard_;
   std::uint64_t next_client_id_ = 1;
   std::unordered_map<std::string, RequestPointer> in_flight_;
+  std::unordered_map<std::string, std::size_t> requests_of_;  // named clients' requests in flight
   bool accepting_ = true;
   bool owns_socket_ = false;
 };

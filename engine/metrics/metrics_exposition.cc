@@ -175,30 +175,46 @@ std::string escape_label(const std::string& value) {
   return out;
 }
 
+namespace {
+
+// Every shard's feed counters, summed.
+struct FeedTotals {
+  std::uint64_t requests_accepted = 0, requests_refused = 0, recipients_received = 0, pushback = 0;
+  void add(const FeedMetrics& f) {
+    requests_accepted += f.requests_accepted.value();
+    requests_refused += f.requests_refused.value();
+    recipients_received += f.recipients_received.value();
+    pushback += f.pushback.value();
+  }
+};
+
+}  // namespace
+
 std::string render_metrics(const MetricsView& view) {
   Writer w;
   w.family("ringrelay_build_info", "gauge", "The running version, as a label.");
   w.sample("ringrelay_build_info", label("version", view.version), std::uint64_t{1});
 
-  if (view.feed != nullptr) {
-    const FeedMetrics& f = *view.feed;
+  if (!view.feeds.empty()) {
+    FeedTotals f;
+    for (const FeedMetrics* feed : view.feeds) f.add(*feed);
     w.family("ringrelay_feed_requests_total", "counter",
              "Delivery requests from queue managers: accepted, or refused with an error line.");
-    w.sample("ringrelay_feed_requests_total", label("result", "accepted"),
-             f.requests_accepted.value());
-    w.sample("ringrelay_feed_requests_total", label("result", "refused"),
-             f.requests_refused.value());
+    w.sample("ringrelay_feed_requests_total", label("result", "accepted"), f.requests_accepted);
+    w.sample("ringrelay_feed_requests_total", label("result", "refused"), f.requests_refused);
     w.family("ringrelay_feed_recipients_total", "counter", "Recipients of accepted requests.");
-    w.sample("ringrelay_feed_recipients_total", "", f.recipients_received.value());
+    w.sample("ringrelay_feed_recipients_total", "", f.recipients_received);
     w.family("ringrelay_feed_pushback_total", "counter",
              "Times a feed client's reading was stopped because the engine was full.");
-    w.sample("ringrelay_feed_pushback_total", "", f.pushback.value());
+    w.sample("ringrelay_feed_pushback_total", "", f.pushback);
   }
   w.family("ringrelay_feed_requests_in_flight", "gauge", "Accepted requests not finished yet.");
   w.sample("ringrelay_feed_requests_in_flight", "",
            static_cast<std::uint64_t>(view.requests_in_flight));
   w.family("ringrelay_feed_clients", "gauge", "Feed connections open.");
-  w.sample("ringrelay_feed_clients", "", static_cast<std::uint64_t>(view.feed_clients));
+  std::uint64_t clients = 0;
+  for (const FeedMetrics* feed : view.feeds) clients += feed->clients.value();
+  w.sample("ringrelay_feed_clients", "", clients);
 
   w.family("ringrelay_recipients_total", "counter",
            "Final results of recipients, by status and category (docs/feed-protocol.md).");

@@ -24,8 +24,8 @@ ProcessFigures read_process_figures();
 struct MetricsView {
   std::vector<const ShardMetrics*> shards;  // index = shard number
   std::vector<double> shard_cpu_seconds;    // each shard thread's CPU time (shard_cpu_seconds)
-  const FeedMetrics* feed = nullptr;
-  std::size_t requests_in_flight = 0, feed_clients = 0;
+  std::vector<const FeedMetrics*> feeds;    // every shard's feed server (summed)
+  std::size_t requests_in_flight = 0;
   std::vector<SiteState> sites;  // every shard's, in any order
   bool sites_partial = false;    // a shard did not answer in time
   std::size_t site_limit = 50;

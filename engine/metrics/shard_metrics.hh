@@ -28,6 +28,16 @@ class Counter {
   std::atomic<std::uint64_t> value_{0};
 };
 
+// A value the owning shard sets (how many of something it has now).
+class Gauge {
+ public:
+  void set(std::uint64_t n) { value_.store(n, std::memory_order_relaxed); }
+  std::uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
 // Durations in seconds, in fixed buckets (upper bounds kBounds, then +Inf); the sum is kept in
 // microseconds so that it is a plain counter too.
 class Histogram {
@@ -82,6 +92,7 @@ struct FeedMetrics {
   Counter requests_accepted, requests_refused;  // refused: malformed or refused lines too
   Counter recipients_received;
   Counter pushback;  // a client's reading stopped: engine full, journal behind, too many in flight
+  Gauge clients;     // feed connections open on the shard
 };
 
 // The counting, done by the shard that decided: one final result of a recipient; a connection

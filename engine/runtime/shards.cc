@@ -2,6 +2,9 @@
 #include "engine/runtime/shards.hh"
 
 #include <pthread.h>
+#include <unistd.h>
+
+#include <stdexcept>
 
 #include "engine/delivery/shard_resolver.hh"
 #include "engine/delivery/site_key.hh"
@@ -11,8 +14,9 @@
 
 namespace ringrelay::engine {
 
-// The worker's result sink: results wait in a local list until the outbox has room.
-// Hand-overs wait there too, in order with the results.
+// The worker's result sink: a result of a request this shard's feed took goes to it; the others
+// wait in a local list until the outbox has room. Hand-overs wait there too, in order with the
+// results.
 class WorkerShard::ForwardingSink : public ResultSink {
  public:
   explicit ForwardingSink(const ResultPreparer& prepare) : prepare_(prepare) {}
@@ -21,9 +25,14 @@ class WorkerShard::ForwardingSink : public ResultSink {
       prepare_(record);
       prepared_since_flush = true;
     }
+    if (feed != nullptr) {
+      feed->report(std::move(record));  // forwards it (into pending) when another shard's
+      return;
+    }
     pending.emplace_back(std::move(record));
   }
   std::deque<Outgoing> pending;
+  FeedServer* feed = nullptr;
   bool prepared_since_flush = false;  // log lines written that must be flushed before sending
 
  private:
@@ -31,12 +40,13 @@ class WorkerShard::ForwardingSink : public ResultSink {
 };
 
 WorkerShard::WorkerShard(ShardPlace place, EngineSettings settings, DeliveryLog& log,
-                         ResultPreparer prepare, ShardMetrics* metrics)
+                         ResultPreparer prepare, ShardMetrics* metrics, FeedRegistry* registry)
     : place_(place),
       settings_(std::move(settings)),
       log_(log),
       prepare_(std::move(prepare)),
-      metrics_(metrics) {
+      metrics_(metrics),
+      registry_(registry) {
   inbox_bell_.handler = [](Completion&, int, std::uint32_t) {};
   outbox_bell_.handler = [](Completion&, int, std::uint32_t) {};
 }
@@ -108,8 +118,51 @@ void WorkerShard::run() {
     sink.pending.emplace_back(
         WorkItem::deliver(request, hop, std::move(recipients), true, owner, std::move(answer)));
   };
+  // The feed server, once shard 0 says where to listen (feed_start).
+  std::unique_ptr<FeedServer> feed;
+  std::shared_ptr<const Router> router;
+  // A request this shard's feed took: delivered here when its next hop hashes here, else shard 0
+  // routes it (it knows which shard owns which site).
+  auto dispatch = [&](const RequestPointer& request, const dns::Nexthop& hop,
+                      std::vector<std::size_t> recipients) {
+    if (owner_shard(hop.key(), place_.count) == place_.index) {
+      scheduler.submit(request, hop, recipients, false, nullptr);
+    } else {
+      sink.pending.emplace_back(
+          WorkItem::deliver(request, hop, std::move(recipients), false, 0, nullptr));
+    }
+  };
+  auto feed_backlogged = [&] {
+    return sink.pending.size() >= kResultBacklogLimit / 2 ||
+           registry_->requests_in_flight() >= settings->feed_request_limit ||
+           feed->body_memory_full() || feed->journal_behind();
+  };
+  auto start_feed = [&](const WorkItem& item) {
+    try {
+      router = item.router;
+      feed = std::make_unique<FeedServer>(ring, timers, *settings, log_, *registry_, place_);
+      feed->count_into(feed_metrics_);
+      feed->shard_metrics = metrics_;
+      feed->attach(dispatch, *router);
+      feed->backlogged = feed_backlogged;
+      feed->forward_result = [&sink](ResultRecord record) {
+        sink.pending.emplace_back(std::move(record));
+      };
+      feed->hand_off = [&sink](FeedConnection connection) {
+        sink.pending.emplace_back(WorkItem::feed_connection(std::move(connection)));
+      };
+      feed->listen_shared(*item.listeners);
+      sink.feed = feed.get();
+      feed_state_.store(FeedState::listening, std::memory_order_release);
+    } catch (const std::exception& e) {
+      feed.reset();
+      feed_failure_ = "shard " + std::to_string(place_.index) + ": " + e.what();
+      feed_state_.store(FeedState::failed, std::memory_order_release);
+    }
+  };
   ready_.store(true, std::memory_order_release);
   bool stopping = false;
+  Clock::time_point stop_deadline{};
   for (;;) {
     ring.run_once(timers.until_next(std::chrono::milliseconds(200)));
     timers.fire_due();
@@ -128,6 +181,24 @@ void WorkerShard::run() {
           // Sessions keep their copies; new work uses the new settings.
           *settings = *item->settings;
           resolver.reload(*settings);
+          if (item->router) {
+            router = item->router;
+            if (feed) feed->attach(dispatch, *router);
+          }
+          break;
+        case WorkItem::Kind::feed_start:
+          if (registry_ != nullptr && !feed) start_feed(*item);
+          break;
+        case WorkItem::Kind::feed_result:
+          // Always this shard's own: shard 0 forwards by DeliveryRequest::feed_shard.
+          if (feed) feed->report(std::move(item->result));
+          break;
+        case WorkItem::Kind::feed_connection:
+          if (feed) {
+            feed->adopt(std::move(item->connection));
+          } else {
+            ::close(item->connection.fd);
+          }
           break;
         case WorkItem::Kind::holds:
           scheduler.set_holds(std::move(item->holds));
@@ -138,6 +209,9 @@ void WorkerShard::run() {
           break;
         case WorkItem::Kind::shutdown:
           stopping = true;
+          // As long as shard 0 waits: results of this feed's requests may still come from there.
+          stop_deadline = Clock::now() + std::chrono::seconds(15);
+          if (feed) feed->stop_accepting();
           scheduler.shutdown(std::chrono::seconds(10));
           break;
         case WorkItem::Kind::none:
@@ -145,6 +219,10 @@ void WorkerShard::run() {
       }
     }
     scheduler.collect_garbage();
+    if (feed) {
+      if (!feed_backlogged()) feed->resume_reading();
+      feed->end_of_turn();  // commits its journal: results go out once it is on disk
+    }
     if (sink.prepared_since_flush) {  // a result is in the log before its record reaches shard 0
       log_.flush();
       sink.prepared_since_flush = false;
@@ -156,8 +234,15 @@ void WorkerShard::run() {
       sent_any = true;
     }
     if (sent_any) ring_doorbell(ring, outbox_bell_);
-    if (stopping && scheduler.quiet() && sink.pending.empty()) break;
+    bool feed_done = !feed || (feed->in_flight() == 0 && feed->flushed());
+    if (stopping && scheduler.quiet() && sink.pending.empty() && feed_done) break;
+    if (stopping && Clock::now() > stop_deadline) {
+      log_.notice("stopping: shard " + std::to_string(place_.index) +
+                  " gave up waiting after the grace period");
+      break;
+    }
   }
+  sink.feed = nullptr;  // the feed lives on until the ring's last completions are in
   ring.run_once(std::chrono::milliseconds(10));  // submit the last doorbell
   finished_.store(true, std::memory_order_release);
   ring_doorbell(ring, outbox_bell_);
@@ -166,11 +251,12 @@ void WorkerShard::run() {
 
 ShardSet::ShardSet(std::size_t count, const EngineSettings& settings, Ring& home_ring,
                    DeliveryLog& log, ResultPreparer prepare,
-                   const std::vector<ShardMetrics*>& metrics)
+                   const std::vector<ShardMetrics*>& metrics, FeedRegistry* registry)
     : home_ring_(home_ring) {
   for (std::size_t i = 1; i < count; ++i) {
-    auto worker = std::make_unique<WorkerShard>(ShardPlace{i, count}, settings, log, prepare,
-                                                i < metrics.size() ? metrics[i] : nullptr);
+    auto worker =
+        std::make_unique<WorkerShard>(ShardPlace{i, count}, settings, log, prepare,
+                                      i < metrics.size() ? metrics[i] : nullptr, registry);
     worker->home_doorbell().ring_fd = home_ring.fd();
     worker->start();
     workers_.push_back(std::move(worker));
@@ -221,14 +307,44 @@ bool ShardSet::backlogged() const {
   return false;
 }
 
-void ShardSet::broadcast(WorkItem::Kind kind, std::shared_ptr<const EngineSettings> settings) {
+void ShardSet::broadcast(WorkItem::Kind kind, std::shared_ptr<const EngineSettings> settings,
+                         std::shared_ptr<const Router> router) {
   for (std::size_t w = 0; w < workers_.size(); ++w) {
     if (workers_[w]->finished()) continue;
     WorkItem item;
     item.kind = kind;
     item.settings = settings;
+    item.router = router;
     submit(w + 1, std::move(item));
   }
+}
+
+void ShardSet::start_feeds(const std::vector<FeedListener>& listeners,
+                           std::shared_ptr<const Router> router) {
+  auto shared = std::make_shared<const std::vector<FeedListener>>(listeners);
+  for (std::size_t w = 0; w < workers_.size(); ++w) {
+    WorkItem item;
+    item.kind = WorkItem::Kind::feed_start;
+    item.listeners = shared;
+    item.router = router;
+    submit(w + 1, std::move(item));
+  }
+  home_ring_.submit_only();  // the doorbells
+  for (auto& worker : workers_) {
+    while (worker->feed_state() == WorkerShard::FeedState::idle && !worker->failed()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (worker->failed()) throw std::runtime_error(worker->failure());
+    if (worker->feed_state() == WorkerShard::FeedState::failed) {
+      throw std::runtime_error(worker->feed_failure());
+    }
+  }
+}
+
+std::vector<const FeedMetrics*> ShardSet::feed_metrics() const {
+  std::vector<const FeedMetrics*> out;
+  for (const auto& w : workers_) out.push_back(&w->feed_metrics());
+  return out;
 }
 
 void ShardSet::publish_holds(const HoldSetPointer& holds) {

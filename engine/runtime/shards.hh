@@ -1,8 +1,9 @@
-// Shards beyond the first: each a thread with its own ring, timers, resolver and scheduler, owning
-// the MX sites whose name hashes to it. Shard 0 (the feed's thread) hands them work (by the site
-// it learnt for the next hop, else by the next hop's hash) and gets back results and work whose
-// site another shard owns, through bounded SPSC mailboxes woken with MSG_RING; no mutex on the
-// message path.
+// Shards beyond the first: each a thread with its own ring, timers, resolver, scheduler and feed
+// server, owning the MX sites whose name hashes to it and the feed clients it holds. Shard 0 is
+// the hub: it hands them work (by the site it learnt for the next hop, else by the next hop's
+// hash), results of requests their feed took and feed connections that belong to them, and gets
+// back results, work whose site another shard owns and connections for other shards, through
+// bounded SPSC mailboxes woken with MSG_RING; no mutex on the message path.
 #pragma once
 
 #include <atomic>
@@ -19,15 +20,29 @@
 #include "engine/config/engine_settings.hh"
 #include "engine/control/shard_answer.hh"
 #include "engine/delivery/delivery_log.hh"
+#include "engine/delivery/router.hh"
 #include "engine/delivery/scheduler.hh"
+#include "engine/feed/feed_server.hh"
 #include "engine/metrics/shard_metrics.hh"
 #include "engine/runtime/mailbox.hh"
 
 namespace ringrelay::engine {
 
 struct WorkItem {
-  // holds: the operator's holds changed; control: an admin command to answer (ControlReply).
-  enum class Kind { none, deliver, reload, shutdown, holds, control } kind = Kind::none;
+  // holds: the operator's holds changed; control: an admin command to answer (ControlReply);
+  // feed_start: start the shard's feed server on `listeners`; feed_result: a result of a request
+  // the shard's feed took; feed_connection: a feed connection for the shard `connection.target`.
+  enum class Kind {
+    none,
+    deliver,
+    reload,
+    shutdown,
+    holds,
+    control,
+    feed_start,
+    feed_result,
+    feed_connection
+  } kind = Kind::none;
   RequestPointer request;
   dns::Nexthop hop;
   std::vector<std::size_t> recipients;
@@ -40,6 +55,10 @@ struct WorkItem {
   HoldSetPointer holds;                            // holds
   std::shared_ptr<const ControlCommand> command;   // control
   std::uint64_t command_id = 0;                    // control
+  std::shared_ptr<const Router> router;            // feed_start, reload
+  std::shared_ptr<const std::vector<FeedListener>> listeners;  // feed_start
+  ResultRecord result;                                         // feed_result
+  FeedConnection connection;                                   // feed_connection
 
   static WorkItem deliver(const RequestPointer& request, const dns::Nexthop& hop,
                           std::vector<std::size_t> recipients, bool owned, std::size_t owner,
@@ -54,6 +73,18 @@ struct WorkItem {
     item.answer = std::move(answer);
     return item;
   }
+  static WorkItem feed_result(ResultRecord result) {
+    WorkItem item;
+    item.kind = Kind::feed_result;
+    item.result = std::move(result);
+    return item;
+  }
+  static WorkItem feed_connection(FeedConnection connection) {
+    WorkItem item;
+    item.kind = Kind::feed_connection;
+    item.connection = std::move(connection);
+    return item;
+  }
 };
 
 // Work done on the delivering shard for each result before it goes to shard 0 (the log line, the
@@ -64,8 +95,10 @@ class WorkerShard {
  public:
   // `log` is shared by every shard: each line is one locked stdio write.
   // `metrics`: the shard's counters (metrics_listen), kept by the caller; null: not counted.
+  // `registry`: the feed servers' shared state; null: this shard runs no feed server.
   WorkerShard(ShardPlace place, EngineSettings settings, DeliveryLog& log,
-              ResultPreparer prepare = nullptr, ShardMetrics* metrics = nullptr);
+              ResultPreparer prepare = nullptr, ShardMetrics* metrics = nullptr,
+              FeedRegistry* registry = nullptr);
   ~WorkerShard();
 
   void start();  // returns once the shard's ring exists
@@ -82,6 +115,11 @@ class WorkerShard {
   bool failed() const { return failed_.load(std::memory_order_acquire); }
   const std::string& failure() const { return failure_; }
   Doorbell& home_doorbell() { return outbox_bell_; }
+  // The feed server's state: asked to start, listening, or failed (feed_failure()).
+  enum class FeedState { idle, listening, failed };
+  FeedState feed_state() const { return feed_state_.load(std::memory_order_acquire); }
+  const std::string& feed_failure() const { return feed_failure_; }
+  const FeedMetrics& feed_metrics() const { return feed_metrics_; }
 
  private:
   class ForwardingSink;
@@ -92,6 +130,10 @@ class WorkerShard {
   DeliveryLog& log_;
   ResultPreparer prepare_;
   ShardMetrics* metrics_;
+  FeedRegistry* registry_;
+  FeedMetrics feed_metrics_;  // outlives the thread: the scrape may read it after the shard ended
+  std::atomic<FeedState> feed_state_{FeedState::idle};
+  std::string feed_failure_;  // written before feed_state_ says failed
   SpscQueue<WorkItem> inbox_{4096};
   using Outgoing = std::variant<ResultRecord, WorkItem, ControlReply>;  // or a hand-over, an answer
   // Results and hand-overs waiting for room in the outbox before the shard takes new work.
@@ -111,7 +153,8 @@ class ShardSet {
  public:
   // `metrics[i]`, when there: shard i's counters.
   ShardSet(std::size_t count, const EngineSettings& settings, Ring& home_ring, DeliveryLog& log,
-           ResultPreparer prepare = nullptr, const std::vector<ShardMetrics*>& metrics = {});
+           ResultPreparer prepare = nullptr, const std::vector<ShardMetrics*>& metrics = {},
+           FeedRegistry* registry = nullptr);
   ~ShardSet();
 
   std::size_t count() const { return workers_.size() + 1; }
@@ -125,7 +168,8 @@ class ShardSet {
   // found an inbox full.
   void pump(ResultSink& sink, const std::function<void(WorkItem&&)>& reroute);
   bool backlogged() const;  // some inbox was full: stop reading the feed for now
-  void broadcast(WorkItem::Kind kind, std::shared_ptr<const EngineSettings> settings = nullptr);
+  void broadcast(WorkItem::Kind kind, std::shared_ptr<const EngineSettings> settings = nullptr,
+                 std::shared_ptr<const Router> router = nullptr);
   // The operator's holds, to every worker.
   void publish_holds(const HoldSetPointer& holds);
   // An admin command for every running worker to answer (through on_control_reply); returns how
@@ -133,6 +177,13 @@ class ShardSet {
   std::size_t ask(const std::shared_ptr<const ControlCommand>& command, std::uint64_t id);
   std::function<void(ControlReply&&)> on_control_reply;
   bool all_finished() const;
+  bool finished(std::size_t shard) const { return workers_[shard - 1]->finished(); }
+  // Starts every worker's feed server on shard 0's listening sockets and waits until each one
+  // listens (its journal read). Throws std::runtime_error with the first failure.
+  void start_feeds(const std::vector<FeedListener>& listeners,
+                   std::shared_ptr<const Router> router);
+  // Every worker's feed counters.
+  std::vector<const FeedMetrics*> feed_metrics() const;
   // A worker that ended with an exception, and what it said.
   std::optional<std::string> failure() const;
 

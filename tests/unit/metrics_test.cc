@@ -103,20 +103,24 @@ TEST(Metrics, BusiestSitesGetGaugesAndTheRestAreSummedAsOther) {
   EXPECT_EQ(text.find("quiet.example"), std::string::npos);
 }
 
-TEST(Metrics, FeedCountersAndGaugesAreShown) {
-  FeedMetrics feed;
+TEST(Metrics, FeedCountersAndGaugesAreSummedOverShards) {
+  FeedMetrics feed, other_shard;
   feed.requests_accepted.add(3);
   feed.requests_refused.add();
   feed.recipients_received.add(7);
+  feed.clients.set(1);
+  other_shard.requests_accepted.add(2);
+  other_shard.recipients_received.add(2);
+  other_shard.clients.set(3);
   MetricsView view;
-  view.feed = &feed;
+  view.feeds = {&feed, &other_shard};
   view.requests_in_flight = 2;
-  view.feed_clients = 1;
   std::string text = render_metrics(view);
-  EXPECT_TRUE(has_line(text, "ringrelay_feed_requests_total{result=\"accepted\"} 3"));
+  EXPECT_TRUE(has_line(text, "ringrelay_feed_requests_total{result=\"accepted\"} 5"));
   EXPECT_TRUE(has_line(text, "ringrelay_feed_requests_total{result=\"refused\"} 1"));
-  EXPECT_TRUE(has_line(text, "ringrelay_feed_recipients_total 7"));
+  EXPECT_TRUE(has_line(text, "ringrelay_feed_recipients_total 9"));
   EXPECT_TRUE(has_line(text, "ringrelay_feed_requests_in_flight 2"));
+  EXPECT_TRUE(has_line(text, "ringrelay_feed_clients 4"));
 }
 
 TEST(Metrics, ProcessFiguresAreRead) {
@@ -138,7 +142,7 @@ TEST(Metrics, TheWholeScrapePassesPromtool) {
   mark_shard_thread(a);
   MetricsView view;
   view.shards = {&a, &b};
-  view.feed = &feed;
+  view.feeds = {&feed};
   view.version = "1.0 \"test\"";
   view.sites = {site("mx.example", 3, 1), site("other.example", 0, 0)};
   view.site_limit = 1;
