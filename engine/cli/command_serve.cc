@@ -205,11 +205,7 @@ int run_serve_command(std::span<const std::string_view> args) {
     };
     feed.hand_off = [&](FeedConnection connection) { move_connection(std::move(connection)); };
     // Push-back: no request is read while a shard's mailbox is full or too many are in flight.
-    auto backlogged = [&] {
-      return shards.backlogged() ||
-             feed_registry.requests_in_flight() >= settings.feed_request_limit ||
-             feed.body_memory_full() || feed.journal_behind();
-    };
+    auto backlogged = [&] { return shards.backlogged() || feed.full(); };
     feed.backlogged = backlogged;
     feed.listen();
     shards.start_feeds(feed.listeners(), router);

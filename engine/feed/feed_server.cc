@@ -483,10 +483,6 @@ void FeedServer::handle_collect(Client& client) {
 }
 
 bool FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
-  if (in_flight_.count(request->id)) {
-    queue(client, format_error({request->id, "id", "a request with this id is already in flight"}));
-    return false;
-  }
   if (!request->pool.empty() && settings_.egress.pool(request->pool) == nullptr) {
     queue(client, format_error({request->id, "pool",
                                 "no egress pool or source named \"" + request->pool +
@@ -523,7 +519,7 @@ bool FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
     to.first = std::move(*hop);
     to.second.push_back(i);
   }
-  if (!registry_.add_request(request->id)) {  // in flight on another shard
+  if (!registry_.add_request(request->id)) {  // in flight here or on another shard
     queue(client, format_error({request->id, "id", "a request with this id is already in flight"}));
     return false;
   }
@@ -573,12 +569,10 @@ void FeedServer::resume_reading() {
   }
 }
 
-bool FeedServer::body_memory_full() const {
-  return SpoolBody::bytes_held() >= settings_.feed_body_memory_limit;
-}
-
-bool FeedServer::journal_behind() const {
-  return waiting_.size() >= kMaxWaitingForJournal;
+bool FeedServer::full() const {
+  return registry_.requests_in_flight() >= settings_.feed_request_limit ||
+         SpoolBody::bytes_held() >= settings_.feed_body_memory_limit ||
+         waiting_.size() >= kMaxWaitingForJournal;  // the journal is that far behind
 }
 
 // ---- results ----------------------------------------------------------------------------------

@@ -85,14 +85,14 @@ class FeedServer : public ResultSink {
   // Once per loop turn: commits the journal, applies retention, frees closed connections.
   void end_of_turn();
   std::size_t in_flight() const { return in_flight_.size(); }  // this shard's
-  std::size_t clients() const { return clients_.size(); }
   const FeedMetrics& metrics() const { return *metrics_; }
   // Counts into `metrics` (kept by the caller, read by the scrape on another thread) from now on.
   void count_into(FeedMetrics& metrics) { metrics_ = &metrics; }
   // Shard 0's counters: the results a restart reports for interrupted requests are counted there.
   ShardMetrics* shard_metrics = nullptr;
-  bool body_memory_full() const;
-  bool journal_behind() const;  // the journal is that far behind: stop reading requests
+  // No request is to be read: feed_request_limit requests in flight (all shards), spool bodies
+  // over feed_body_memory_limit, or the journal too far behind.
+  bool full() const;
 
   void report(ResultRecord record) override;
 

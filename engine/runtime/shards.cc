@@ -133,9 +133,7 @@ void WorkerShard::run() {
     }
   };
   auto feed_backlogged = [&] {
-    return sink.pending.size() >= kResultBacklogLimit / 2 ||
-           registry_->requests_in_flight() >= settings->feed_request_limit ||
-           feed->body_memory_full() || feed->journal_behind();
+    return sink.pending.size() >= kResultBacklogLimit / 2 || feed->full();
   };
   auto start_feed = [&](const WorkItem& item) {
     try {
