@@ -5,6 +5,7 @@
 // too many wait already.
 #include "engine/feed/spool_reader.hh"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,6 +57,21 @@ TEST_F(SpoolDir, ReadsARegionBeneathTheSpoolAndCountsItsBytes) {
     EXPECT_EQ(moved.bytes(), "Subject: x\n\nbody\n");
   }
   EXPECT_EQ(SpoolBody::bytes_held(), before);
+}
+
+TEST_F(SpoolDir, ReadingABodyLeavesItsAccessTimeAlone) {
+  // An access time older than the modification time: relatime would update it on a read.
+  std::string path = spool + "/sub/msg";
+  struct stat before {};
+  ASSERT_EQ(::stat(path.c_str(), &before), 0);
+  timespec times[2] = {{before.st_mtim.tv_sec - 1000, 0}, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  SpoolBody body;
+  ASSERT_EQ(read(path, 0, 10, body), "");
+  ASSERT_EQ(body.load(), std::nullopt);  // the bytes are read here
+  struct stat after {};
+  ASSERT_EQ(::stat(path.c_str(), &after), 0);
+  EXPECT_EQ(after.st_atim.tv_sec, before.st_mtim.tv_sec - 1000);  // O_NOATIME: the files' owner
 }
 
 TEST_F(SpoolDir, RefusesPathsOutsideTheSpool) {
