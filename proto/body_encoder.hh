@@ -34,6 +34,11 @@ class BodyEncoder {
 
  private:
   void finish(OutputBatch& out, std::size_t& produced);
+  // The vector copy of whole lines into the open copy buffer, from `cursor` (just after the
+  // line-start dot check): advances it and the line state, adds to `produced`; false when it
+  // copied nothing (no AVX2, too little input or room, or the line needs the scalar loop).
+  bool copy_lines(OutputBatch& out, const char*& cursor, const char* end, std::size_t budget,
+                  std::size_t& produced, std::size_t capacity_hint);
   void next_span() {
     ++span_;
     offset_ = 0;

@@ -86,6 +86,11 @@ class OutputBatch {
   }
   // Whether add_copy() would extend the last segment (the encoder then copies what it inserts).
   bool copy_open() const { return copy_open_; }
+  // Bytes that fit in the open copy buffer after what is in it (0 when none is open): after
+  // copy_space(n), at least n.
+  std::size_t copy_room() const {
+    return copy_open_ ? copies_.back().capacity - copies_.back().size : 0;
+  }
   // Bytes that outlive the write (inserted static text): into the open copy buffer, so that it
   // stays one segment, else a view.
   void add_piece(std::string_view bytes, std::size_t capacity_hint) {
