@@ -63,6 +63,12 @@ __attribute__((target("avx2"))) void copy_lines_avx2(LineCopy& s, const char* in
   bool inserted = false;
   if (limit == 0) limit = SIZE_MAX;
   const __m256i newline = _mm256_set1_epi8('\n');
+  // Where the current line has gone over the limit by more than a CR's byte.
+  auto give_up_at = [&] {
+    std::size_t left = limit - std::min(limit, line_base);
+    return left < static_cast<std::size_t>(in_end - line_in) ? line_in + left + 1 : in_end;
+  };
+  const char* give_up = give_up_at();
   auto stop_at = [&](const char* in, char* to, std::size_t length) {
     s = LineCopy{in, to, length, in == start && s.previous_was_cr, inserted};
   };
@@ -72,6 +78,7 @@ __attribute__((target("avx2"))) void copy_lines_avx2(LineCopy& s, const char* in
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), bytes);
     auto newlines =
         static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, newline)));
+    bool no_newline = newlines == 0;
     while (newlines != 0) {
       auto at = static_cast<std::size_t>(__builtin_ctz(newlines));
       newlines &= newlines - 1;
@@ -99,6 +106,7 @@ __attribute__((target("avx2"))) void copy_lines_avx2(LineCopy& s, const char* in
       }
       line_in = lf + 1;
       line_out = after;
+      give_up = give_up_at();
       if (moved) {
         inserted = true;
         out = after - (at + 1);
@@ -114,6 +122,12 @@ __attribute__((target("avx2"))) void copy_lines_avx2(LineCopy& s, const char* in
     }
     block += kBlock;
     out += kBlock;
+    // A line going over the limit is the scalar loop's to break: stop as soon as it is sure to,
+    // looking only after blocks without a newline, which long lines are made of.
+    if (no_newline && block > give_up) {
+      stop_at(line_in, line_out, line_base);
+      return;
+    }
   }
   // Stopped between blocks, in the middle of a line.
   const char* in = block;

@@ -79,6 +79,21 @@ void BM_DataEncode_AllDots(benchmark::State& state) {
 void BM_DataEncode_BareLf(benchmark::State& state) {
   encode_bench(state, 0, 998, "\n");
 }
+// Lines of 64 KiB with bare LFs, broken at 998: each break hands the line back to the scalar
+// loop, so the vector copy must not copy on to the line's end before it stops.
+void BM_DataEncode_LongLinesBroken(benchmark::State& state) {
+  std::string body;
+  while (body.size() < (1 << 20)) body += std::string(64 * 1024, 'x') + "\n";
+  std::vector<std::string_view> spans{body};
+  for (auto _ : state) {
+    BodyEncoder encoder(spans, BodyEncoder::Mode::data, 998);
+    OutputBatch out;
+    encoder.produce(out, static_cast<std::size_t>(-1));
+    benchmark::DoNotOptimize(out.segments().data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_DataEncode_LongLinesBroken);
 // The reference for it: one plain copy of the same bytes.
 void BM_Reference_Memcpy(benchmark::State& state) {
   std::string body = text_body(0, "\n");
