@@ -128,23 +128,36 @@ def serve_domains(w, dns_lines, domains, port, spool_dir="/dev/shm", literal=Non
 
 def submit_in_parallel(w, batch_lines, feeders):
     """`ringrelay submit --batch` from `feeders` processes at once, the requests dealt out in
-    turn; returns (worst exit code, every result, stderr)."""
-    files = []
+    turn; returns (worst exit code, the files their results went to, stderr). The results go to
+    files and are parsed after the clock stops: a harness reading pipes while the feeders run
+    takes CPU from the run and, reading one pipe at a time, stalls the other feeders."""
+    files, outputs = [], []
     for k in range(feeders):
         path = os.path.join(w.dir, f"batch{k}.jsonl")
         with open(path, "w") as f:
             f.writelines(batch_lines[k::feeders])
         files.append(path)
-    clients = [subprocess.Popen([w.ringrelay, "submit", "--socket", w.feed, "--batch", path],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for path in files]
-    code, results, errors = 0, [], ""
+        outputs.append(os.path.join(w.dir, f"results{k}.jsonl"))
+    clients = []
+    for path, output in zip(files, outputs):
+        with open(output, "w") as out:
+            clients.append(subprocess.Popen(
+                [w.ringrelay, "submit", "--socket", w.feed, "--batch", path], stdout=out,
+                stderr=subprocess.PIPE, text=True))
+    code, errors = 0, ""
     for client in clients:
-        out, err = client.communicate(timeout=3600)
+        _, err = client.communicate(timeout=3600)
         code = max(code, client.returncode)
-        results += [json.loads(line) for line in out.splitlines() if line.strip()]
         errors += err
-    return code, results, errors
+    return code, outputs, errors
+
+
+def results_in(outputs):
+    results = []
+    for output in outputs:
+        with open(output) as f:
+            results += [json.loads(line) for line in f if line.strip()]
+    return results
 
 
 # A stand-in syslog daemon for --syslog on a machine without one: reads /dev/log and appends each
@@ -219,7 +232,7 @@ def run_size(ringrelay, size, args):
         sink_cpu0 = sum(cpu_seconds(s.process.pid) for s in sinks)
         serve_cpu0, client_cpu0 = cpu_seconds(serve_pid), children_cpu()
         started = time.monotonic()
-        code, results, err = submit_in_parallel(w, batch, args.feeders)
+        code, outputs, err = submit_in_parallel(w, batch, args.feeders)
         wait_for(lambda: sum(s.counter("mesg") for s in sinks) >= args.messages, 60,
                  "the sinks' message counters")
         elapsed = time.monotonic() - started
@@ -230,6 +243,7 @@ def run_size(ringrelay, size, args):
         client_cpu = children_cpu() - client_cpu0
         sink_cpu = sum(cpu_seconds(s.process.pid) for s in sinks) - sink_cpu0
         rss = peak_rss_kib(serve_pid)
+        results = results_in(outputs)
         sent = sum(1 for r in results if r["status"] == "sent")
         expected = args.messages * args.recipients
         assert code == 0 and sent == expected, (code, sent, expected, err[-500:])

@@ -211,10 +211,12 @@ int run_submit_command(std::span<const std::string_view> args) {
         return EX_TEMPFAIL;
       }
       if (n > 0) in.append(buffer, static_cast<std::size_t>(n));
-      std::size_t newline;
-      while ((newline = in.find('\n')) != std::string::npos) {
-        std::string line = in.substr(0, newline);
-        in.erase(0, newline + 1);
+      // The complete lines of this read, then what is left of a line moved to the front once
+      // (erasing each line from the front moved the rest of the buffer once per line).
+      std::size_t start = 0, newline;
+      while ((newline = in.find('\n', start)) != std::string::npos) {
+        std::string_view line(in.data() + start, newline - start);
+        start = newline + 1;
         json j = json::parse(line, nullptr, false);
         if (j.is_discarded() || !j.contains("type")) continue;
         std::string type = j["type"].get<std::string>();
@@ -231,7 +233,7 @@ int run_submit_command(std::span<const std::string_view> args) {
           any_deferred |= status == "deferred";
           j.erase("type");
           j.erase("seq");
-          std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << '\n' << std::flush;
+          std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
         } else if (type == "done") {
           waiting.erase(j.value("id", ""));
         } else if (type == "error") {
@@ -243,6 +245,9 @@ int run_submit_command(std::span<const std::string_view> args) {
           if (j["id"].is_string()) waiting.erase(j["id"].get<std::string>());
         }
       }
+      in.erase(0, start);
+      // The results of this read are shown now, in one write rather than one per result.
+      std::cout << std::flush;
       // One cumulative acknowledgement per read, not one per result.
       if (highest_seq > acknowledged && !waiting.empty()) {
         if (out_offset == out.size()) {
