@@ -631,3 +631,48 @@ def scenario_journal_taken_over_when_the_shard_count_changes(ringrelay):
             assert record == {"type": "collected", "count": 0, "done": 0}, (n, record)
             c.close()
         w.stop_serve()
+
+
+def scenario_submit_batch_shows_each_result_as_the_server_sent_it(ringrelay):
+    """`ringrelay submit --batch` as a queue manager's script uses it: a line without "type" is a
+    deliver request, a line with leading blanks is read as it is, a request the server refuses is
+    named on stderr (exit 65) and the others still finish. Each recipient's result is printed once,
+    as the server's record without "type" and "seq" (quotes and UTF-8 intact). A line that is not
+    a JSON object with an "id" stops submit before it connects."""
+    with World(ringrelay) as w:
+        sink = Sink(w)
+        w.serve(relayhost=f"[127.0.0.1]:{sink.port}")
+        message = w.message()
+        body = {"path": message, "size": os.path.getsize(message)}
+        quoted = '"quoted \\"name\\""@example.com'
+        lines = [
+            json.dumps({"id": "a", "sender": "s@example.org", "recipients": [quoted, "é@example.com"],
+                        "body": body}),
+            "  " + json.dumps({"type": "deliver", "id": "b", "sender": "s@example.org",
+                               "recipients": ["x@example.com"], "body": body}),
+            json.dumps({"id": "c", "sender": "s@example.org", "recipients": [], "body": body}),
+        ]
+        path = os.path.join(w.dir, "mixed.jsonl")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        code, results, err = w.submit("--batch", path)
+        assert code == 65, (code, err)
+        assert "request c refused: recipients: " in err, err
+        assert sorted((r["id"], r["index"]) for r in results) == [("a", 0), ("a", 1), ("b", 0)]
+        for r in results:
+            assert "type" not in r and "seq" not in r, r
+            assert r["status"] == "sent" and r["dsn"] == "2.0.0" and r["reply_code"] == 250, r
+            assert isinstance(r["delay"], float) and r["relay"].endswith(f":{sink.port}"), r
+        by_key = {(r["id"], r["index"]): r for r in results}
+        assert by_key[("a", 0)]["recipient"] == quoted, by_key[("a", 0)]
+        assert by_key[("a", 1)]["recipient"] == "é@example.com", by_key[("a", 1)]
+        wait_for(lambda: sink.counter("mesg") == 2, 10, "two messages at the sink (a and b)")
+
+        with open(path, "w") as f:
+            f.write(lines[1] + "\n" + '["not", "an", "object"]\n')
+        code, results, err = w.submit("--batch", path)
+        assert code == 65 and results == [], (code, results, err)
+        assert "line 2: expected a JSON object with a string \"id\"" in err, err
+        time.sleep(0.5)
+        assert sink.counter("mesg") == 2, "nothing of a refused batch was sent"
+        w.stop_serve()
