@@ -2,9 +2,8 @@
 // destination and settling it (here against a lookup that fails at once, so no connection is
 // opened), the connection cache's take and return, and a cross-shard mailbox round trip between
 // two threads, and a connection's timer re-armed among a shard's others. Each reports operations
-// per second. Also the content rules' cost on a message no
-// rule matches (smtp_header_checks, smtp_body_checks), and the feed's parse of a request line and
-// its numbering of a result record.
+// per second. Also the content rules' cost on a message no rule matches (smtp_header_checks,
+// smtp_body_checks), and the feed's parse of a request line and its numbering of a result record.
 #include <benchmark/benchmark.h>
 
 #include <unistd.h>

@@ -11,7 +11,6 @@
 
 #include <simdjson.h>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +22,7 @@
 #include <vector>
 
 #include "engine/config/config.hh"
+#include "engine/feed/feed_protocol.hh"
 
 namespace ringrelay::engine {
 namespace {
@@ -55,23 +55,6 @@ std::string_view string_member(const simdjson::dom::object& o, std::string_view 
   std::string_view text;
   if (o[key].get_string().get(text) != simdjson::SUCCESS) return {};
   return text;
-}
-
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-      out += escaped;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
 }
 
 // A result record as shown to the user: the record without its "type" and "seq".

@@ -465,20 +465,8 @@ class RecordWriter {
     out_ += "\":";
     return *this;
   }
-  // A JSON string. Printable ASCII without '"' or '\\' (nearly every value) is copied as it is;
-  // anything else goes through nlohmann's serializer (escapes, invalid UTF-8 replaced).
   RecordWriter& text(std::string_view value) {
-    bool plain = std::all_of(value.begin(), value.end(), [](char c) {
-      auto u = static_cast<unsigned char>(c);
-      return u >= 0x20 && u < 0x7f && c != '"' && c != '\\';
-    });
-    if (plain) {
-      out_ += '"';
-      out_ += value;
-      out_ += '"';
-    } else {
-      out_ += json(std::string(value)).dump(-1, ' ', false, json::error_handler_t::replace);
-    }
+    append_json_string(out_, value);
     return *this;
   }
   RecordWriter& number(std::uint64_t value) {
@@ -600,6 +588,22 @@ std::string format_done(const DeliveryRequest& r, std::uint64_t seq) {
   if (seq != 0) w.key("seq").number(seq);
   w.key("type").text("done");
   return w.line();
+}
+
+// Printable ASCII without '"' or '\\' (nearly every value) is copied as it is; anything else goes
+// through nlohmann's serializer (escapes, invalid UTF-8 replaced).
+void append_json_string(std::string& out, std::string_view value) {
+  bool plain = std::all_of(value.begin(), value.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u < 0x7f && c != '"' && c != '\\';
+  });
+  if (plain) {
+    out += '"';
+    out += value;
+    out += '"';
+  } else {
+    out += json(std::string(value)).dump(-1, ' ', false, json::error_handler_t::replace);
+  }
 }
 
 std::string format_error(const FeedError& e) {

@@ -57,5 +57,8 @@ std::string format_done(const DeliveryRequest& request, std::uint64_t seq);
 // The end of what a collect (or a protocol-2 hello) handed over: results and done records apart.
 std::string format_collected(std::size_t results, std::size_t done);
 std::string format_error(const FeedError& error);
+// `value` as a JSON string appended to `out`, as every record writes its strings (invalid UTF-8
+// replaced).
+void append_json_string(std::string& out, std::string_view value);
 
 }  // namespace ringrelay::engine
