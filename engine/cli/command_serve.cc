@@ -280,7 +280,7 @@ int run_serve_command(std::span<const std::string_view> args) {
 
     Clock::time_point stop_deadline{};
     for (;;) {
-      ring.run_once(timers.until_next(std::chrono::seconds(1)));
+      ring.run_once(timers.until_next(std::chrono::seconds(1)), &timers);
       timers.fire_due();
       shards.pump(feed, reroute);
       if (auto failure = shards.failure()) {
@@ -351,7 +351,7 @@ int run_serve_command(std::span<const std::string_view> args) {
     log.flush();
     if (signal_reader.fd >= 0) ::close(signal_reader.fd);
     // Let the kernel finish with any request still pointing into our objects.
-    ring.run_once(std::chrono::milliseconds(50));
+    ring.run_once(std::chrono::milliseconds(50), &timers);
   } catch (const InstanceLocked& e) {
     std::cerr << "ringrelay: fatal: " << e.what() << '\n';
     return EX_TEMPFAIL;

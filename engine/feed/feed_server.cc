@@ -526,7 +526,7 @@ bool FeedServer::handle_deliver(Client& client, const RequestPointer& request) {
   request->feed_client = client.id;
   request->feed_client_name = client.name;
   request->feed_shard = place_.index;
-  request->received = Clock::now();
+  request->received = timers_.now();
   request->reported.assign(request->message.recipients.size(), false);
   in_flight_[request->id] = request;
   if (!client.name.empty()) ++requests_of_[client.name];
@@ -639,7 +639,7 @@ void FeedServer::add_record(DeliveryRequest& request, std::string line, std::uin
   w.is_record = true;
   w.client = request.feed_client_name;
   w.connection = request.feed_client;
-  w.record = StreamRecord{seq, std::move(line), std::chrono::system_clock::now(), is_result, false};
+  w.record = StreamRecord{seq, std::move(line), record_time(), is_result, false};
   if (!journal_) {
     hand_out(w);
     return;
@@ -849,9 +849,8 @@ void FeedServer::close_client(Client& client) {
     bool first = true;
     for (auto& line : client.outbox) {
       if (line.seq != 0) {
-        streams_.add(kAnonymousPool,
-                     StreamRecord{line.seq, std::move(line.text), std::chrono::system_clock::now(),
-                                  line.is_result, first && client.sent_offset > 0});
+        streams_.add(kAnonymousPool, StreamRecord{line.seq, std::move(line.text), record_time(),
+                                                  line.is_result, first && client.sent_offset > 0});
       }
       first = false;
     }
@@ -885,7 +884,13 @@ bool FeedServer::flushed() const {
   return waiting_.empty() && (!journal_ || journal_->idle());
 }
 
+std::chrono::system_clock::time_point FeedServer::record_time() {
+  if (!turn_record_time_) turn_record_time_ = std::chrono::system_clock::now();
+  return *turn_record_time_;
+}
+
 void FeedServer::end_of_turn() {
+  turn_record_time_.reset();
   graveyard_.clear();
   streams_.expire();
   if (!journal_) return;

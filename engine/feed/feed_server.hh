@@ -10,11 +10,13 @@
 // the protocol-1 collect pool. Each shard journals what its own clients were promised.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -199,6 +201,10 @@ class FeedServer : public ResultSink {
   std::map<std::string, Client*> named_;  // protocol-2 identities and their current connection
   std::uint64_t collector_ = 0;           // the latest connection that collected the pool
   std::vector<std::unique_ptr<Client>> graveyard_;
+  // The wall-clock time records of this loop turn are stamped with (retention, the journal): read
+  // once per turn, not once per record.
+  std::chrono::system_clock::time_point record_time();
+  std::optional<std::chrono::system_clock::time_point> turn_record_time_;
   std::uint64_t next_client_id_ = 1;
   std::unordered_map<std::string, RequestPointer> in_flight_;
   std::unordered_map<std::string, std::size_t> requests_of_;  // named clients' requests in flight

@@ -115,7 +115,7 @@ void Ring::submit_only() {
   io_uring_submit(&ring_);
 }
 
-unsigned Ring::run_once(std::chrono::nanoseconds timeout) {
+unsigned Ring::run_once(std::chrono::nanoseconds timeout, Timers* turn_clock) {
   if (timeout.count() < 0) timeout = std::chrono::nanoseconds(0);
   __kernel_timespec ts{};
   ts.tv_sec = static_cast<long long>(timeout.count() / 1'000'000'000);
@@ -125,6 +125,7 @@ unsigned Ring::run_once(std::chrono::nanoseconds timeout) {
   if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
     throw std::system_error(-rc, std::generic_category(), "io_uring_submit_and_wait_timeout");
   }
+  if (turn_clock != nullptr) turn_clock->start_turn();
   unsigned dispatched = 0;
   // Handlers may prepare new entries; completions are consumed one by one so that is safe.
   while (io_uring_peek_cqe(&ring_, &cqe) == 0) {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "engine/runtime/provided_buffers.hh"
+#include "engine/runtime/timers.hh"
 
 namespace ringrelay::engine {
 
@@ -40,8 +41,9 @@ class Ring {
   io_uring_sqe* prepare_untracked();
 
   // Submits what is prepared, waits up to `timeout` for a completion, and dispatches every
-  // completion that is there. Returns the number dispatched.
-  unsigned run_once(std::chrono::nanoseconds timeout);
+  // completion that is there. Returns the number dispatched. `turn_clock`, when given, starts its
+  // turn (Timers::start_turn) between the wait and the first handler.
+  unsigned run_once(std::chrono::nanoseconds timeout, Timers* turn_clock = nullptr);
   // Submits what is prepared without waiting or dispatching: for a destructor, when the objects
   // completions point into may already be gone.
   void submit_only();

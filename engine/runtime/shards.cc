@@ -162,7 +162,7 @@ void WorkerShard::run() {
   bool stopping = false;
   Clock::time_point stop_deadline{};
   for (;;) {
-    ring.run_once(timers.until_next(std::chrono::milliseconds(200)));
+    ring.run_once(timers.until_next(std::chrono::milliseconds(200)), &timers);
     timers.fire_due();
     answer_doorbell(inbox_bell_);
     // While shard 0 is behind with results, no new work is taken: the inbox fills, shard 0 stops
@@ -241,10 +241,10 @@ void WorkerShard::run() {
     }
   }
   sink.feed = nullptr;  // the feed lives on until the ring's last completions are in
-  ring.run_once(std::chrono::milliseconds(10));  // submit the last doorbell
+  ring.run_once(std::chrono::milliseconds(10), &timers);  // submit the last doorbell
   finished_.store(true, std::memory_order_release);
   ring_doorbell(ring, outbox_bell_);
-  ring.run_once(std::chrono::milliseconds(10));
+  ring.run_once(std::chrono::milliseconds(10), &timers);
 }
 
 ShardSet::ShardSet(std::size_t count, const EngineSettings& settings, Ring& home_ring,

@@ -28,8 +28,12 @@ Clock::duration Timers::until_next(Clock::duration longest) const {
 std::size_t Timers::fire_due() {
   std::size_t fired = 0;
   auto now = this->now();
-  // Bounded by the timers due now: a handler that re-arms lands after `now`.
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+  // Bounded by the timers due now: a handler that re-arms lands after `now`, or, within a turn
+  // (start_turn), at `now` itself, which only a later turn fires.
+  auto due = [&](Clock::time_point deadline) {
+    return turn_now_ && !virtual_now_ ? deadline < now : deadline <= now;
+  };
+  while (!deadlines_.empty() && due(deadlines_.begin()->first)) {
     Timer* timer = deadlines_.begin()->second;
     deadlines_.erase(deadlines_.begin());
     timer->timers_ = nullptr;

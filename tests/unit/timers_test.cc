@@ -1,8 +1,11 @@
 // The shard's timers on a virtual clock: deadlines fire in order and once, re-arming moves a
 // deadline (one entry per timer), cancelling and destroying take it out, and a handler may re-arm
-// or destroy its own timer.
+// or destroy its own timer. On the monotonic clock, a loop turn reads the clock once.
 #include <gtest/gtest.h>
 
+#include <thread>
+
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -94,6 +97,36 @@ TEST(Timers, ATimerDestroyedWhileArmedLeavesNothingBehind) {
   now += seconds(5);
   EXPECT_EQ(timers.fire_due(), 0u);
   EXPECT_EQ(fired, 0);
+}
+
+// The real clock, read once per turn: within a turn now() stands still; a zero-delay re-arm from a
+// handler waits for the next turn instead of firing again in the same fire_due.
+TEST(Timers, ATurnReadsTheClockOnce) {
+  Timers timers;
+  timers.start_turn();
+  Clock::time_point turn = timers.now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_EQ(timers.now(), turn);
+  Timer t;
+  int fired = 0;
+  std::function<void()> again = [&] {
+    ++fired;
+    t.arm(timers, Clock::duration::zero(), again);
+  };
+  t.arm(timers, Clock::duration::zero(), again);
+  EXPECT_EQ(timers.fire_due(), 0u);  // armed at the turn's own moment: the next turn fires it
+  EXPECT_EQ(timers.until_next(seconds(1)), Clock::duration::zero());
+  timers.start_turn();
+  EXPECT_GT(timers.now(), turn);
+  EXPECT_EQ(timers.fire_due(), 1u);  // and its re-arm waits for the turn after
+  EXPECT_EQ(fired, 1);
+  EXPECT_EQ(t.deadline(), timers.now());
+  Timer later;
+  later.arm(timers, std::chrono::milliseconds(1), [&] { ++fired; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  timers.start_turn();
+  EXPECT_EQ(timers.fire_due(), 2u);
+  EXPECT_EQ(fired, 3);
 }
 
 }  // namespace
