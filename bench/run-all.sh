@@ -3,7 +3,7 @@
 # and the release build: the micro-benchmarks, then each load scenario (plaintext against
 # smtp-source and Postfix in two set-ups, TLS against plaintext, 10,000 sessions against a slow sink, 20% of the
 # destinations failing). JSON results go to the folder given (default bench-results/).
-#   bash bench/run-all.sh [OUT] [MESSAGES]
+#   bash bench/run-all.sh [OUT] [MESSAGES]   (default 10,000; the plaintext tables 40,000 and 20,000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-bench-results}"
@@ -19,9 +19,9 @@ for micro in ringrelay_micro_bench ringrelay_engine_bench ringrelay_tls_bench \
   "$b/$micro" "${f[@]}" --benchmark_out="$out/$micro.json" --benchmark_out_format=json
 done
 echo "== plaintext load: ringrelay vs smtp-source vs Postfix"
-python3 bench/load/run.py --messages "$messages" --sizes 1k,10k,100k --json "$out/load.json"
+python3 bench/load/run.py --messages "${2:-40000}" --sizes 1k,10k,100k --json "$out/load.json"
 echo "== plaintext load, operator-shaped: one destination, spool on disk, four feeders"
-python3 bench/load/run.py --operator --messages "$messages" --sizes 1k,10k,100k --json "$out/load-operator.json"
+python3 bench/load/run.py --operator --messages "${2:-20000}" --sizes 1k,10k,100k --json "$out/load-operator.json"
 echo "== TLS load: reused TLS connections vs plaintext"
 python3 bench/load/tls_run.py --messages "$messages" --size 10k --json "$out/tls.json"
 echo "== 10,000 sessions against a slow sink"
