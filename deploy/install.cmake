@@ -44,6 +44,10 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION mail)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd")
+# The SASL plugins (smtp_sasl_auth_enable), never one whose DIGEST-MD5 client overflows a heap
+# buffer on a hostile server's challenge (CVE-2026-107161, fixed in bookworm-security).
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libsasl2-modules (>= 2.1.28+dfsg-10+deb12u1)")
+set(CPACK_DEBIAN_PACKAGE_BREAKS "libsasl2-modules (<< 2.1.28+dfsg-10+deb12u1)")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${PROJECT_SOURCE_DIR}/deploy/debian/postinst;${PROJECT_SOURCE_DIR}/deploy/debian/prerm;${PROJECT_SOURCE_DIR}/deploy/debian/postrm;${PROJECT_SOURCE_DIR}/deploy/debian/conffiles")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)

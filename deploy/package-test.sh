@@ -23,8 +23,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-dpkg -i "$deb" >/dev/null
 fail() { echo "package-test: FAILED: $*"; exit 1; }
+# Never beside the DIGEST-MD5 plugin that overflows a heap buffer (CVE-2026-107161).
+dpkg-deb -f "$deb" Breaks | grep -q 'libsasl2-modules (<< 2.1.28+dfsg-10+deb12u1)' ||
+  fail "the package does not refuse the vulnerable libsasl2-modules"
+dpkg -i "$deb" >/dev/null
 test -x /usr/sbin/ringrelay || fail "no /usr/sbin/ringrelay"
 unit=$(ls /lib/systemd/system/ringrelay.service /usr/lib/systemd/system/ringrelay.service 2>/dev/null | head -1)
 grep -q '^ExecStart=/usr/sbin/ringrelay serve' "$unit" || fail "the unit does not start /usr/sbin/ringrelay"

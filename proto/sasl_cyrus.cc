@@ -128,6 +128,7 @@ bool mechanism_allowed(const std::vector<std::string>& filter, std::string_view 
 
 struct CyrusSaslClient::Cyrus {
   sasl_conn_t* conn = nullptr;
+  std::string mechanism;  // the one sasl_client_start chose
   std::array<sasl_callback_t, 5> callbacks{};
   std::vector<unsigned char> secret;  // a sasl_secret_t followed by the password
 
@@ -243,6 +244,7 @@ std::optional<AuthStart> CyrusSaslClient::start(const std::vector<std::string>& 
   }
   AuthStart result;
   result.mechanism = chosen != nullptr ? chosen : "";
+  c.mechanism = result.mechanism;
   if (out != nullptr && out_length > 0) result.initial_response.emplace(out, out_length);
   return result;
 }
@@ -252,6 +254,12 @@ std::optional<std::string> CyrusSaslClient::step(std::string_view challenge, std
   if (c.conn == nullptr) {
     why = "a challenge before the exchange started";
     return std::nullopt;
+  }
+  if (c.mechanism == "DIGEST-MD5") {
+    if (std::string problem = digest_md5_challenge_problem(challenge); !problem.empty()) {
+      why = problem;
+      return std::nullopt;
+    }
   }
   const char* out = nullptr;
   unsigned out_length = 0;
@@ -263,6 +271,45 @@ std::optional<std::string> CyrusSaslClient::step(std::string_view challenge, std
     return std::nullopt;
   }
   return out != nullptr ? std::string(out, out_length) : std::string();
+}
+
+// RFC 2831's digest-challenge: 1#(name "=" (token | quoted-string)), with linear white space
+// around the parts. Only the names are read; values are skipped (a quoted one up to its closing
+// quote, past backslash escapes).
+std::string digest_md5_challenge_problem(std::string_view challenge) {
+  static constexpr std::string_view kOnce[] = {"nonce",   "qop",       "stale", "maxbuf",
+                                               "charset", "algorithm", "cipher"};
+  std::array<bool, std::size(kOnce)> seen{};
+  auto blank = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; };
+  std::size_t i = 0, n = challenge.size();
+  while (i < n) {
+    while (i < n && (blank(challenge[i]) || challenge[i] == ',')) ++i;
+    std::size_t name_start = i;
+    while (i < n && challenge[i] != '=' && challenge[i] != ',' && !blank(challenge[i])) ++i;
+    std::string name = ascii_lower(challenge.substr(name_start, i - name_start));
+    while (i < n && blank(challenge[i])) ++i;
+    if (i < n && challenge[i] == '=') {
+      ++i;
+      while (i < n && blank(challenge[i])) ++i;
+      if (i < n && challenge[i] == '"') {
+        for (++i; i < n && challenge[i] != '"'; ++i) {
+          if (challenge[i] == '\\') ++i;  // a quoted pair: the next character is literal
+        }
+        ++i;  // the closing quote
+      } else {
+        while (i < n && challenge[i] != ',') ++i;
+      }
+    }
+    for (std::size_t k = 0; k < std::size(kOnce); ++k) {
+      if (name != kOnce[k]) continue;
+      if (seen[k]) {
+        return "the server's DIGEST-MD5 challenge gives \"" + name +
+               "\" twice (RFC 2831 allows it once)";
+      }
+      seen[k] = true;
+    }
+  }
+  return {};
 }
 
 std::string CyrusSaslClient::identity() const {

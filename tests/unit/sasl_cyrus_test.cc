@@ -68,5 +68,45 @@ TEST(CyrusSasl, ScramExchangeRunsToTheServerFinalMessage) {
   EXPECT_FALSE(why.empty());
 }
 
+TEST(CyrusSasl, DigestMd5ChallengeGivingADirectiveTwiceIsNamed) {
+  EXPECT_EQ(digest_md5_challenge_problem(
+                "realm=\"a.example\",realm=\"b.example\",nonce=\"OA6MG9tEQGm2hh\",qop=\"auth\","
+                "charset=utf-8,algorithm=md5-sess"),
+            "");  // realm may come more than once
+  EXPECT_EQ(digest_md5_challenge_problem("rspauth=ea40f60335c427b5527b84dbabcdfffd"), "");
+  EXPECT_EQ(digest_md5_challenge_problem("nonce=\"a\",qop=\"auth\",NONCE=\"b\""),
+            "the server's DIGEST-MD5 challenge gives \"nonce\" twice (RFC 2831 allows it once)");
+  EXPECT_NE(digest_md5_challenge_problem("nonce=a , charset=utf-8,\tcharset = utf-8"), "");
+  // Inside a quoted value, commas, names and escaped quotes are the value's.
+  EXPECT_EQ(digest_md5_challenge_problem("realm=\"x\\\",nonce=y,\",nonce=\"z\""), "");
+  EXPECT_EQ(digest_md5_challenge_problem(""), "");
+  EXPECT_EQ(digest_md5_challenge_problem("nonce=\"unterminated"), "");  // Cyrus judges syntax
+}
+
+TEST(CyrusSasl, DigestMd5ExchangeRefusesADuplicatedNonceBeforeCyrusSeesIt) {
+  SaslOptions options;
+  CyrusSaslClient client(options, {"user", "pencil", "relay"}, "relay.example");
+  std::string why;
+  auto start = client.start({"DIGEST-MD5"}, AuthSecurity::plaintext, why);
+  ASSERT_TRUE(start) << why;
+  EXPECT_EQ(start->mechanism, "DIGEST-MD5");
+  auto response = client.step(
+      "realm=\"relay.example\",nonce=\"abc\",qop=\"auth\",nonce=\"abd\",charset=utf-8,"
+      "algorithm=md5-sess",
+      why);
+  EXPECT_FALSE(response);
+  EXPECT_EQ(why,
+            "the server's DIGEST-MD5 challenge gives \"nonce\" twice (RFC 2831 allows it once)");
+  // A well-formed challenge still gets Cyrus's answer.
+  start = client.start({"DIGEST-MD5"}, AuthSecurity::plaintext, why);
+  ASSERT_TRUE(start) << why;
+  response = client.step(
+      "realm=\"relay.example\",nonce=\"OA6MG9tEQGm2hh\",qop=\"auth\",charset=utf-8,"
+      "algorithm=md5-sess",
+      why);
+  ASSERT_TRUE(response) << why;
+  EXPECT_NE(response->find("nonce=\"OA6MG9tEQGm2hh\""), std::string::npos) << *response;
+}
+
 }  // namespace
 }  // namespace ringrelay::proto
