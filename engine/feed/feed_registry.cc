@@ -33,15 +33,17 @@ std::size_t FeedRegistry::holder_count() const {
 }
 
 bool FeedRegistry::add_request(const std::string& id) {
-  std::lock_guard lock(mutex_);
-  if (!request_ids_.insert(id).second) return false;
+  RequestStripe& stripe = stripe_of(id);
+  std::lock_guard lock(stripe.mutex);
+  if (!stripe.ids.insert(id).second) return false;
   in_flight_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
 void FeedRegistry::remove_request(const std::string& id) {
-  std::lock_guard lock(mutex_);
-  bool removed = request_ids_.erase(id) == 1;
+  RequestStripe& stripe = stripe_of(id);
+  std::lock_guard lock(stripe.mutex);
+  bool removed = stripe.ids.erase(id) == 1;
   RINGRELAY_CHECK(removed, "a request leaves the registry once");
   in_flight_.fetch_sub(1, std::memory_order_relaxed);
 }

@@ -1,10 +1,13 @@
 // What the feed servers of all shards share: which shard serves each named (protocol-2) client,
 // which request ids are in flight, how many requests are in flight, and the sequence numbers of
 // result records. A named client's stream lives on exactly one shard at a time; a connection that
-// arrives elsewhere is handed to it. One mutex, taken once per request and per hello, never on a
-// result's path (sequence numbers are one atomic add).
+// arrives elsewhere is handed to it. Request ids are kept in 64 stripes, each with its own mutex,
+// so shards accepting and finishing requests at once rarely wait for each other; the named
+// clients have one mutex, taken once per hello. Nothing is locked on a result's path (sequence
+// numbers are one atomic add).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -46,9 +49,17 @@ class FeedRegistry {
   std::uint64_t peek_seq() const { return seq_.load(std::memory_order_relaxed); }
 
  private:
-  mutable std::mutex mutex_;
+  mutable std::mutex mutex_;  // holders_
   std::unordered_map<std::string, std::size_t> holders_;
-  std::unordered_set<std::string> request_ids_;
+  struct alignas(64) RequestStripe {
+    std::mutex mutex;
+    std::unordered_set<std::string> ids;
+  };
+  static constexpr std::size_t kRequestStripes = 64;
+  RequestStripe& stripe_of(const std::string& id) {
+    return request_stripes_[std::hash<std::string>{}(id) % kRequestStripes];
+  }
+  std::array<RequestStripe, kRequestStripes> request_stripes_;
   std::atomic<std::size_t> in_flight_{0};
   std::atomic<std::uint64_t> seq_;
 };

@@ -70,5 +70,37 @@ TEST(FeedRegistry, ShardsClaimingAtOnceAgreeOnOneHolderPerName) {
   EXPECT_EQ(all.size(), seqs_taken.load());  // no number handed out twice
 }
 
+// Shards adding the same ids at once (the ids land in different stripes): each id is taken by
+// exactly one of them, and the count of requests in flight follows adds and removes.
+TEST(FeedRegistry, ShardsAddingTheSameIdsAtOnceTakeEachOnce) {
+  FeedRegistry registry;
+  constexpr std::size_t kShards = 4, kIds = 2000;
+  std::vector<std::vector<std::size_t>> taken(kShards);
+  std::vector<std::thread> shards;
+  for (std::size_t shard = 0; shard < kShards; ++shard) {
+    shards.emplace_back([&, shard] {
+      for (std::size_t i = 0; i < kIds; ++i) {
+        if (registry.add_request("id-" + std::to_string(i))) taken[shard].push_back(i);
+      }
+    });
+  }
+  for (auto& t : shards) t.join();
+  std::vector<int> owners(kIds, 0);
+  for (const auto& ids : taken) {
+    for (std::size_t i : ids) ++owners[i];
+  }
+  for (std::size_t i = 0; i < kIds; ++i) EXPECT_EQ(owners[i], 1) << "id-" << i;
+  EXPECT_EQ(registry.requests_in_flight(), kIds);
+  shards.clear();
+  for (std::size_t shard = 0; shard < kShards; ++shard) {  // each finishes what it took
+    shards.emplace_back([&, shard] {
+      for (std::size_t i : taken[shard]) registry.remove_request("id-" + std::to_string(i));
+    });
+  }
+  for (auto& t : shards) t.join();
+  EXPECT_EQ(registry.requests_in_flight(), 0u);
+  EXPECT_TRUE(registry.add_request("id-0"));
+}
+
 }  // namespace
 }  // namespace ringrelay::engine
