@@ -31,7 +31,7 @@ std::size_t Timers::fire_due() {
   // Bounded by the timers due now: a handler that re-arms lands after `now`, or, within a turn
   // (start_turn), at `now` itself, which only a later turn fires.
   auto due = [&](Clock::time_point deadline) {
-    return turn_now_ && !virtual_now_ ? deadline < now : deadline <= now;
+    return turn_now_ ? deadline < now : deadline <= now;  // never set under virtual time
   };
   while (!deadlines_.empty() && due(deadlines_.begin()->first)) {
     Timer* timer = deadlines_.begin()->second;

@@ -47,10 +47,9 @@ class Timers {
     if (virtual_now_) return *virtual_now_;
     return turn_now_ ? *turn_now_ : Clock::now();
   }
-  // The loop woke up: until the next call, now() is this moment, not a fresh clock read. A clock
-  // read costs ~0.5 µs on a VM that traps rdtsc and the per-message path asked for it about six
-  // times; every deadline and delay is then as exact as the turn is short. Without any call,
-  // now() reads the clock each time (tests, one-off tools).
+  // The loop woke up: until the next call, now() is this moment, not a fresh clock read (the
+  // per-message path asked for it about six times); every deadline and delay is then as exact as
+  // the turn is short. Without any call, now() reads the clock each time (tests, one-off tools).
   void start_turn() {
     if (!virtual_now_) turn_now_ = Clock::now();
   }
